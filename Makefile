@@ -1,0 +1,41 @@
+# labsync: the two commands of the quick start are `make demo` and `make test`.
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+CTEST_JOBS ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build test demo bench clean format install test-asan test-tsan
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLABSYNC_WERROR=ON $(CMAKE_FLAGS)
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(CTEST_JOBS)
+
+demo: build
+	./scripts/demo.sh $(BUILD_DIR)
+
+test-asan:
+	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS=-DLABSYNC_SANITIZE=address,undefined
+
+test-tsan:
+	$(MAKE) test BUILD_DIR=build-tsan BUILD_TYPE=Debug CMAKE_FLAGS=-DLABSYNC_SANITIZE=thread
+
+install: build
+	cmake --install $(BUILD_DIR)
+
+format:
+	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,15 @@
+#pragma once
+// Every syncd subcommand registers itself on the root CLI11 app. A subcommand's callback returns
+// the process exit code through `exit_code` (see docs/operations.md, "Exit codes").
+
+#include <CLI/CLI.hpp>
+
+namespace labsync::apps {
+
+// 0 success · 1 the operation failed · 2 usage or configuration error · 3 verification mismatch
+enum exit_code : int { exit_ok = 0, exit_failed = 1, exit_usage = 2, exit_mismatch = 3 };
+
+// Set by the subcommand that ran.
+inline int command_exit_code = exit_ok;
+
+}  // namespace labsync::apps

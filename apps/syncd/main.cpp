@@ -1,0 +1,12 @@
+// syncd: ships instrument runs to durable storage and proves they arrived.
+#include "commands.hpp"
+
+#include <cstdio>
+
+int main(int argc, char** argv) {
+    CLI::App app{"syncd: ships instrument runs to durable remote storage and proves they arrived", "syncd"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "syncd 0.1.0");
+    CLI11_PARSE(app, argc, argv);
+    return labsync::apps::command_exit_code;
+}

@@ -1,0 +1,23 @@
+# install() + exported labsyncConfig.cmake + labsync.pc, so embedders can use
+# find_package(labsync) or pkg-config.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS ${LABSYNC_ALL_MODULES} labsync_labsync labsync_warnings EXPORT labsyncTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(EXPORT labsyncTargets NAMESPACE labsync:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/labsync)
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/labsyncConfig.cmake.in
+                              ${CMAKE_CURRENT_BINARY_DIR}/labsyncConfig.cmake
+                              INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/labsync)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/labsyncConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/labsyncConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/labsyncConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/labsync)
+
+set(LABSYNC_PC_LIBS "")
+foreach(module IN LISTS LABSYNC_ALL_MODULES)
+  string(PREPEND LABSYNC_PC_LIBS "-l${module} ")
+endforeach()
+configure_file(${CMAKE_CURRENT_LIST_DIR}/labsync.pc.in ${CMAKE_CURRENT_BINARY_DIR}/labsync.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/labsync.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,25 @@
+#pragma once
+// The uniform failure classification of every transport (SPEC §6). The retry policy (engine)
+// decides what each kind means; transports only classify.
+
+#include <optional>
+#include <string_view>
+
+namespace labsync::transports {
+
+enum class error_kind {
+    none,                 // success
+    network,              // refused, reset, timeout, 5xx, 507: retry with backoff
+    auth,                 // 401/403, ssh "Permission denied", host key failures: terminal
+    hash_mismatch,        // remote bytes differ from ours: one immediate retry, then failed
+    local_file_vanished,  // a local file went away or changed while shipping: terminal
+    conflict,             // the remote holds different content under the same id: terminal
+    rejected,             // the receiver refuses this run for good (400/412): quarantine
+    binary_missing,       // rsync/ssh/rclone not found: treated like hash_mismatch
+    unknown,              // anything unclassified: retry with backoff
+};
+
+std::string_view to_string(error_kind kind) noexcept;
+std::optional<error_kind> error_kind_from_string(std::string_view text) noexcept;
+
+}  // namespace labsync::transports
