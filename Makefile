@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 CTEST_JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo bench clean format install test-asan test-tsan
+.PHONY: all deps configure build test demo bench clean format install test-asan test-tsan fuzz
 
 all: build
 
@@ -39,3 +39,9 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLABSYNC_FUZZ=ON -DLABSYNC_BUILD_TESTS=OFF
+	cmake --build build-fuzz
+	./scripts/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)

@@ -1,5 +1,6 @@
 # Build options, compiler flags, ccache and sanitizers.
 option(LABSYNC_BUILD_TESTS "Build the test suite" ON)
+option(LABSYNC_FUZZ "Build the libFuzzer targets in tests/fuzz (clang)" OFF)
 option(LABSYNC_WERROR "Treat warnings as errors (CI builds)" OFF)
 set(LABSYNC_SANITIZE "" CACHE STRING "Sanitizers: address,undefined | thread | empty")
 
