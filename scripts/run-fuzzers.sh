@@ -12,7 +12,7 @@ for exe in "$build"/tests/fuzz/fuzz_*; do
   name=${exe##*/fuzz_}
   mkdir -p "$work/$name"
   cp -r "$root/tests/fuzz/corpus/$name/." "$work/$name/" 2>/dev/null || true
-  if "$exe" -max_total_time="$seconds" -artifact_prefix="$work/$name-" "$work/$name" > "$work/$name.log" 2>&1; then
+  if "$exe" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$work/$name-" "$work/$name" > "$work/$name.log" 2>&1; then
     echo "fuzz $name: ok ($(grep -c . <(ls "$work/$name")) corpus entries, ${seconds}s, $(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/$name.log" | awk '{print $2}') runs)"
   else
     echo "fuzz $name: FAILED — see $work/$name.log and $work/$name-*"
