@@ -38,9 +38,14 @@ public:
     // sha256 of to_sha256sum().
     sha256_digest digest() const;
 
-    // Parses sha256sum text (sizes are unknown there and read back as 0).
+    // Parses sha256sum text (sizes are unknown there and read back as 0). Strict: a malformed
+    // line, a path leaving the run ("..", absolute) or a duplicate path gives errc::bad_manifest.
+    // Accepts the ' *' binary marker and strips one leading "./".
     static manifest parse_sha256sum(std::string_view text, std::error_code& ec);
     static manifest parse_json(std::string_view text, std::error_code& ec);
+    // Same, and on failure `why` (when not null) says which line/entry and what is wrong.
+    static manifest parse_sha256sum(std::string_view text, std::error_code& ec, std::string* why);
+    static manifest parse_json(std::string_view text, std::error_code& ec, std::string* why);
 
     friend bool operator==(const manifest&, const manifest&) = default;
 
