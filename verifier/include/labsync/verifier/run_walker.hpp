@@ -1,0 +1,58 @@
+#pragma once
+// Safe traversal of a run directory. Everything is resolved relative to the run's directory fd
+// with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW, so a symlink (to outside or inside the run) is never
+// followed and no path ever leaves the run. Entries that cannot be shipped (symlinks, devices,
+// sockets, fifos, unreadable entries) are reported as findings instead of being skipped silently.
+
+#include "labsync/verifier/unique_fd.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace labsync::verifier {
+
+struct run_file {
+    std::string path;  // relative, '/'-separated, no leading "./"
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;  // st_mtim in nanoseconds since the epoch
+    std::uint32_t mode = 0;     // st_mode (type and permission bits)
+};
+
+enum class finding_kind { symlink, device, socket, fifo, unreadable, other };
+
+std::string_view to_string(finding_kind kind) noexcept;
+
+struct walk_finding {
+    finding_kind kind = finding_kind::other;
+    std::string path;     // relative to the run
+    std::string message;  // why it is not shipped
+};
+
+struct walk_result {
+    std::vector<run_file> files;           // regular files, sorted by path bytes
+    std::vector<std::string> directories;  // every sub-directory (not the run itself), sorted
+    std::vector<walk_finding> findings;    // sorted by path
+    std::error_code error;                 // set when the walk could not complete
+    std::string error_path;                // which path (relative; "" = the run directory)
+};
+
+// Opens the run directory itself (O_DIRECTORY | O_NOFOLLOW: the run path must not be a symlink).
+// errc::not_a_directory when it is not a directory.
+unique_fd open_run_dir(const std::filesystem::path& run_dir, std::error_code& ec);
+
+// Walks a run. The fd overload lets a caller walk and then read through the same directory fd.
+walk_result walk_run(const std::filesystem::path& run_dir);
+walk_result walk_run(int run_dir_fd);
+
+// Opens a regular file of the run for reading without following any symlink and without leaving
+// the run (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or component by component with O_NOFOLLOW
+// on kernels without it). Errors: errc::unsafe_path (absolute, "..", empty component),
+// errc::local_file_vanished (gone), errc::local_file_changed (now a symlink, directory or other
+// non-regular file), std::errc::permission_denied (unreadable), else the system error.
+unique_fd open_run_file(int run_dir_fd, std::string_view relative_path, std::error_code& ec);
+
+}  // namespace labsync::verifier

@@ -1,0 +1,305 @@
+#include "labsync/verifier/run_walker.hpp"
+
+#include "labsync/verifier/errc.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+namespace labsync::verifier {
+
+void unique_fd::reset(int fd) noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+}
+
+std::string_view to_string(finding_kind kind) noexcept {
+    switch (kind) {
+        case finding_kind::symlink:
+            return "symlink";
+        case finding_kind::device:
+            return "device";
+        case finding_kind::socket:
+            return "socket";
+        case finding_kind::fifo:
+            return "fifo";
+        case finding_kind::unreadable:
+            return "unreadable";
+        case finding_kind::other:
+            return "other";
+    }
+    return "other";
+}
+
+namespace {
+
+std::error_code last_error() {
+    return {errno, std::system_category()};
+}
+
+std::string join(const std::string& prefix, std::string_view name) {
+    if (prefix.empty()) return std::string(name);
+    std::string out;
+    out.reserve(prefix.size() + 1 + name.size());
+    out += prefix;
+    out.push_back('/');
+    out += name;
+    return out;
+}
+
+class walker {
+public:
+    explicit walker(walk_result& out) : out_(out) {}
+
+    // Walks the directory `fd` (owned) whose relative path is `prefix`. Returns false on a hard
+    // error (recorded in out_), true when the walk may go on.
+    bool walk_dir(unique_fd fd, const std::string& prefix) {
+        // fdopendir takes ownership of the fd it gets; keep our own for the openat/fstatat calls.
+        int stream_fd = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
+        if (stream_fd < 0) return hard_error(last_error(), prefix);
+        DIR* dir = ::fdopendir(stream_fd);
+        if (dir == nullptr) {
+            auto ec = last_error();
+            ::close(stream_fd);
+            return hard_error(ec, prefix);
+        }
+        std::vector<std::string> subdirs;
+        for (;;) {
+            errno = 0;
+            dirent* de = ::readdir(dir);
+            if (de == nullptr) {
+                if (errno != 0) {
+                    auto ec = last_error();
+                    ::closedir(dir);
+                    return hard_error(ec, prefix);
+                }
+                break;
+            }
+            std::string_view name = de->d_name;
+            if (name == "." || name == "..") continue;
+            classify(fd.get(), prefix, de->d_name, subdirs);
+        }
+        ::closedir(dir);
+        // Sub-directories are entered after the stream is closed: one fd per level, not two.
+        for (const auto& name : subdirs) {
+            std::string rel = join(prefix, name);
+            int sub = ::openat(fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0) {
+                int err = errno;
+                if (err == ENOENT) continue;  // removed since it was listed: not part of the run any more
+                if (err == EACCES || err == EPERM) {
+                    out_.findings.push_back(
+                        {finding_kind::unreadable, rel,
+                         std::string("directory cannot be opened: ") + std::strerror(err)});
+                    continue;
+                }
+                if (err == ELOOP || err == ENOTDIR) {
+                    out_.findings.push_back(
+                        {finding_kind::other, rel, "directory was replaced while walking"});
+                    continue;
+                }
+                return hard_error({err, std::system_category()}, rel);
+            }
+            out_.directories.push_back(rel);
+            if (!walk_dir(unique_fd(sub), rel)) return false;
+        }
+        return true;
+    }
+
+private:
+    void classify(int dir_fd, const std::string& prefix, const char* name,
+                  std::vector<std::string>& subdirs) {
+        struct stat st {};
+        if (::fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            int err = errno;
+            if (err == ENOENT) return;  // removed since it was listed
+            out_.findings.push_back({finding_kind::unreadable, join(prefix, name),
+                                     std::string("cannot stat: ") + std::strerror(err)});
+            return;
+        }
+        auto kind_of = [&]() -> std::pair<finding_kind, const char*> {
+            switch (st.st_mode & S_IFMT) {
+                case S_IFLNK:
+                    return {finding_kind::symlink, "symbolic link: never followed or shipped"};
+                case S_IFCHR:
+                    return {finding_kind::device, "character device: not shipped"};
+                case S_IFBLK:
+                    return {finding_kind::device, "block device: not shipped"};
+                case S_IFSOCK:
+                    return {finding_kind::socket, "unix socket: not shipped"};
+                case S_IFIFO:
+                    return {finding_kind::fifo, "fifo: not shipped"};
+                default:
+                    return {finding_kind::other, "unknown file type: not shipped"};
+            }
+        };
+        if (S_ISDIR(st.st_mode)) {
+            subdirs.emplace_back(name);
+        } else if (S_ISREG(st.st_mode)) {
+            // Mode bits that grant everyone read access settle it; otherwise ask the kernel with
+            // our effective ids (ACLs, group membership, root's override).
+            if ((st.st_mode & S_IROTH) == 0 &&
+                ::faccessat(dir_fd, name, R_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0) {
+                int err = errno;
+                if (err == ENOENT) return;
+                out_.findings.push_back({finding_kind::unreadable, join(prefix, name),
+                                         std::string("file cannot be read: ") + std::strerror(err)});
+                return;
+            }
+            out_.files.push_back(
+                {join(prefix, name), static_cast<std::uint64_t>(st.st_size),
+                 static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+                 static_cast<std::uint32_t>(st.st_mode)});
+        } else {
+            auto [kind, why] = kind_of();
+            out_.findings.push_back({kind, join(prefix, name), why});
+        }
+    }
+
+    bool hard_error(std::error_code ec, const std::string& path) {
+        out_.error = ec;
+        out_.error_path = path;
+        return false;
+    }
+
+    walk_result& out_;
+};
+
+bool path_is_safe(std::string_view path) {
+    if (path.empty() || path.front() == '/' || path.find('\0') != std::string_view::npos) return false;
+    std::size_t start = 0;
+    while (start <= path.size()) {
+        std::size_t end = path.find('/', start);
+        if (end == std::string_view::npos) end = path.size();
+        auto comp = path.substr(start, end - start);
+        if (comp.empty() || comp == "." || comp == "..") return false;
+        start = end + 1;
+    }
+    return true;
+}
+
+std::error_code map_open_error(int err) {
+    switch (err) {
+        case ENOENT:
+            return make_error_code(errc::local_file_vanished);
+        case ELOOP:
+        case ENOTDIR:
+        case EXDEV:
+            return make_error_code(errc::local_file_changed);
+        case EACCES:
+        case EPERM:
+            return std::make_error_code(std::errc::permission_denied);
+        default:
+            return {err, std::system_category()};
+    }
+}
+
+std::atomic<bool> openat2_missing{false};
+
+// -1 with errno on failure. Falls back to a component walk where openat2 does not exist.
+int open_beneath(int dir_fd, const std::string& path) {
+    constexpr int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    if (!openat2_missing.load(std::memory_order_relaxed)) {
+        open_how how{};
+        how.flags = flags;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        for (int attempt = 0; attempt < 8; ++attempt) {
+            long fd = ::syscall(SYS_openat2, dir_fd, path.c_str(), &how, sizeof how);
+            if (fd >= 0) return static_cast<int>(fd);
+            if (errno == EAGAIN) continue;  // a concurrent rename in the tree; the kernel asks to retry
+            if (errno != ENOSYS && errno != EPERM) return -1;
+            if (errno == ENOSYS) openat2_missing = true;
+            break;  // ENOSYS, or EPERM from a seccomp filter: use the portable walk
+        }
+    }
+    unique_fd cur;
+    int at = dir_fd;
+    std::size_t start = 0;
+    for (;;) {
+        std::size_t slash = path.find('/', start);
+        std::string comp = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        if (slash == std::string::npos) return ::openat(at, comp.c_str(), flags);
+        int next = ::openat(at, comp.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) return -1;
+        cur.reset(next);
+        at = next;
+        start = slash + 1;
+    }
+}
+
+}  // namespace
+
+unique_fd open_run_dir(const std::filesystem::path& run_dir, std::error_code& ec) {
+    ec.clear();
+    int fd = ::open(run_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        ec = (err == ENOTDIR || err == ELOOP) ? make_error_code(errc::not_a_directory)
+                                              : std::error_code(err, std::system_category());
+        return {};
+    }
+    return unique_fd(fd);
+}
+
+walk_result walk_run(const std::filesystem::path& run_dir) {
+    walk_result out;
+    auto fd = open_run_dir(run_dir, out.error);
+    if (!fd) return out;
+    return walk_run(fd.get());
+}
+
+walk_result walk_run(int run_dir_fd) {
+    walk_result out;
+    int fd = ::fcntl(run_dir_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        out.error = last_error();
+        return out;
+    }
+    walker w(out);
+    if (w.walk_dir(unique_fd(fd), "")) {
+        // A depth-first walk is not byte order ("a/b" sorts after "a-b"): sort once at the end.
+        std::sort(out.files.begin(), out.files.end(),
+                  [](const auto& a, const auto& b) { return a.path < b.path; });
+        std::sort(out.directories.begin(), out.directories.end());
+        std::sort(out.findings.begin(), out.findings.end(),
+                  [](const auto& a, const auto& b) { return a.path < b.path; });
+    }
+    out.files.shrink_to_fit();
+    return out;
+}
+
+unique_fd open_run_file(int run_dir_fd, std::string_view relative_path, std::error_code& ec) {
+    ec.clear();
+    if (!path_is_safe(relative_path)) {
+        ec = make_error_code(errc::unsafe_path);
+        return {};
+    }
+    // O_NONBLOCK: a file swapped for a fifo since the walk must not block the open.
+    unique_fd fd(open_beneath(run_dir_fd, std::string(relative_path)));
+    if (!fd) {
+        ec = map_open_error(errno);
+        return {};
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        ec = last_error();
+        return {};
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ec = make_error_code(errc::local_file_changed);
+        return {};
+    }
+    int fl = ::fcntl(fd.get(), F_GETFL);
+    if (fl >= 0) ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
+}  // namespace labsync::verifier
