@@ -1,0 +1,37 @@
+#pragma once
+// Builds the manifest of a run: walks it safely (run_walker.hpp), then hashes its regular files
+// on a small pool of threads, largest files first, each thread with one read buffer, so memory
+// stays bounded for any file size and file count. Blocking: call it from a worker thread.
+
+#include "labsync/verifier/manifest.hpp"
+#include "labsync/verifier/run_walker.hpp"
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace labsync::verifier {
+
+struct build_options {
+    unsigned threads = 0;              // 0 = std::thread::hardware_concurrency()
+    std::size_t read_size = 1u << 20;  // bytes per read(); raised to 1 MiB when smaller
+    // Test hook: called on a hashing thread right before a file is opened (relative path).
+    std::function<void(std::string_view)> before_open;
+};
+
+struct build_result {
+    verifier::manifest manifest;         // empty when error is set
+    std::vector<walk_finding> findings;  // entries not in the manifest, and why
+    std::error_code error;               // errc::local_file_vanished / local_file_changed / io_error / ...
+    std::string error_path;              // the file (relative to the run) the error is about
+
+    bool ok() const noexcept { return !error; }
+};
+
+build_result build_manifest(const std::filesystem::path& run_dir, const build_options& options = {});
+
+}  // namespace labsync::verifier

@@ -1,0 +1,180 @@
+#include "labsync/verifier/manifest_builder.hpp"
+
+#include "labsync/verifier/errc.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+namespace labsync::verifier {
+namespace {
+
+constexpr std::size_t min_read_size = 1u << 20;
+
+std::int64_t mtime_ns(const struct stat& st) {
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+std::error_code read_error(int err) {
+    if (err == EIO) return make_error_code(errc::io_error);
+    return {err, std::system_category()};
+}
+
+// Shared state of one build: the work list and the first error.
+class hash_job {
+public:
+    hash_job(int dir_fd, const std::vector<run_file>& files, const build_options& options)
+        : dir_fd_(dir_fd),
+          files_(files),
+          options_(options),
+          digests_(files.size()),
+          skipped_(files.size(), 0) {
+        // Largest first: a big file started last would leave one thread hashing alone at the end.
+        order_.resize(files.size());
+        std::iota(order_.begin(), order_.end(), std::size_t{0});
+        std::stable_sort(order_.begin(), order_.end(),
+                         [&](std::size_t a, std::size_t b) { return files[a].size > files[b].size; });
+    }
+
+    void run_worker(std::size_t read_size) {
+        std::unique_ptr<std::byte[]> buffer(new std::byte[read_size]);
+        sha256 hasher;
+        for (;;) {
+            if (failed_.load(std::memory_order_relaxed)) return;
+            std::size_t k = next_.fetch_add(1, std::memory_order_relaxed);
+            if (k >= order_.size()) return;
+            hash_one(order_[k], hasher, buffer.get(), read_size);
+        }
+    }
+
+    std::vector<sha256_digest>& digests() { return digests_; }
+    const std::vector<std::uint8_t>& skipped() const { return skipped_; }
+    std::vector<walk_finding>& findings() { return findings_; }
+    std::error_code error() const { return error_; }
+    const std::string& error_path() const { return error_path_; }
+
+private:
+    void hash_one(std::size_t index, sha256& hasher, std::byte* buffer, std::size_t read_size) {
+        const run_file& file = files_[index];
+        if (options_.before_open) options_.before_open(file.path);
+        std::error_code ec;
+        unique_fd fd = open_run_file(dir_fd_, file.path, ec);
+        if (ec == std::errc::permission_denied) {
+            // Became unreadable after the walk (or only an open can tell): a finding, as in the walk.
+            std::lock_guard lock(mutex_);
+            findings_.push_back(
+                {finding_kind::unreadable, file.path, "file cannot be opened: " + ec.message()});
+            skipped_[index] = 1;
+            return;
+        }
+        if (ec) return fail(ec, file.path);
+        struct stat before {};
+        if (::fstat(fd.get(), &before) != 0) return fail(read_error(errno), file.path);
+        if (static_cast<std::uint64_t>(before.st_size) != file.size || mtime_ns(before) != file.mtime_ns)
+            return fail(make_error_code(errc::local_file_changed), file.path);
+        ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        std::uint64_t total = 0;
+        for (;;) {
+            ssize_t n = ::read(fd.get(), buffer, read_size);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return fail(read_error(errno), file.path);
+            }
+            if (n == 0) break;
+            hasher.update(std::span<const std::byte>(buffer, static_cast<std::size_t>(n)));
+            total += static_cast<std::uint64_t>(n);
+            if (failed_.load(std::memory_order_relaxed)) return;
+        }
+        auto digest = hasher.finish();
+        struct stat after {};
+        if (::fstat(fd.get(), &after) != 0) return fail(read_error(errno), file.path);
+        // A short read, a grown file or a new mtime all mean the bytes hashed are not a snapshot.
+        if (total != file.size || static_cast<std::uint64_t>(after.st_size) != file.size ||
+            mtime_ns(after) != file.mtime_ns)
+            return fail(make_error_code(errc::local_file_changed), file.path);
+        if (after.st_nlink == 0) return fail(make_error_code(errc::local_file_vanished), file.path);
+        digests_[index] = digest;
+    }
+
+    void fail(std::error_code ec, const std::string& path) {
+        std::lock_guard lock(mutex_);
+        if (!error_) {
+            error_ = ec;
+            error_path_ = path;
+        }
+        failed_.store(true, std::memory_order_relaxed);
+    }
+
+    int dir_fd_;
+    const std::vector<run_file>& files_;
+    const build_options& options_;
+    std::vector<std::size_t> order_;
+    std::vector<sha256_digest> digests_;
+    std::vector<std::uint8_t> skipped_;
+    std::atomic<std::size_t> next_{0};
+    std::atomic<bool> failed_{false};
+    std::mutex mutex_;
+    std::vector<walk_finding> findings_;
+    std::error_code error_;
+    std::string error_path_;
+};
+
+}  // namespace
+
+build_result build_manifest(const std::filesystem::path& run_dir, const build_options& options) {
+    build_result result;
+    unique_fd dir = open_run_dir(run_dir, result.error);
+    if (!dir) return result;
+    walk_result walk = walk_run(dir.get());
+    if (walk.error) {
+        result.error = walk.error;
+        result.error_path = walk.error_path;
+        return result;
+    }
+    result.findings = std::move(walk.findings);
+
+    hash_job job(dir.get(), walk.files, options);
+    unsigned threads =
+        options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+    threads =
+        static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(walk.files.size(), 1)));
+    std::size_t read_size = std::max(options.read_size, min_read_size);
+    if (threads == 1) {
+        job.run_worker(read_size);
+    } else {
+        std::vector<std::jthread> pool;
+        pool.reserve(threads);
+        for (unsigned t = 0; t < threads; ++t)
+            pool.emplace_back([&job, read_size] { job.run_worker(read_size); });
+    }  // the jthreads join here
+    if (job.error()) {
+        result.error = job.error();
+        result.error_path = job.error_path();
+        result.findings.clear();
+        return result;
+    }
+
+    std::vector<manifest_entry> entries;
+    entries.reserve(walk.files.size());
+    for (std::size_t i = 0; i < walk.files.size(); ++i) {
+        if (job.skipped()[i] != 0) continue;
+        entries.push_back({std::move(walk.files[i].path), walk.files[i].size, job.digests()[i]});
+    }
+    walk.files.clear();
+    walk.files.shrink_to_fit();
+    for (auto& f : job.findings()) result.findings.push_back(std::move(f));
+    std::sort(result.findings.begin(), result.findings.end(),
+              [](const auto& a, const auto& b) { return a.path < b.path; });
+    result.manifest = verifier::manifest(std::move(entries));
+    return result;
+}
+
+}  // namespace labsync::verifier
