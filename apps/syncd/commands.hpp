@@ -12,4 +12,7 @@ enum exit_code : int { exit_ok = 0, exit_failed = 1, exit_usage = 2, exit_mismat
 // Set by the subcommand that ran.
 inline int command_exit_code = exit_ok;
 
+// `syncd manifest RUN_DIR [--json]` (cmd_manifest.cpp).
+void register_manifest(CLI::App& app);
+
 }  // namespace labsync::apps

@@ -7,6 +7,7 @@ int main(int argc, char** argv) {
     CLI::App app{"syncd: ships instrument runs to durable remote storage and proves they arrived", "syncd"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "syncd 0.1.0");
+    labsync::apps::register_manifest(app);
     CLI11_PARSE(app, argc, argv);
     return labsync::apps::command_exit_code;
 }
