@@ -18,9 +18,10 @@ enum class job_state {
 };
 
 inline constexpr job_state all_job_states[] = {
-    job_state::queued,   job_state::running,          job_state::awaiting_verify,
-    job_state::verified, job_state::cleanup_eligible, job_state::cleaned,
-    job_state::failed,   job_state::blocked_by_validation,
+    job_state::queued,           job_state::running,
+    job_state::awaiting_verify,  job_state::verified,
+    job_state::cleanup_eligible, job_state::cleaned,
+    job_state::failed,           job_state::blocked_by_validation,
 };
 
 std::string_view to_string(job_state state) noexcept;
@@ -28,6 +29,8 @@ std::optional<job_state> job_state_from_string(std::string_view text) noexcept;
 
 // A live job holds its (equipment, run) slot. A `failed` job keeps it: the operator retries it
 // (or cleans up by hand); only `cleaned` frees the slot for a new job of the same run.
-constexpr bool is_live(job_state s) noexcept { return s != job_state::cleaned; }
+constexpr bool is_live(job_state s) noexcept {
+    return s != job_state::cleaned;
+}
 
 }  // namespace labsync::queue

@@ -1,0 +1,26 @@
+#pragma once
+// Error codes of the queue module (state machine and SQLite job store).
+
+#include <system_error>
+
+namespace labsync::queue {
+
+enum class errc {
+    illegal_transition = 1,  // the state machine refuses (from, to); nothing was written
+    duplicate_live_job,      // a live job already holds this (equipment, run)
+    job_not_found,           // no job with that id
+    invalid_argument,        // bad equipment name, run id, initial state, empty who/why, ...
+    foreign_database,        // the file is not a labsync job store (not SQLite, or another app's)
+    corrupt_database,        // a labsync store that fails its integrity check or cannot be read
+    newer_schema,            // written by a newer labsync: this code does not know its schema
+    cannot_open,             // the file or its directory cannot be opened/created
+    sqlite_error,            // any other SQLite failure (message carries SQLite's text)
+};
+
+const std::error_category& queue_category() noexcept;
+std::error_code make_error_code(errc e) noexcept;
+
+}  // namespace labsync::queue
+
+template <>
+struct std::is_error_code_enum<labsync::queue::errc> : std::true_type {};

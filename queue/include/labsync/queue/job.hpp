@@ -1,0 +1,64 @@
+#pragma once
+// The records the job store returns: a job, one event of its history, one operator override.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "labsync/queue/job_state.hpp"
+
+namespace labsync::queue {
+
+using time_point = std::chrono::system_clock::time_point;  // stored as integer ms since the epoch
+
+struct job {
+    std::int64_t id = 0;
+    std::string equipment;
+    std::string run_id;
+    std::string run_path;
+    job_state state = job_state::queued;
+    int attempts = 0;                            // transport attempts since creation or last retry
+    std::optional<time_point> next_attempt_at;   // only meaningful while queued; null = due now
+    std::optional<std::string> last_error_kind;  // TransportResult error_kind, or engine's own kind
+    std::optional<std::string> last_error;       // human text of the last error
+    std::optional<std::int64_t> bytes;           // bytes shipped (archive size or run size)
+    std::optional<std::string> manifest_digest;  // digest of the canonical manifest
+    std::optional<std::string> archive_sha256;   // sha256 of the shipped archive (http_put)
+    time_point created_at{};
+    time_point updated_at{};
+    std::optional<time_point> started_at;   // last entry into running
+    std::optional<time_point> finished_at;  // last entry into verified or failed; cleared on requeue
+};
+
+// Why an event row was written.
+enum class event_kind {
+    created,     // the job was created (from_state is empty)
+    transition,  // an engine transition
+    replay,      // open() put a running job back to queued after a restart
+    override,    // an operator overrode a validation block
+    retry,       // an operator retried a failed job
+};
+
+std::string_view to_string(event_kind kind) noexcept;
+
+struct job_event {
+    std::int64_t id = 0;
+    std::int64_t job_id = 0;
+    time_point at{};
+    std::optional<job_state> from_state;  // empty for `created`
+    job_state to_state = job_state::queued;
+    event_kind kind = event_kind::transition;
+    std::string message;
+};
+
+struct job_override {
+    std::int64_t id = 0;
+    std::int64_t job_id = 0;
+    std::string who;
+    std::string why;
+    time_point at{};
+};
+
+}  // namespace labsync::queue
