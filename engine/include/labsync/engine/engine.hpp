@@ -1,0 +1,144 @@
+#pragma once
+// The labsync engine (SPEC §4, §5, §7, §9, §10): per-equipment queues served by worker coroutines
+// on one Asio io_context, CPU work on a thread pool, every job transition durable before its
+// side effect. The same class runs inside `syncd` and inside an acquisition server.
+//
+// Lifecycle:  engine e(io, config, deps);  e.open();  co_spawn(io, e.async_run(), ...);
+//             ... enqueue / status / retry / override from any thread ...
+//             e.close();   // or e.cancel() and let async_run() return
+//
+// Thread safety: every public method except async_run() may be called from any thread, including
+// threads that know nothing about Asio. They act on the thread-safe job store and then post a
+// wake-up to the I/O context. enqueue() runs the gate on the calling thread (it walks the run);
+// from the I/O thread use async_enqueue(), which runs the gate on the thread pool.
+
+#include "labsync/engine/engine_config.hpp"
+#include "labsync/engine/errc.hpp"
+#include "labsync/engine/gate_finding.hpp"
+#include "labsync/engine/log.hpp"
+#include "labsync/queue/job.hpp"
+#include "labsync/queue/job_store.hpp"
+#include "labsync/transports/transport.hpp"
+#include "labsync/verifier/manifest_builder.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+class thread_pool;
+}  // namespace boost::asio
+
+namespace labsync::engine {
+
+// What a transport factory gets to build the driver of one equipment.
+struct transport_context {
+    boost::asio::io_context& io;         // drivers run their I/O here
+    boost::asio::thread_pool& cpu_pool;  // and hand packing / hashing to this pool
+    std::filesystem::path outbox_dir;    // <outbox>/<equipment>/ for http_put archives
+    log_fn log;
+};
+
+using transport_factory = std::function<std::unique_ptr<transports::transport>(
+    const equipment_config& equipment, const transport_context& context)>;
+
+// The real drivers (http_put, rsync_ssh, rclone) chosen by equipment.transport.kind.
+transport_factory default_transport_factory();
+
+struct disk_space {
+    std::uint64_t free_bytes = 0;
+    std::uint64_t total_bytes = 0;
+};
+
+struct progress_event {
+    std::int64_t job_id = 0;
+    std::string equipment;
+    std::string run_id;
+    std::uint64_t done = 0;
+    std::uint64_t total = 0;  // 0 = unknown
+};
+
+// Everything a test (or an unusual embedder) may replace. Empty members get the real thing.
+struct engine_deps {
+    transport_factory transports;              // empty = default_transport_factory()
+    std::function<queue::time_point()> clock;  // wall clock for the store and retention
+    std::optional<queue::job_store> store;     // empty = open <state_dir>/jobs.db
+    // The verifier: builds the local manifest of a run (blocking; called on the thread pool).
+    std::function<verifier::build_result(const std::filesystem::path&)> build_manifest;
+    std::function<std::optional<disk_space>(const std::filesystem::path&)> disk_space_of;
+    std::function<double()> random_unit;  // [0,1) for backoff jitter; empty = seeded mt
+    log_fn log;
+    // Called on the I/O thread after every durable transition (verified, failed, cleaned, ...).
+    std::function<void(const queue::job&)> on_job_changed;
+    // Called on the I/O thread while a job ships (rate-limited to a few per second per job).
+    std::function<void(const progress_event&)> on_progress;
+};
+
+struct enqueue_result {
+    std::int64_t job_id = 0;  // 0 when nothing was created (error set)
+    queue::job_state state = queue::job_state::queued;
+    std::vector<gate_finding> findings;  // all findings; hard ones explain blocked_by_validation
+    bool already_known = false;          // a live job existed; its id and state are returned
+    engine_error error;
+};
+
+// Checks a configuration without touching the disk: names, paths set, limits, timetables.
+engine_error validate(const engine_config& config);
+
+class engine {
+public:
+    engine(boost::asio::io_context& io, engine_config config, engine_deps deps = {});
+    ~engine();  // close()s
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    // Validates the config, creates the directories, opens the store (replaying SPEC §5) and
+    // builds the transports. Must succeed before anything else.
+    engine_error open();
+
+    // Runs workers, watchers and timers until cancel()/close(). Co_spawn it on the io_context.
+    boost::asio::awaitable<void> async_run();
+    // Asks async_run() to return: workers stop at their next await; a job in flight stays in
+    // its durable state (running is replayed as queued on the next open). Thread-safe.
+    void cancel();
+    // cancel(), wait (from a non-I/O thread) until async_run() has returned, close the store.
+    void close();
+
+    // --- embedded API (thread-safe) ---
+    enqueue_result enqueue(const std::filesystem::path& run_path);
+    boost::asio::awaitable<enqueue_result> async_enqueue(std::filesystem::path run_path);
+    std::optional<queue::job> status(const std::filesystem::path& run_path);
+    std::vector<queue::job> list(const queue::job_filter& filter = {});
+    std::vector<queue::job_event> events(std::int64_t job_id);
+    // verified / cleanup_eligible -> awaiting_verify: prove the remote copy again.
+    engine_error force_verify(const std::filesystem::path& run_path);
+    // failed -> queued with attempts reset (an event records who).
+    engine_error retry(const std::filesystem::path& run_path, const std::string& who = "operator");
+    // blocked_by_validation -> queued (the override row records who and why).
+    engine_error override_block(const std::filesystem::path& run_path, const std::string& who,
+                                const std::string& why);
+    // Re-evaluates every queue now (after a manual clock moved, or a config-less nudge).
+    void wake_all();
+    // Runs the cleanup pass now instead of at the next cleanup_interval tick.
+    void request_cleanup();
+    // Rescans every runs root now.
+    void request_rescan();
+
+    const engine_config& config() const noexcept;
+    queue::job_store* store() noexcept;  // null before open()
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace labsync::engine

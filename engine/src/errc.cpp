@@ -1,0 +1,88 @@
+#include "labsync/engine/errc.hpp"
+#include "labsync/engine/engine_config.hpp"
+#include "labsync/engine/gate_finding.hpp"
+#include "labsync/engine/log.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace labsync::engine {
+namespace {
+
+class category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "labsync.engine"; }
+    std::string message(int value) const override {
+        switch (static_cast<errc>(value)) {
+            case errc::invalid_config:
+                return "invalid engine configuration";
+            case errc::unknown_equipment:
+                return "run path is not below any configured runs root";
+            case errc::invalid_run_path:
+                return "invalid run path";
+            case errc::no_job:
+                return "no job for this run";
+            case errc::wrong_state:
+                return "operation does not apply to the job's state";
+            case errc::store_failed:
+                return "job store failure";
+            case errc::not_open:
+                return "engine not open";
+            case errc::closed:
+                return "engine closed";
+            case errc::bad_timetable:
+                return "bad bandwidth timetable";
+        }
+        return "unknown engine error";
+    }
+};
+
+}  // namespace
+
+const std::error_category& engine_category() noexcept {
+    static const category instance;
+    return instance;
+}
+
+std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), engine_category()};
+}
+
+std::string_view to_string(transport_kind kind) noexcept {
+    switch (kind) {
+        case transport_kind::http_put:
+            return "http_put";
+        case transport_kind::rsync_ssh:
+            return "rsync_ssh";
+        case transport_kind::rclone:
+            return "rclone";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(log_level level) noexcept {
+    switch (level) {
+        case log_level::debug:
+            return "debug";
+        case log_level::info:
+            return "info";
+        case log_level::warning:
+            return "warning";
+        case log_level::error:
+            return "error";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(severity s) noexcept {
+    return s == severity::hard ? "hard" : "soft";
+}
+
+std::string to_json(const std::vector<gate_finding>& findings) {
+    auto array = nlohmann::json::array();
+    for (const auto& f : findings)
+        array.push_back(
+            {{"severity", to_string(f.level)}, {"code", f.code}, {"message", f.message}, {"path", f.path}});
+    return array.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace labsync::engine
