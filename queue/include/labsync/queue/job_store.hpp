@@ -50,22 +50,24 @@ struct error_info {
 };
 
 // What a transition writes besides the state. Fields left empty keep their stored value, except
-// next_attempt_at, which is always written (empty = NULL = due now when queued).
+// next_attempt_at, which is always written (empty = NULL = due now when queued). Every member has
+// a default initializer so designated initializers ({.message = ..., .bytes = ...}) compile
+// warning-free under -Wextra.
 struct transition_details {
-    std::string message;              // the event's message
-    std::optional<error_info> error;  // sets last_error_kind / last_error
-    bool clear_error = false;         // clears them (ignored when `error` is set)
-    std::optional<time_point> next_attempt_at;
+    std::string message{};              // the event's message
+    std::optional<error_info> error{};  // sets last_error_kind / last_error
+    bool clear_error = false;           // clears them (ignored when `error` is set)
+    std::optional<time_point> next_attempt_at{};
     attempts_update attempts = attempts_update::keep;
-    std::optional<std::int64_t> bytes;
-    std::optional<std::string> manifest_digest;
-    std::optional<std::string> archive_sha256;
+    std::optional<std::int64_t> bytes{};
+    std::optional<std::string> manifest_digest{};
+    std::optional<std::string> archive_sha256{};
 };
 
 struct job_filter {
-    std::optional<std::string> equipment;
-    std::optional<job_state> state;
-    std::optional<std::string> run_id;
+    std::optional<std::string> equipment{};
+    std::optional<job_state> state{};
+    std::optional<std::string> run_id{};
     std::size_t limit = 0;  // 0 = no limit
     bool newest_first = false;
 };
