@@ -114,7 +114,7 @@ TEST_CASE("token bucket: unlimited never waits", "[bandwidth]") {
     CHECK(b.current_limit() == 0);
 }
 
-TEST_CASE("token bucket: long-run rate equals the limit; burst then debt", "[bandwidth]") {
+TEST_CASE("token bucket: long-run rate equals the limit, burst then debt", "[bandwidth]") {
     manual_steady clock;
     token_bucket b(bandwidth_timetable({{0, MiB}}), nullptr, clock.fn(), [] { return 600; });
     // The burst (max(64 KiB, 250 ms of rate) = 256 KiB) passes at once.
