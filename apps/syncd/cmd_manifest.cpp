@@ -8,7 +8,9 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -34,6 +36,29 @@ std::string printable(std::string_view path) {
     return out;
 }
 
+bool write_all(std::string_view data) {
+    return std::fwrite(data.data(), 1, data.size(), stdout) == data.size();
+}
+
+// The text form goes out in 64 KiB pieces: a million-file manifest is not held twice.
+bool write_manifest(const verifier::manifest& m, bool json) {
+    if (json) {
+        if (!write_all(m.to_json()) || !write_all("\n")) return false;
+    } else {
+        std::string chunk;
+        chunk.reserve(1u << 16);
+        for (const auto& e : m.entries()) {
+            verifier::append_sha256sum_line(chunk, e);
+            if (chunk.size() >= (1u << 16) - 4096) {
+                if (!write_all(chunk)) return false;
+                chunk.clear();
+            }
+        }
+        if (!write_all(chunk)) return false;
+    }
+    return std::fflush(stdout) == 0;
+}
+
 int run_manifest(const manifest_args& args) {
     verifier::build_options options;
     options.threads = args.threads;
@@ -46,9 +71,8 @@ int run_manifest(const manifest_args& args) {
                                           result.error == std::errc::no_such_file_or_directory);
         return bad_argument ? exit_usage : exit_failed;
     }
-    std::string out = args.json ? result.manifest.to_json() + "\n" : result.manifest.to_sha256sum();
-    if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
-        fmt::print(stderr, "syncd manifest: cannot write to stdout\n");
+    if (!write_manifest(result.manifest, args.json)) {
+        fmt::print(stderr, "syncd manifest: cannot write to stdout: {}\n", std::strerror(errno));
         return exit_failed;
     }
     for (const auto& f : result.findings)

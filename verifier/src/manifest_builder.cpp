@@ -31,17 +31,19 @@ std::error_code read_error(int err) {
 // Shared state of one build: the work list and the first error.
 class hash_job {
 public:
-    hash_job(int dir_fd, const std::vector<run_file>& files, const build_options& options)
+    // Hashes into entries[i].sha256; mtimes[i] is the walk's mtime of entries[i].
+    hash_job(int dir_fd, std::vector<manifest_entry>& entries, const std::vector<std::int64_t>& mtimes,
+             const build_options& options)
         : dir_fd_(dir_fd),
-          files_(files),
+          entries_(entries),
+          mtimes_(mtimes),
           options_(options),
-          digests_(files.size()),
-          skipped_(files.size(), 0) {
+          skipped_(entries.size(), 0) {
         // Largest first: a big file started last would leave one thread hashing alone at the end.
-        order_.resize(files.size());
-        std::iota(order_.begin(), order_.end(), std::size_t{0});
+        order_.resize(entries.size());
+        std::iota(order_.begin(), order_.end(), std::uint32_t{0});
         std::stable_sort(order_.begin(), order_.end(),
-                         [&](std::size_t a, std::size_t b) { return files[a].size > files[b].size; });
+                         [&](std::uint32_t a, std::uint32_t b) { return entries[a].size > entries[b].size; });
     }
 
     void run_worker(std::size_t read_size) {
@@ -55,7 +57,6 @@ public:
         }
     }
 
-    std::vector<sha256_digest>& digests() { return digests_; }
     const std::vector<std::uint8_t>& skipped() const { return skipped_; }
     std::vector<walk_finding>& findings() { return findings_; }
     std::error_code error() const { return error_; }
@@ -63,7 +64,8 @@ public:
 
 private:
     void hash_one(std::size_t index, sha256& hasher, std::byte* buffer, std::size_t read_size) {
-        const run_file& file = files_[index];
+        manifest_entry& file = entries_[index];
+        const std::int64_t walk_mtime = mtimes_[index];
         if (options_.before_open) options_.before_open(file.path);
         std::error_code ec;
         unique_fd fd = open_run_file(dir_fd_, file.path, ec);
@@ -78,7 +80,7 @@ private:
         if (ec) return fail(ec, file.path);
         struct stat before {};
         if (::fstat(fd.get(), &before) != 0) return fail(read_error(errno), file.path);
-        if (static_cast<std::uint64_t>(before.st_size) != file.size || mtime_ns(before) != file.mtime_ns)
+        if (static_cast<std::uint64_t>(before.st_size) != file.size || mtime_ns(before) != walk_mtime)
             return fail(make_error_code(errc::local_file_changed), file.path);
         ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
         std::uint64_t total = 0;
@@ -98,10 +100,10 @@ private:
         if (::fstat(fd.get(), &after) != 0) return fail(read_error(errno), file.path);
         // A short read, a grown file or a new mtime all mean the bytes hashed are not a snapshot.
         if (total != file.size || static_cast<std::uint64_t>(after.st_size) != file.size ||
-            mtime_ns(after) != file.mtime_ns)
+            mtime_ns(after) != walk_mtime)
             return fail(make_error_code(errc::local_file_changed), file.path);
         if (after.st_nlink == 0) return fail(make_error_code(errc::local_file_vanished), file.path);
-        digests_[index] = digest;
+        file.sha256 = digest;
     }
 
     void fail(std::error_code ec, const std::string& path) {
@@ -114,10 +116,10 @@ private:
     }
 
     int dir_fd_;
-    const std::vector<run_file>& files_;
+    std::vector<manifest_entry>& entries_;
+    const std::vector<std::int64_t>& mtimes_;
     const build_options& options_;
-    std::vector<std::size_t> order_;
-    std::vector<sha256_digest> digests_;
+    std::vector<std::uint32_t> order_;  // 4 bytes per file: runs hold far fewer than 2^32 files
     std::vector<std::uint8_t> skipped_;
     std::atomic<std::size_t> next_{0};
     std::atomic<bool> failed_{false};
@@ -141,11 +143,23 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
     }
     result.findings = std::move(walk.findings);
 
-    hash_job job(dir.get(), walk.files, options);
+    // The manifest entries are made before hashing and hashed in place, and the walk's list is
+    // freed first: per file the peak is one entry + an mtime + an index, not two copies.
+    std::vector<manifest_entry> entries;
+    std::vector<std::int64_t> mtimes;
+    entries.reserve(walk.files.size());
+    mtimes.reserve(walk.files.size());
+    for (auto& f : walk.files) {
+        entries.push_back({std::move(f.path), f.size, {}});
+        mtimes.push_back(f.mtime_ns);
+    }
+    walk.files.clear();
+    walk.files.shrink_to_fit();
+
+    hash_job job(dir.get(), entries, mtimes, options);
     unsigned threads =
         options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-    threads =
-        static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(walk.files.size(), 1)));
+    threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(entries.size(), 1)));
     std::size_t read_size = std::max(options.read_size, min_read_size);
     if (threads == 1) {
         job.run_worker(read_size);
@@ -161,19 +175,19 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
         result.findings.clear();
         return result;
     }
-
-    std::vector<manifest_entry> entries;
-    entries.reserve(walk.files.size());
-    for (std::size_t i = 0; i < walk.files.size(); ++i) {
-        if (job.skipped()[i] != 0) continue;
-        entries.push_back({std::move(walk.files[i].path), walk.files[i].size, job.digests()[i]});
-    }
-    walk.files.clear();
-    walk.files.shrink_to_fit();
+    mtimes = {};
+    // Files found unreadable at open time are findings, not entries.
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < entries.size(); ++i)
+        if (job.skipped()[i] == 0) {
+            if (kept != i) entries[kept] = std::move(entries[i]);  // no self-move
+            ++kept;
+        }
+    entries.resize(kept);
     for (auto& f : job.findings()) result.findings.push_back(std::move(f));
     std::sort(result.findings.begin(), result.findings.end(),
               [](const auto& a, const auto& b) { return a.path < b.path; });
-    result.manifest = verifier::manifest(std::move(entries));
+    result.manifest = verifier::manifest(std::move(entries));  // already sorted: the walk's order
     return result;
 }
 

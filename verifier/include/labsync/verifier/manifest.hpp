@@ -56,4 +56,8 @@ private:
 // coreutils escaping: a name with '\\' or '\n' (or '\r') is escaped and its line starts with '\\'.
 std::string escape_sha256sum_path(std::string_view path, bool& escaped);
 
+// Appends one canonical line (`[\\]<hex>  <escaped path>\n`) to `out`: lets a caller stream a
+// large manifest instead of holding to_sha256sum() whole.
+void append_sha256sum_line(std::string& out, const manifest_entry& entry);
+
 }  // namespace labsync::verifier
