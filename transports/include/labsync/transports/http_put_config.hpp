@@ -1,0 +1,41 @@
+#pragma once
+// Configuration of the http_put driver and the parsing of its receiver URL.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace labsync::transports {
+
+struct http_put_config {
+    // Receiver base: https://host[:port] (TLS), or http://host[:port] for loopback tests.
+    std::string url;
+    std::filesystem::path ca_file;      // trust anchors for the server; empty = system store
+    std::filesystem::path client_cert;  // optional mTLS client certificate chain (PEM)
+    std::filesystem::path client_key;   // its private key (PEM)
+    std::filesystem::path token_file;   // optional bearer token, read per request and trimmed
+    std::filesystem::path outbox;       // archives go to <outbox>/<equipment>/<run>.tar.zst
+    int zstd_level = 3;
+    std::chrono::milliseconds connect_timeout{10'000};  // resolve + connect + TLS handshake
+    std::chrono::milliseconds io_timeout{60'000};       // one read or write making no progress
+    std::string code_commit;                            // sent as X-Code-Commit when not empty
+    std::size_t chunk_bytes = 1 << 20;                  // body read/write size (>= 64 KiB)
+};
+
+struct parsed_url {
+    bool tls = true;
+    std::string host;
+    std::uint16_t port = 443;
+    std::string base_path;  // without trailing '/', usually empty
+};
+
+// Parses a config url; nullopt and `why` set when it is not http(s)://host[:port][/path].
+std::optional<parsed_url> parse_receiver_url(std::string_view url, std::string* why);
+
+// Reads a bearer token file: the first line, surrounding whitespace trimmed. Empty result and
+// `why` set when the file cannot be read or holds no token.
+std::string read_token_file(const std::filesystem::path& path, std::string* why);
+
+}  // namespace labsync::transports

@@ -1,0 +1,59 @@
+#pragma once
+// The outbox side of http_put: make sure <outbox>/<equipment>/<run>.tar.zst holds an intact
+// archive of the run (reuse the one a previous attempt left, re-pack a corrupt or stale one).
+// Runs on the CPU pool: packing and checking read, compress and hash the whole run.
+
+#include "labsync/transports/transport_result.hpp"
+#include "labsync/verifier/manifest.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+
+namespace labsync::transports {
+
+// What packing or checking an archive found.
+struct outbox_archive {
+    std::error_code error;                       // empty when the archive is intact
+    std::string message;                         // what/where/why when error is set
+    std::string sha256_hex;                      // of the compressed file, as shipped
+    std::uint64_t bytes = 0;                     // size of the compressed file
+    std::optional<verifier::manifest> manifest;  // the run's files as the archive holds them
+};
+
+// The archiver, injectable so tests can count packs or simulate failures.
+struct outbox_ops {
+    // Packs run_dir into `out` (via out.partial, fsync, rename), hashing it in the same pass.
+    std::function<outbox_archive(const std::filesystem::path& run_dir, const std::filesystem::path& out,
+                                 int zstd_level)>
+        pack;
+    // Checks an existing archive end to end (sha of the file, every member against the embedded
+    // manifest).
+    std::function<outbox_archive(const std::filesystem::path& archive)> check;
+};
+
+// verifier::pack_run and verifier::check_archive_file.
+outbox_ops default_outbox_ops();
+
+struct outbox_outcome {
+    transport_result status;  // ok, or why the archive could not be made
+    std::string sha256_hex;
+    std::uint64_t bytes = 0;
+    bool reused = false;        // an intact archive from an earlier attempt was kept
+    std::string repack_reason;  // why an existing archive was not reused (empty if none existed)
+};
+
+// Same files (path and sha256; sizes only where both sides know them).
+bool same_files(const verifier::manifest& a, const verifier::manifest& b);
+
+// Reuses `out` when it is intact and (when `expected` is given) holds exactly `expected`;
+// otherwise packs the run afresh. A fresh pack whose files differ from `expected` means the run
+// changed after its manifest was taken: local_file_vanished, and the archive is removed.
+outbox_outcome prepare_outbox(const outbox_ops& ops, const std::filesystem::path& run_dir,
+                              const std::filesystem::path& out, int zstd_level,
+                              const verifier::manifest* expected);
+
+}  // namespace labsync::transports

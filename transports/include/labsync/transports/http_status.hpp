@@ -1,0 +1,51 @@
+#pragma once
+// The http_put classification (SPEC §6, §7): which error_kind a receiver's answer or a failed
+// exchange maps to. Pure functions so every row is unit-tested; the driver only feeds them.
+//
+// Decisions beyond the SPEC table:
+// - 413 (body larger than the receiver accepts) → rejected: the same run will never fit, so a
+//   retry cannot help; the run goes to quarantine where an operator sees it.
+// - 411 (no Content-Length) → rejected: a request the receiver will never accept.
+// - A server certificate that fails our verification (unknown CA, wrong host name, expired), or a
+//   client certificate the server refuses (missing, unknown CA, expired), → auth: it is a
+//   terminal misconfiguration of trust, like a wrong token; retrying every few minutes would only
+//   hide it. Other TLS failures (truncated stream, protocol noise) → network.
+// - Timeouts, refused connections, resets, resolve failures, 5xx incl. 507 → network.
+// - Any other status (3xx, 404 on PUT, 1xx out of place, …) → unknown.
+
+#include "labsync/transports/error_kind.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace labsync::transports {
+
+// What went wrong below HTTP, as the driver saw it.
+enum class http_failure {
+    resolve_failed,           // the host name did not resolve
+    connect_refused,          // nothing listens there (ECONNREFUSED, EHOSTUNREACH, …)
+    connect_timeout,          // connect or TLS handshake did not finish in time
+    io_timeout,               // a read or write was idle longer than its timeout
+    connection_reset,         // reset, broken pipe, EOF in the middle of an exchange
+    tls_server_untrusted,     // the server's certificate failed our verification
+    tls_client_cert_refused,  // the server refused our client certificate (or its absence)
+    tls_other,                // any other TLS error
+    protocol_error,           // the response could not be parsed as HTTP
+    local_io_error,           // reading the outbox file failed
+};
+
+std::string_view to_string(http_failure failure) noexcept;
+
+// The kind for a complete HTTP response status to a PUT of a run (201/200 → none: verify next).
+error_kind kind_for_put_status(int status) noexcept;
+// The kind for the probe's GET (200 → none, 404 → none: "not present" is an answer).
+error_kind kind_for_probe_status(int status) noexcept;
+// The kind for a failure below HTTP.
+error_kind kind_for_failure(http_failure failure) noexcept;
+// Which http_failure an OpenSSL reason code (ERR_GET_REASON) of a TLS error stands for.
+http_failure failure_for_tls_reason(int reason) noexcept;
+
+// A response body shortened to one printable line for messages (at most `limit` bytes).
+std::string body_excerpt(std::string_view body, std::size_t limit = 300);
+
+}  // namespace labsync::transports

@@ -1,0 +1,253 @@
+// The http_put driver: outbox on the CPU pool, then one PUT through the kept-alive client, and
+// the GET probe. Decisions (status → kind, outbox reuse) live in http_status / http_put_outbox.
+#include "labsync/transports/http_put.hpp"
+
+#include "http_put_client.hpp"
+#include "labsync/transports/http_status.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+// GCC 12 reports a false mismatched-new-delete on Asio's coroutine frames (its frame allocator
+// pairs a custom operator new with the sized delete; GCC bug 109224).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace labsync::transports {
+namespace {
+
+// SPEC §3: [A-Za-z0-9._-], equipment ≤ 64, run ≤ 128; "." and ".." would name directories.
+bool valid_id(std::string_view id, std::size_t max) {
+    if (id.empty() || id.size() > max || id == "." || id == "..") return false;
+    for (char c : id)
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    return true;
+}
+
+template <class F>
+asio::awaitable<std::invoke_result_t<F>> on_pool(asio::any_io_executor pool, F f) {
+    using result = std::invoke_result_t<F>;
+    co_return co_await asio::co_spawn(
+        pool, [f = std::move(f)]() mutable -> asio::awaitable<result> { co_return f(); },
+        asio::use_awaitable);
+}
+
+struct fd_guard {
+    int fd = -1;
+    ~fd_guard() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+std::string describe_failure(std::string_view method, const std::string& url,
+                             const detail::http_exchange& x) {
+    return fmt::format("{} {}: {} ({})", method, url, to_string(*x.failure), x.failure_detail);
+}
+
+std::string describe_status(std::string_view method, const std::string& url, const detail::http_exchange& x) {
+    auto excerpt = body_excerpt(x.body);
+    return fmt::format("{} {}: HTTP {} {}{}{}", method, url, x.status, x.reason, excerpt.empty() ? "" : ": ",
+                       excerpt);
+}
+
+}  // namespace
+
+std::unique_ptr<http_put> http_put::create(http_put_config config, asio::any_io_executor cpu,
+                                           std::string* why, outbox_ops ops) {
+    auto url = parse_receiver_url(config.url, why);
+    if (!url) return nullptr;
+    if (config.outbox.empty()) {
+        if (why) *why = "http_put needs an outbox directory";
+        return nullptr;
+    }
+    if (config.zstd_level < 1 || config.zstd_level > 19) {
+        if (why) *why = fmt::format("zstd level {} is outside 1..19", config.zstd_level);
+        return nullptr;
+    }
+    if (!config.token_file.empty()) {
+        std::string token_why;
+        if (read_token_file(config.token_file, &token_why).empty()) {
+            if (why) *why = token_why;
+            return nullptr;
+        }
+    }
+    config.chunk_bytes = std::max<std::size_t>(config.chunk_bytes, 64 * 1024);
+    std::unique_ptr<http_put> driver(
+        new http_put(std::move(config), std::move(*url), std::move(cpu), std::move(ops)));
+    driver->client_ = detail::http_client::create(driver->url_, driver->config_, why);
+    if (!driver->client_) return nullptr;
+    return driver;
+}
+
+http_put::http_put(http_put_config config, parsed_url url, asio::any_io_executor cpu, outbox_ops ops)
+    : config_(std::move(config)), url_(std::move(url)), cpu_(std::move(cpu)), ops_(std::move(ops)) {}
+
+http_put::~http_put() = default;
+
+fs::path http_put::outbox_path(std::string_view equipment, std::string_view run) const {
+    return config_.outbox / std::string(equipment) / (std::string(run) + ".tar.zst");
+}
+
+bool http_put::remove_outbox(std::string_view equipment, std::string_view run, std::string* why) const {
+    if (!valid_id(equipment, 64) || !valid_id(run, 128)) {
+        if (why) *why = "invalid equipment or run id";
+        return false;
+    }
+    auto path = outbox_path(equipment, run);
+    for (const auto& p : {path, fs::path(path.string() + ".partial")}) {
+        std::error_code ec;
+        fs::remove(p, ec);
+        if (ec) {
+            if (why) *why = "cannot remove outbox file " + p.string() + ": " + ec.message();
+            return false;
+        }
+    }
+    return true;
+}
+
+std::uint64_t http_put::connections_opened() const noexcept {
+    return client_->connections_opened();
+}
+
+std::string http_put::run_url(const push_request& request) const {
+    return fmt::format("{}/v1/runs/{}/{}", url_.base_path, request.equipment, request.run_id);
+}
+
+asio::awaitable<transport_result> http_put::push(const push_request& request) {
+    const std::string target = run_url(request);
+    const std::string where = fmt::format("{}{}", config_.url, target.substr(url_.base_path.size()));
+    if (!valid_id(request.equipment, 64) || !valid_id(request.run_id, 128))
+        co_return transport_result::failure(
+            error_kind::rejected,
+            fmt::format("PUT {}: equipment '{}' or run '{}' is not a valid id ([A-Za-z0-9._-], ≤ 64/128)",
+                        where, request.equipment, request.run_id));
+
+    // Pack (or check the archive left by an earlier attempt) on the CPU pool.
+    const fs::path out = outbox_path(request.equipment, request.run_id);
+    outbox_outcome prepared = co_await on_pool(
+        cpu_, [ops = ops_, run = request.run_path, out, level = config_.zstd_level,
+               expected = request.local_manifest] { return prepare_outbox(ops, run, out, level, expected); });
+    if (!prepared.status.ok) co_return prepared.status;
+
+    detail::header_list headers{{"X-Content-SHA256", prepared.sha256_hex}};
+    if (!config_.code_commit.empty()) headers.emplace_back("X-Code-Commit", config_.code_commit);
+    if (!config_.token_file.empty()) {
+        std::string why;
+        auto token = read_token_file(config_.token_file, &why);
+        if (token.empty())
+            co_return transport_result::failure(error_kind::auth, fmt::format("PUT {}: {}", where, why));
+        headers.emplace_back("Authorization", "Bearer " + token);
+    }
+
+    fd_guard file{::open(out.c_str(), O_RDONLY | O_CLOEXEC)};
+    struct stat st {};
+    if (file.fd < 0 || ::fstat(file.fd, &st) != 0)
+        co_return transport_result::failure(
+            error_kind::unknown, fmt::format("PUT {}: cannot open outbox archive {}: {}", where, out.string(),
+                                             std::strerror(errno)));
+    if (static_cast<std::uint64_t>(st.st_size) != prepared.bytes)
+        co_return transport_result::failure(
+            error_kind::unknown,
+            fmt::format("PUT {}: outbox archive {} is {} bytes, expected {}; it changed under us", where,
+                        out.string(), st.st_size, prepared.bytes));
+
+    detail::file_body body;
+    body.fd = file.fd;
+    body.size = prepared.bytes;
+    body.chunk_bytes = config_.chunk_bytes;
+    body.limiter = request.limiter;
+    body.on_progress = &request.on_progress;
+    auto x = co_await client_->put(target, std::move(headers), body);
+
+    if (!x.completed) {
+        auto r = transport_result::failure(kind_for_failure(*x.failure), describe_failure("PUT", where, x));
+        co_return r;
+    }
+    auto kind = kind_for_put_status(x.status);
+    transport_result r = kind == error_kind::none
+                             ? transport_result::success(x.status)
+                             : transport_result::failure(kind, describe_status("PUT", where, x), x.status);
+    r.stdout_text = x.body;
+    if (r.ok) {
+        std::lock_guard lock(shipped_mutex_);
+        shipped_[{request.equipment, request.run_id}] = prepared.sha256_hex;
+        r.message = fmt::format("PUT {}: HTTP {} {} ({} bytes, sha256 {}{})", where, x.status, x.reason,
+                                prepared.bytes, prepared.sha256_hex,
+                                prepared.reused ? ", outbox archive reused" : "");
+    }
+    co_return r;
+}
+
+asio::awaitable<probe_result> http_put::probe(const push_request& request) {
+    probe_result out;
+    const std::string target = run_url(request);
+    const std::string where = fmt::format("{}{}", config_.url, target.substr(url_.base_path.size()));
+    if (!valid_id(request.equipment, 64) || !valid_id(request.run_id, 128)) {
+        out.status =
+            transport_result::failure(error_kind::rejected, fmt::format("GET {}: invalid id", where));
+        co_return out;
+    }
+    detail::header_list headers;
+    if (!config_.token_file.empty()) {
+        std::string why;
+        auto token = read_token_file(config_.token_file, &why);
+        if (token.empty()) {
+            out.status = transport_result::failure(error_kind::auth, fmt::format("GET {}: {}", where, why));
+            co_return out;
+        }
+        headers.emplace_back("Authorization", "Bearer " + token);
+    }
+    auto x = co_await client_->get(target, std::move(headers));
+    if (!x.completed) {
+        out.status =
+            transport_result::failure(kind_for_failure(*x.failure), describe_failure("GET", where, x));
+        co_return out;
+    }
+    auto kind = kind_for_probe_status(x.status);
+    if (kind != error_kind::none) {
+        out.status = transport_result::failure(kind, describe_status("GET", where, x), x.status);
+        out.status.stdout_text = x.body;
+        co_return out;
+    }
+    out.status = transport_result::success(x.status);
+    out.status.stdout_text = x.body;
+    if (x.status == 404) co_return out;  // not there: a valid answer
+    auto doc = nlohmann::json::parse(x.body, nullptr, false);
+    auto sha = doc.is_object() && doc.contains("sha256") && doc["sha256"].is_string()
+                   ? doc["sha256"].get<std::string>()
+                   : std::string();
+    if (!verifier::digest_from_hex(sha)) {
+        out.status =
+            transport_result::failure(error_kind::unknown,
+                                      fmt::format("GET {}: HTTP 200 but the body has no valid \"sha256\": {}",
+                                                  where, body_excerpt(x.body)),
+                                      x.status);
+        co_return out;
+    }
+    out.present = true;
+    out.archive_sha256 = sha;
+    co_return out;
+}
+
+std::optional<std::string> http_put::shipped_archive_sha256(const push_request& request) const {
+    std::lock_guard lock(shipped_mutex_);
+    auto it = shipped_.find({request.equipment, request.run_id});
+    if (it == shipped_.end()) return std::nullopt;
+    return it->second;
+}
+
+}  // namespace labsync::transports

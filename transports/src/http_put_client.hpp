@@ -1,0 +1,60 @@
+#pragma once
+// The HTTP(S) client of http_put: a small pool of kept-alive connections to one receiver, a
+// streaming PUT with Expect: 100-continue, and a GET. Plain header: Beast stays in the .cpp.
+
+#include "labsync/transports/http_put_config.hpp"
+#include "labsync/transports/http_status.hpp"
+#include "labsync/transports/transport.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace labsync::transports::detail {
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+struct http_exchange {
+    bool completed = false;  // a full response was read
+    int status = 0;
+    std::string reason;
+    std::string body;                     // at most 64 KiB
+    std::optional<http_failure> failure;  // set when !completed
+    std::string failure_detail;           // the system/TLS error text
+    bool body_sent = false;
+};
+
+// The PUT body: an open file read with pread in chunks.
+struct file_body {
+    int fd = -1;
+    std::uint64_t size = 0;
+    std::size_t chunk_bytes = 1 << 20;
+    rate_limiter* limiter = nullptr;
+    const progress_fn* on_progress = nullptr;
+};
+
+class http_client {
+public:
+    // Builds the TLS context (CA, client certificate); nullptr and `why` on a bad file.
+    static std::unique_ptr<http_client> create(const parsed_url& url, const http_put_config& config,
+                                               std::string* why);
+    ~http_client();
+
+    boost::asio::awaitable<http_exchange> put(std::string target, header_list headers, file_body body);
+    boost::asio::awaitable<http_exchange> get(std::string target, header_list headers);
+
+    std::uint64_t connections_opened() const noexcept;
+
+    struct impl;
+
+private:
+    explicit http_client(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace labsync::transports::detail

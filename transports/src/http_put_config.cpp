@@ -1,0 +1,89 @@
+// Receiver URL parsing and the bearer token file of http_put.
+#include "labsync/transports/http_put_config.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace labsync::transports {
+
+std::optional<parsed_url> parse_receiver_url(std::string_view url, std::string* why) {
+    auto fail = [&](std::string reason) -> std::optional<parsed_url> {
+        if (why) *why = "bad receiver url '" + std::string(url) + "': " + reason;
+        return std::nullopt;
+    };
+    parsed_url out;
+    std::string_view rest;
+    if (url.starts_with("https://")) {
+        out.tls = true;
+        out.port = 443;
+        rest = url.substr(8);
+    } else if (url.starts_with("http://")) {
+        out.tls = false;
+        out.port = 80;
+        rest = url.substr(7);
+    } else {
+        return fail("must start with https:// (or http:// for tests)");
+    }
+    auto slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    if (path.find_first_of("?#") != std::string_view::npos) return fail("no query or fragment allowed");
+    if (authority.find('@') != std::string_view::npos)
+        return fail("credentials in the url are not supported");
+    std::string_view host = authority;
+    std::string_view port;
+    if (authority.starts_with("[")) {
+        auto close = authority.find(']');
+        if (close == std::string_view::npos) return fail("unterminated [ipv6] host");
+        host = authority.substr(1, close - 1);
+        auto after = authority.substr(close + 1);
+        if (!after.empty()) {
+            if (after[0] != ':') return fail("garbage after ]");
+            port = after.substr(1);
+        }
+    } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+        host = authority.substr(0, colon);
+        port = authority.substr(colon + 1);
+    }
+    if (host.empty()) return fail("no host");
+    if (!port.empty() || authority.ends_with(":")) {
+        unsigned value = 0;
+        auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+        if (ec != std::errc{} || ptr != port.data() + port.size() || value == 0 || value > 65535)
+            return fail("port must be a number in 1..65535");
+        out.port = static_cast<std::uint16_t>(value);
+    }
+    out.host = std::string(host);
+    out.base_path = std::string(path);
+    return out;
+}
+
+std::string read_token_file(const std::filesystem::path& path, std::string* why) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        if (why) *why = "cannot read token file " + path.string() + ": " + std::strerror(errno);
+        return {};
+    }
+    std::string line;
+    std::getline(in, line);
+    auto first = line.find_first_not_of(" \t\r\n");
+    auto last = line.find_last_not_of(" \t\r\n");
+    if (first == std::string::npos) {
+        if (why) *why = "token file " + path.string() + " holds no token on its first line";
+        return {};
+    }
+    auto token = line.substr(first, last - first + 1);
+    for (unsigned char c : token) {
+        if (c < 0x21 || c > 0x7e) {
+            if (why) *why = "token file " + path.string() + ": the token holds spaces or control characters";
+            return {};
+        }
+    }
+    return token;
+}
+
+}  // namespace labsync::transports

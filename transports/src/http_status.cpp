@@ -1,0 +1,126 @@
+// The http_put status and failure classification; see http_status.hpp for the decisions.
+#include "labsync/transports/http_status.hpp"
+
+#include <openssl/sslerr.h>
+
+namespace labsync::transports {
+
+std::string_view to_string(http_failure failure) noexcept {
+    switch (failure) {
+        case http_failure::resolve_failed:
+            return "host name did not resolve";
+        case http_failure::connect_refused:
+            return "connection refused";
+        case http_failure::connect_timeout:
+            return "connect/TLS handshake timed out";
+        case http_failure::io_timeout:
+            return "read/write idle timeout";
+        case http_failure::connection_reset:
+            return "connection reset or closed early";
+        case http_failure::tls_server_untrusted:
+            return "server certificate not trusted";
+        case http_failure::tls_client_cert_refused:
+            return "server refused our client certificate";
+        case http_failure::tls_other:
+            return "TLS error";
+        case http_failure::protocol_error:
+            return "malformed HTTP response";
+        case http_failure::local_io_error:
+            return "local read error";
+    }
+    return "unknown failure";
+}
+
+error_kind kind_for_put_status(int status) noexcept {
+    switch (status) {
+        case 200:  // already stored with the same sha
+        case 201:  // stored now
+            return error_kind::none;
+        case 409:
+            return error_kind::conflict;
+        case 401:
+        case 403:
+            return error_kind::auth;
+        case 400:  // bad id or header: this request will never be accepted
+        case 411:  // no Content-Length
+        case 412:  // code commit not in the allow-list
+        case 413:  // larger than the receiver's body limit: the run will never fit
+            return error_kind::rejected;
+        case 422:
+            return error_kind::hash_mismatch;
+        default:
+            break;
+    }
+    if (status >= 500 && status <= 599) return error_kind::network;  // incl. 507 no space
+    return error_kind::unknown;
+}
+
+error_kind kind_for_probe_status(int status) noexcept {
+    if (status == 200 || status == 404) return error_kind::none;
+    if (status == 401 || status == 403) return error_kind::auth;
+    if (status >= 500 && status <= 599) return error_kind::network;
+    return error_kind::unknown;
+}
+
+error_kind kind_for_failure(http_failure failure) noexcept {
+    switch (failure) {
+        case http_failure::tls_server_untrusted:
+        case http_failure::tls_client_cert_refused:
+            return error_kind::auth;
+        case http_failure::resolve_failed:
+        case http_failure::connect_refused:
+        case http_failure::connect_timeout:
+        case http_failure::io_timeout:
+        case http_failure::connection_reset:
+        case http_failure::tls_other:
+            return error_kind::network;
+        case http_failure::protocol_error:
+        case http_failure::local_io_error:
+            return error_kind::unknown;
+    }
+    return error_kind::unknown;
+}
+
+http_failure failure_for_tls_reason(int reason) noexcept {
+    switch (reason) {
+        case SSL_R_CERTIFICATE_VERIFY_FAILED:
+            return http_failure::tls_server_untrusted;
+        // Alerts the server sends about our certificate (TLS 1.3 sends them after the
+        // client's handshake finished, so they surface on the first read).
+        case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+        case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+        case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+        case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+        case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+        case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+        case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+        case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+        case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+        case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+            return http_failure::tls_client_cert_refused;
+        case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+            return http_failure::connection_reset;
+        default:
+            return http_failure::tls_other;
+    }
+}
+
+std::string body_excerpt(std::string_view body, std::size_t limit) {
+    std::string out;
+    for (unsigned char c : body) {
+        if (out.size() >= limit) {
+            out += "…";
+            break;
+        }
+        if (c == '\n' || c == '\r' || c == '\t')
+            out.push_back(' ');
+        else if (c < 0x20 || c == 0x7f)
+            out.push_back('?');
+        else
+            out.push_back(static_cast<char>(c));
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out;
+}
+
+}  // namespace labsync::transports
