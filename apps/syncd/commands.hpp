@@ -15,4 +15,7 @@ inline int command_exit_code = exit_ok;
 // `syncd manifest RUN_DIR [--json]` (cmd_manifest.cpp).
 void register_manifest(CLI::App& app);
 
+// `syncd put --url URL --equipment E [...] RUN_DIR` (cmd_put.cpp).
+void register_put(CLI::App& app);
+
 }  // namespace labsync::apps

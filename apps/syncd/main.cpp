@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", "syncd 0.1.0");
     labsync::apps::register_manifest(app);
+    labsync::apps::register_put(app);
     CLI11_PARSE(app, argc, argv);
     return labsync::apps::command_exit_code;
 }
