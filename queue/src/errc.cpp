@@ -30,6 +30,8 @@ public:
                 return "cannot open job store";
             case errc::sqlite_error:
                 return "SQLite error";
+            case errc::store_in_use:
+                return "job store is owned by another process";
         }
         return "unknown queue error " + std::to_string(ev);
     }

@@ -8,7 +8,11 @@
 #include <SQLiteCpp/Transaction.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "labsync/queue/state_machine.hpp"
 #include "store_impl.hpp"
@@ -99,6 +103,31 @@ void fsync_directory(const std::filesystem::path& dir) {
     ::close(fd);
 }
 
+// Only one process may own (replay and drive) a store: a second daemon replaying would requeue
+// the first one's running jobs under its feet. The lock is a separate file so SQLite's own
+// POSIX locks on the database are untouched; the kernel drops it when the owner dies.
+store_error take_owner_lock(job_store::impl& p) {
+    const auto lock_path = p.path.string() + ".lock";
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return make_store_error(errc::cannot_open, "job store " + p.path.string() + ": cannot open " +
+                                                       lock_path + ": " + std::strerror(errno));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        ::close(fd);
+        if (err == EWOULDBLOCK) {
+            return make_store_error(errc::store_in_use,
+                                    "job store " + p.path.string() + " is owned by another process (lock " +
+                                        lock_path + "); stop it or open without replay to inspect");
+        }
+        return make_store_error(errc::cannot_open, "job store " + p.path.string() + ": flock " + lock_path +
+                                                       ": " + std::strerror(err));
+    }
+    p.owner_lock_fd = fd;
+    return {};
+}
+
 void replay(job_store::impl& p) {
     SQLite::Transaction tx(*p.db, SQLite::TransactionBehavior::IMMEDIATE);
     const auto now = p.now();
@@ -126,6 +155,11 @@ void replay(job_store::impl& p) {
 }
 
 }  // namespace
+
+job_store::impl::~impl() {
+    db.reset();  // close SQLite (and checkpoint) before giving up ownership
+    if (owner_lock_fd >= 0) ::close(owner_lock_fd);
+}
 
 job_store::job_store(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
 job_store::job_store(job_store&&) noexcept = default;
@@ -166,6 +200,9 @@ result<job_store> job_store::open(const std::filesystem::path& path, store_optio
             auto identity = detail::check_identity(probe, path);
             if (!identity) return identity.error();
             p->replay.from_schema_version = *identity;
+        }
+        if (options.replay) {
+            if (auto err = take_owner_lock(*p)) return err;
         }
         p->db =
             std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -255,6 +292,13 @@ store_error job_store::transition(std::int64_t job_id, job_state to, const trans
         SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
         auto current = load(db, job_id);
         if (!current) return not_found(job_id);
+        if (current->state == job_state::blocked_by_validation || current->state == job_state::failed) {
+            // Leaving these is an operator decision that must be recorded with who (and why).
+            return make_store_error(errc::illegal_transition,
+                                    describe(*current) + " is " + std::string(to_string(current->state)) +
+                                        ": leaving it is an operator action (record_override / retry)",
+                                    job_id);
+        }
         if (!state_machine::allowed(current->state, to)) {
             return make_store_error(
                 errc::illegal_transition,

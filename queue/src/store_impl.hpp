@@ -21,7 +21,9 @@ struct job_store::impl {
     std::mutex mutex;  // one connection, one caller at a time
     std::unique_ptr<SQLite::Database> db;
     replay_report replay;
+    int owner_lock_fd = -1;  // flock(LOCK_EX) on <path>.lock while this store owns the queue
 
+    ~impl();
     time_point now() const { return clock ? clock() : std::chrono::system_clock::now(); }
 };
 

@@ -101,7 +101,7 @@ TEST_CASE("store: a second live job for the same run is refused with the existin
           errc::duplicate_live_job);
 
     // Only cleaned frees it.
-    move(store, first.id, job_state::queued);
+    REQUIRE_FALSE(store.retry(first.id, "alice"));
     for (auto to : {job_state::running, job_state::awaiting_verify, job_state::verified,
                     job_state::cleanup_eligible, job_state::cleaned}) {
         move(store, first.id, to);
@@ -432,4 +432,40 @@ TEST_CASE("store: concurrent callers on one store and two connections stay consi
     auto err = second.transition(j.id, job_state::running, {});
     CHECK(err.code == errc::illegal_transition);
     CHECK_THAT(err.message, Catch::Contains("running -> running"));
+}
+
+TEST_CASE("store: leaving blocked_by_validation or failed is an operator action", "[store]") {
+    temp_dir dir;
+    fake_clock clock;
+    auto store = open_store(dir, clock);
+    auto blocked = make_job(store, "e", "b", job_state::blocked_by_validation);
+    auto failed = make_job(store, "e", "f");
+    move(store, failed.id, job_state::failed);
+    for (auto id : {blocked.id, failed.id}) {
+        const auto events_before = store.events(id)->size();
+        auto err = store.transition(id, job_state::queued, {.message = "engine"});
+        CHECK(err.code == errc::illegal_transition);
+        CHECK_THAT(err.message, Catch::Contains("operator action"));
+        CHECK(store.events(id)->size() == events_before);
+    }
+    CHECK(store.find(blocked.id)->state == job_state::blocked_by_validation);
+    CHECK(store.find(failed.id)->state == job_state::failed);
+}
+
+TEST_CASE("store: one owner at a time; inspecting opens do not need ownership", "[store]") {
+    temp_dir dir;
+    fake_clock clock;
+    {
+        auto owner = open_store(dir, clock);
+        auto second = job_store::open(dir / "jobs.db");
+        REQUIRE_FALSE(second);
+        CHECK(second.code() == errc::store_in_use);
+        CHECK_THAT(second.error().message, Catch::Contains("jobs.db.lock"));
+        auto inspect = open_store(dir, clock, /*replay=*/false);
+        CHECK(inspect.list({})->empty());
+    }
+    // Closing the owner releases the store.
+    auto next_owner = job_store::open(dir / "jobs.db");
+    INFO(next_owner.error().message);
+    CHECK(next_owner);
 }

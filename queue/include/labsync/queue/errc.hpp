@@ -15,6 +15,7 @@ enum class errc {
     newer_schema,            // written by a newer labsync: this code does not know its schema
     cannot_open,             // the file or its directory cannot be opened/created
     sqlite_error,            // any other SQLite failure (message carries SQLite's text)
+    store_in_use,            // another process already owns (replays and drives) this store
 };
 
 const std::error_category& queue_category() noexcept;

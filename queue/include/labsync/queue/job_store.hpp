@@ -28,8 +28,9 @@ using clock_fn = std::function<time_point()>;
 struct store_options {
     clock_fn clock;  // empty = std::chrono::system_clock::now
     std::chrono::milliseconds busy_timeout{5000};
-    // Only the process that owns the queue (the daemon / embedded engine) replays on open;
-    // an inspecting tool opens with replay = false and changes nothing.
+    // Only the process that owns the queue (the daemon / embedded engine) replays on open; it
+    // holds an exclusive flock on "<path>.lock" while open, so a second owner gets
+    // errc::store_in_use. An inspecting tool opens with replay = false: no lock, no replay.
     bool replay = true;
 };
 
@@ -98,7 +99,8 @@ public:
     result<job> create_job(const std::string& equipment, const std::string& run_id,
                            const std::string& run_path, job_state initial, const std::string& message);
 
-    // Moves the job from its CURRENT stored state to `to` if state_machine allows it.
+    // Moves the job from its CURRENT stored state to `to` if state_machine allows it. Leaving
+    // blocked_by_validation or failed is refused here: use record_override() / retry().
     // started_at is set on entry into running; finished_at on entry into verified or failed and
     // cleared on entry into queued or running.
     store_error transition(std::int64_t job_id, job_state to, const transition_details& details);
