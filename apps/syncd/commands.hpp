@@ -18,4 +18,9 @@ void register_manifest(CLI::App& app);
 // `syncd put --url URL --equipment E [...] RUN_DIR` (cmd_put.cpp).
 void register_put(CLI::App& app);
 
+// `syncd pack RUN_DIR OUT.tar.zst [--level N] [--json]` (cmd_pack.cpp).
+void register_pack(CLI::App& app);
+// `syncd check-archive FILE [--json]` (cmd_check_archive.cpp).
+void register_check_archive(CLI::App& app);
+
 }  // namespace labsync::apps

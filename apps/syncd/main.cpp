@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", "syncd 0.1.0");
     labsync::apps::register_manifest(app);
     labsync::apps::register_put(app);
+    labsync::apps::register_pack(app);
+    labsync::apps::register_check_archive(app);
     CLI11_PARSE(app, argc, argv);
     return labsync::apps::command_exit_code;
 }

@@ -302,4 +302,27 @@ unique_fd open_run_file(int run_dir_fd, std::string_view relative_path, std::err
     return fd;
 }
 
+unique_fd open_run_subdir(int run_dir_fd, std::string_view relative_path, std::error_code& ec) {
+    ec.clear();
+    if (!path_is_safe(relative_path)) {
+        ec = make_error_code(errc::unsafe_path);
+        return {};
+    }
+    unique_fd fd(open_beneath(run_dir_fd, std::string(relative_path)));
+    if (!fd) {
+        ec = map_open_error(errno);
+        return {};
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        ec = last_error();
+        return {};
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        ec = make_error_code(errc::local_file_changed);
+        return {};
+    }
+    return fd;
+}
+
 }  // namespace labsync::verifier

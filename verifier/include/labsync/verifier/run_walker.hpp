@@ -55,4 +55,9 @@ walk_result walk_run(int run_dir_fd);
 // non-regular file), std::errc::permission_denied (unreadable), else the system error.
 unique_fd open_run_file(int run_dir_fd, std::string_view relative_path, std::error_code& ec);
 
+// Same resolution as open_run_file, for a sub-directory of the run (the archiver fstat()s it for
+// the directory member's mode and mtime). errc::local_file_changed when it is no longer a
+// directory, errc::local_file_vanished when it is gone.
+unique_fd open_run_subdir(int run_dir_fd, std::string_view relative_path, std::error_code& ec);
+
 }  // namespace labsync::verifier

@@ -1,0 +1,55 @@
+#pragma once
+// Packs a run into one deterministic tar+zstd archive in a single pass: every file is read once
+// (>= 1 MiB reads), hashed into the manifest, framed as a pax/ustar member and compressed with
+// libzstd's streaming API (its worker threads compress while this thread reads and hashes); the
+// compressed bytes are hashed as they are written. The manifest travels as the archive's last
+// member, `.labsync/manifest.sha256` (its sha256sum text). The archive is written to
+// `<out>.partial`, fsynced, renamed to `<out>` and its directory fsynced; on any error the
+// `.partial` is removed and nothing is renamed into place. Blocking: call it from a worker thread.
+
+#include "labsync/verifier/manifest.hpp"
+#include "labsync/verifier/run_walker.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace labsync::verifier {
+
+// The path of the embedded manifest inside every archive.
+inline constexpr std::string_view archive_manifest_path = ".labsync/manifest.sha256";
+
+struct pack_options {
+    int level = 3;                     // zstd compression level
+    unsigned threads = 2;              // zstd worker threads (0 = compress on the calling thread)
+    std::size_t read_size = 4u << 20;  // bytes per read(); raised to 1 MiB when smaller
+    // Test hook: called right before a file is opened and read (path relative to the run).
+    std::function<void(std::string_view)> before_read;
+};
+
+struct pack_result {
+    std::string sha256;                  // hex sha256 of the compressed archive (the file's bytes)
+    std::uint64_t compressed_bytes = 0;  // size of the archive file
+    std::uint64_t file_count = 0;        // regular files archived (the manifest member not counted)
+    std::uint64_t input_bytes = 0;       // sum of their sizes
+    verifier::manifest manifest;         // the embedded manifest
+    std::vector<walk_finding> findings;  // entries not archived (symlinks, devices, ...): caller decides
+
+    // errc::local_file_vanished / local_file_changed / no_space / io_error / unsafe_path /
+    // not_a_directory, or a system error.
+    std::error_code error;
+    std::string error_path;     // the file concerned (relative to the run), or the output path
+    std::string error_message;  // one line: what failed, where and why
+
+    bool ok() const noexcept { return !error; }
+};
+
+pack_result pack_run(const std::filesystem::path& run_dir, const std::filesystem::path& out_path,
+                     const pack_options& options = {});
+
+}  // namespace labsync::verifier

@@ -1,0 +1,206 @@
+#include "labsync/verifier/archive_checker.hpp"
+
+#include "labsync/verifier/errc.hpp"
+#include "labsync/verifier/unique_fd.hpp"
+#include "tar_stream_parser.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+
+namespace labsync::verifier {
+
+class archive_checker::impl {
+public:
+    impl() : dctx_(ZSTD_createDCtx()), out_(new std::byte[out_size]) {
+        if (dctx_ == nullptr) throw std::bad_alloc();
+    }
+    ~impl() { ZSTD_freeDCtx(dctx_); }
+    impl(const impl&) = delete;
+    impl& operator=(const impl&) = delete;
+
+    std::error_code feed(std::span<const std::byte> data) {
+        if (finished_) throw std::logic_error("archive_checker::feed after finish");
+        whole_.update(data);
+        bytes_fed_ += data.size();
+        if (error_) return error_;
+        ZSTD_inBuffer in{data.data(), data.size(), 0};
+        for (;;) {
+            if (in.pos == in.size && !output_pending_) break;
+            if (frame_done_)
+                return fail(make_error_code(errc::archive_corrupt), "", "trailing data after the zstd frame");
+            ZSTD_outBuffer out{out_.get(), out_size, 0};
+            std::size_t r = ZSTD_decompressStream(dctx_, &out, &in);
+            if (ZSTD_isError(r))
+                return fail(make_error_code(errc::archive_corrupt), "",
+                            std::string("zstd: ") + ZSTD_getErrorName(r));
+            // A full output buffer may hide more decoded bytes: call again even without input.
+            output_pending_ = out.pos == out.size;
+            if (r == 0) {
+                frame_done_ = true;
+                output_pending_ = false;
+            }
+            if (out.pos > 0 && !tar_.consume(out_.get(), out.pos)) return take_tar_error();
+        }
+        return {};
+    }
+
+    std::error_code finish() {
+        if (finished_) return error_;
+        finished_ = true;
+        sha256_ = to_hex(whole_.finish());
+        if (error_) return error_;
+        if (!frame_done_)
+            return fail(make_error_code(errc::archive_corrupt), "",
+                        "truncated zstd stream (frame not complete)");
+        if (!tar_.finish()) return take_tar_error();
+        if (!tar_.manifest_seen())
+            return fail(make_error_code(errc::manifest_missing), "",
+                        "the archive has no '.labsync/manifest.sha256' member");
+        std::error_code ec;
+        std::string why;
+        manifest_ = manifest::parse_sha256sum(tar_.manifest_text(), ec, &why);
+        if (ec) return fail(ec, ".labsync/manifest.sha256", "embedded manifest is malformed: " + why);
+        return compare();
+    }
+
+    std::error_code fail(std::error_code ec, std::string path, std::string reason) {
+        if (!error_) {
+            error_ = ec;
+            path_ = std::move(path);
+            reason_ = std::move(reason);
+        }
+        return error_;
+    }
+
+    std::error_code error_;
+    std::string path_;
+    std::string reason_;
+    std::string sha256_;
+    std::uint64_t bytes_fed_ = 0;
+    std::uint64_t files_checked_ = 0;
+    verifier::manifest manifest_;
+    detail::tar_stream_parser tar_;
+
+private:
+    static constexpr std::size_t out_size = 256u << 10;
+
+    std::error_code take_tar_error() { return fail(tar_.error(), tar_.error_path(), tar_.error_reason()); }
+
+    // Both sides sorted by path; the first difference in path order is reported.
+    std::error_code compare() {
+        auto& files = tar_.files();
+        std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+        auto mismatch = [&](const std::string& path, std::string what) {
+            return fail(make_error_code(errc::member_mismatch), path, std::move(what));
+        };
+        for (std::size_t i = 1; i < files.size(); ++i)
+            if (files[i].path == files[i - 1].path) return mismatch(files[i].path, "member appears twice");
+        const auto& listed = manifest_.entries();
+        std::size_t a = 0, m = 0;
+        while (a < files.size() || m < listed.size()) {
+            if (m == listed.size() || (a < files.size() && files[a].path < listed[m].path))
+                return mismatch(files[a].path, "member is not listed in the manifest");
+            if (a == files.size() || listed[m].path < files[a].path)
+                return mismatch(listed[m].path, "listed in the manifest but missing from the archive");
+            if (listed[m].size != 0 && listed[m].size != files[a].size)
+                return mismatch(files[a].path, "size differs: manifest " + std::to_string(listed[m].size) +
+                                                   ", member " + std::to_string(files[a].size));
+            if (listed[m].sha256 != files[a].digest)
+                return mismatch(files[a].path, "sha256 differs: manifest " + to_hex(listed[m].sha256) +
+                                                   ", member " + to_hex(files[a].digest));
+            ++a;
+            ++m;
+        }
+        files_checked_ = files.size();
+        return {};
+    }
+
+    ZSTD_DCtx* dctx_;
+    std::unique_ptr<std::byte[]> out_;
+    verifier::sha256 whole_;
+    bool output_pending_ = false;
+    bool frame_done_ = false;
+    bool finished_ = false;
+};
+
+archive_checker::archive_checker() : impl_(std::make_unique<impl>()) {}
+archive_checker::~archive_checker() = default;
+archive_checker::archive_checker(archive_checker&&) noexcept = default;
+archive_checker& archive_checker::operator=(archive_checker&&) noexcept = default;
+
+std::error_code archive_checker::feed(std::span<const std::byte> data) {
+    return impl_->feed(data);
+}
+std::error_code archive_checker::finish() {
+    return impl_->finish();
+}
+std::error_code archive_checker::error() const noexcept {
+    return impl_->error_;
+}
+const std::string& archive_checker::error_path() const noexcept {
+    return impl_->path_;
+}
+const std::string& archive_checker::error_reason() const noexcept {
+    return impl_->reason_;
+}
+std::uint64_t archive_checker::bytes_fed() const noexcept {
+    return impl_->bytes_fed_;
+}
+const std::string& archive_checker::sha256() const noexcept {
+    return impl_->sha256_;
+}
+std::uint64_t archive_checker::members_seen() const noexcept {
+    return impl_->tar_.members_seen();
+}
+std::uint64_t archive_checker::files_checked() const noexcept {
+    return impl_->files_checked_;
+}
+const verifier::manifest& archive_checker::embedded_manifest() const noexcept {
+    return impl_->manifest_;
+}
+
+archive_check_result check_archive_file(const std::filesystem::path& path) {
+    archive_check_result result;
+    unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        int err = errno;
+        result.error = {err, std::system_category()};
+        result.error_path = path.string();
+        result.error_reason = "cannot open the archive";
+        return result;
+    }
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    constexpr std::size_t read_size = 1u << 20;
+    std::unique_ptr<std::byte[]> buffer(new std::byte[read_size]);
+    archive_checker checker;
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buffer.get(), read_size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            result.error =
+                err == EIO ? make_error_code(errc::io_error) : std::error_code(err, std::system_category());
+            result.error_path = path.string();
+            result.error_reason = "cannot read the archive";
+            return result;
+        }
+        if (n == 0) break;
+        // Keep reading after a checker error: sha256 and bytes still describe the whole file.
+        checker.feed({buffer.get(), static_cast<std::size_t>(n)});
+    }
+    result.error = checker.finish();
+    result.error_path = checker.error_path();
+    result.error_reason = checker.error_reason();
+    result.sha256 = checker.sha256();
+    result.bytes = checker.bytes_fed();
+    result.members = checker.members_seen();
+    result.files = checker.files_checked();
+    return result;
+}
+
+}  // namespace labsync::verifier

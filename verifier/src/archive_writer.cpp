@@ -1,0 +1,246 @@
+#include "labsync/verifier/archive_writer.hpp"
+
+#include "labsync/verifier/errc.hpp"
+#include "labsync/verifier/sha256.hpp"
+#include "labsync/verifier/tar_header.hpp"
+#include "zstd_output.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace labsync::verifier {
+namespace {
+
+constexpr std::size_t min_read_size = 1u << 20;
+
+std::int64_t mtime_ns(const struct stat& st) {
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+// Seconds, rounded towards minus infinity so pre-1970 times stay ordered.
+std::int64_t seconds_of(std::int64_t ns) {
+    return ns >= 0 ? ns / 1'000'000'000 : -((-ns + 999'999'999) / 1'000'000'000);
+}
+
+std::error_code read_error(int err) {
+    if (err == EIO) return make_error_code(errc::io_error);
+    return {err, std::system_category()};
+}
+
+// One member in archive order: a directory (index into walk.directories) or a file.
+struct member_ref {
+    const std::string* path;
+    bool directory;
+    std::size_t index;
+};
+
+class packer {
+public:
+    packer(const std::filesystem::path& run_dir, const std::filesystem::path& out_path,
+           const pack_options& options, pack_result& result)
+        : run_dir_(run_dir), out_path_(out_path), options_(options), result_(result) {
+        read_size_ = std::max(options.read_size, min_read_size);
+        // Room for one full read after up to read_size bytes of queued headers and small files.
+        staging_.reset(new std::byte[2 * read_size_]);
+        staging_cap_ = 2 * read_size_;
+    }
+
+    void run() {
+        run_fd_ = open_run_dir(run_dir_, result_.error);
+        if (!run_fd_) return fail_input(result_.error, "", "cannot open the run directory");
+        walk_result walk = walk_run(run_fd_.get());
+        if (walk.error) return fail_input(walk.error, walk.error_path, "cannot walk the run");
+        result_.findings = std::move(walk.findings);
+        for (const auto& f : walk.files)
+            if (f.path == archive_manifest_path)
+                return fail_input(make_error_code(errc::unsafe_path), f.path,
+                                  "the name is reserved for the archive's embedded manifest");
+
+        std::error_code ec;
+        if (!out_.open(out_path_, options_.level, options_.threads, ec)) return fail_output(ec);
+
+        std::vector<manifest_entry> entries;
+        entries.reserve(walk.files.size());
+        std::int64_t newest = 0;
+        // Directories and files merged in path byte order (a directory sorts before its contents).
+        std::size_t d = 0, f = 0;
+        while (d < walk.directories.size() || f < walk.files.size()) {
+            bool take_dir = f == walk.files.size() ||
+                            (d < walk.directories.size() && walk.directories[d] < walk.files[f].path);
+            if (take_dir) {
+                if (!add_directory(walk.directories[d++], newest)) return abort_output();
+            } else {
+                const run_file& file = walk.files[f++];
+                manifest_entry entry;
+                if (!add_file(file, entry)) return abort_output();
+                newest = std::max(newest, seconds_of(file.mtime_ns));
+                result_.input_bytes += file.size;
+                entries.push_back(std::move(entry));
+            }
+        }
+        result_.file_count = entries.size();
+        result_.manifest = manifest(std::move(entries));
+
+        // The manifest is the last member: a streaming reader has seen every member before it.
+        std::string text = result_.manifest.to_sha256sum();
+        tar_entry m{std::string(archive_manifest_path), tar_entry_type::regular, text.size(), newest, 0644};
+        std::string block;
+        append_tar_header(block, m);
+        block += text;
+        block.append(tar_padding(text.size()), '\0');
+        block.append(2 * tar_block_size, '\0');  // end-of-archive marker
+        if (!queue(block) || !flush_staging()) return abort_output();
+        if (!out_.finish(ec)) return fail_output(ec);
+        result_.sha256 = to_hex(out_.digest());
+        result_.compressed_bytes = out_.bytes_written();
+        if (!out_.commit(ec)) return fail_output(ec);
+    }
+
+private:
+    bool add_directory(const std::string& path, std::int64_t& newest) {
+        std::error_code ec;
+        unique_fd fd = open_run_subdir(run_fd_.get(), path, ec);
+        struct stat st {};
+        if (!ec && ::fstat(fd.get(), &st) != 0) ec = read_error(errno);
+        if (ec) {
+            fail_input(ec, path, "cannot open directory");
+            return false;
+        }
+        std::int64_t mtime = seconds_of(mtime_ns(st));
+        newest = std::max(newest, mtime);
+        std::string header;
+        append_tar_header(header, {path, tar_entry_type::directory, 0, mtime, st.st_mode & 07777u});
+        return queue(header);
+    }
+
+    bool add_file(const run_file& file, manifest_entry& entry) {
+        if (options_.before_read) options_.before_read(file.path);
+        std::error_code ec;
+        unique_fd fd = open_run_file(run_fd_.get(), file.path, ec);
+        if (ec) return fail_input(ec, file.path, "cannot open"), false;
+        struct stat before {};
+        if (::fstat(fd.get(), &before) != 0) return fail_input(read_error(errno), file.path, "fstat"), false;
+        // The header is written from the walk's size: the file must still be exactly that.
+        if (static_cast<std::uint64_t>(before.st_size) != file.size || mtime_ns(before) != file.mtime_ns)
+            return changed(file.path, "size or mtime differs from the directory walk"), false;
+        ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+
+        std::string header;
+        append_tar_header(header, {file.path, tar_entry_type::regular, file.size, seconds_of(file.mtime_ns),
+                                   file.mode & 07777u});
+        if (!queue(header)) return false;
+
+        std::uint64_t remaining = file.size;
+        for (;;) {
+            if (staging_cap_ - staging_used_ < read_size_ && !flush_staging()) return false;
+            // Ask for one byte more than expected when there is room: a file that grew shows up
+            // as extra bytes without an extra read() at the end.
+            std::size_t want = static_cast<std::size_t>(
+                std::min<std::uint64_t>(remaining + 1, staging_cap_ - staging_used_));
+            ssize_t n = ::read(fd.get(), staging_.get() + staging_used_, want);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return fail_input(read_error(errno), file.path, "read"), false;
+            }
+            if (n == 0) break;
+            auto got = static_cast<std::uint64_t>(n);
+            if (got > remaining) return changed(file.path, "grew while being read"), false;
+            hasher_.update(
+                std::span<const std::byte>(staging_.get() + staging_used_, static_cast<std::size_t>(n)));
+            staging_used_ += static_cast<std::size_t>(n);
+            remaining -= got;
+            if (remaining == 0 && want > got) break;  // a short read at the expected end: EOF
+        }
+        if (remaining != 0) return changed(file.path, "shrank while being read"), false;
+        struct stat after {};
+        if (::fstat(fd.get(), &after) != 0) return fail_input(read_error(errno), file.path, "fstat"), false;
+        if (after.st_nlink == 0) {
+            fail_input(make_error_code(errc::local_file_vanished), file.path, "deleted while being read");
+            return false;
+        }
+        if (static_cast<std::uint64_t>(after.st_size) != file.size || mtime_ns(after) != file.mtime_ns)
+            return changed(file.path, "modified while being read"), false;
+        static const char zeros[tar_block_size] = {};
+        if (!queue(std::string_view(zeros, tar_padding(file.size)))) return false;
+        entry = {file.path, file.size, hasher_.finish()};
+        return true;
+    }
+
+    // Headers, padding and small files are gathered in the staging buffer so libzstd gets few,
+    // large inputs whatever the file count.
+    bool queue(std::string_view bytes) {
+        while (!bytes.empty()) {
+            if (staging_used_ == staging_cap_ && !flush_staging()) return false;
+            std::size_t n = std::min(bytes.size(), staging_cap_ - staging_used_);
+            std::memcpy(staging_.get() + staging_used_, bytes.data(), n);
+            staging_used_ += n;
+            bytes.remove_prefix(n);
+        }
+        return true;
+    }
+
+    bool flush_staging() {
+        std::error_code ec;
+        if (!out_.write({staging_.get(), staging_used_}, ec)) return fail_output(ec), false;
+        staging_used_ = 0;
+        return true;
+    }
+
+    void changed(const std::string& path, const char* why) {
+        fail_input(make_error_code(errc::local_file_changed), path, why);
+    }
+
+    void fail_input(std::error_code ec, const std::string& path, std::string_view what) {
+        if (!result_.error_message.empty()) return;  // keep the first
+        result_.error = ec;
+        result_.error_path = path;
+        std::string where = path.empty() ? run_dir_.string() : (run_dir_ / path).string();
+        result_.error_message = std::string(what) + " '" + where + "': " + ec.message();
+    }
+
+    void fail_output(std::error_code ec) {
+        if (!result_.error) {
+            result_.error = ec;
+            result_.error_path =
+                out_.partial_path().empty() ? out_path_.string() : out_.partial_path().string();
+            result_.error_message = "cannot write '" + result_.error_path + "': " + ec.message();
+        }
+        abort_output();
+    }
+
+    void abort_output() { out_.discard(); }
+
+    std::filesystem::path run_dir_;
+    std::filesystem::path out_path_;
+    const pack_options& options_;
+    pack_result& result_;
+    unique_fd run_fd_;
+    detail::zstd_output out_;
+    sha256 hasher_;
+    std::unique_ptr<std::byte[]> staging_;
+    std::size_t staging_cap_ = 0;
+    std::size_t staging_used_ = 0;
+    std::size_t read_size_ = 0;
+};
+
+}  // namespace
+
+pack_result pack_run(const std::filesystem::path& run_dir, const std::filesystem::path& out_path,
+                     const pack_options& options) {
+    pack_result result;
+    packer(run_dir, out_path, options, result).run();
+    if (!result.ok()) {
+        result.manifest = {};
+        result.sha256.clear();
+        result.compressed_bytes = 0;
+    }
+    return result;
+}
+
+}  // namespace labsync::verifier

@@ -1,0 +1,149 @@
+#include "zstd_output.hpp"
+
+#include "labsync/verifier/errc.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+
+namespace labsync::verifier::detail {
+namespace {
+
+constexpr std::size_t out_buffer_size = 1u << 20;
+
+std::error_code zstd_error(std::size_t code) {
+    // Compression only fails on resource exhaustion or misuse; report it as an I/O failure of
+    // the archive rather than inventing a code per zstd error.
+    (void)code;
+    return make_error_code(errc::io_error);
+}
+
+}  // namespace
+
+std::error_code write_error(int err) {
+    if (err == ENOSPC || err == EDQUOT) return make_error_code(errc::no_space);
+    if (err == EIO) return make_error_code(errc::io_error);
+    return {err, std::system_category()};
+}
+
+zstd_output::zstd_output() = default;
+
+zstd_output::~zstd_output() {
+    discard();
+    ZSTD_freeCCtx(cctx_);
+}
+
+bool zstd_output::open(const std::filesystem::path& out, int level, unsigned threads, std::error_code& ec) {
+    std::filesystem::path dir = out.parent_path();
+    if (dir.empty()) dir = ".";
+    final_name_ = out.filename().string();
+    partial_name_ = final_name_ + ".partial";
+    partial_path_ = out.string() + ".partial";
+    if (final_name_.empty()) {
+        ec = std::make_error_code(std::errc::is_a_directory);
+        return false;
+    }
+    dir_fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_fd_) {
+        ec = {errno, std::system_category()};
+        return false;
+    }
+    fd_.reset(::openat(dir_fd_.get(), partial_name_.c_str(),
+                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (!fd_) {
+        ec = write_error(errno);
+        return false;
+    }
+    cctx_ = ZSTD_createCCtx();
+    if (cctx_ == nullptr) {
+        ec = std::make_error_code(std::errc::not_enough_memory);
+        return false;
+    }
+    std::size_t r = ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
+    if (ZSTD_isError(r)) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return false;
+    }
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);
+    // A libzstd built without threads refuses nbWorkers: compress on this thread then.
+    if (threads > 0) ZSTD_CCtx_setParameter(cctx_, ZSTD_c_nbWorkers, static_cast<int>(threads));
+    out_cap_ = out_buffer_size;
+    out_buf_.reset(new std::byte[out_cap_]);
+    return true;
+}
+
+bool zstd_output::write(std::span<const std::byte> data, std::error_code& ec) {
+    return data.empty() || drain(data.data(), data.size(), ZSTD_e_continue, ec);
+}
+
+bool zstd_output::finish(std::error_code& ec) {
+    if (!drain(nullptr, 0, ZSTD_e_end, ec)) return false;
+    digest_ = hasher_.finish();
+    return true;
+}
+
+bool zstd_output::drain(const void* in, std::size_t size, int directive, std::error_code& ec) {
+    ZSTD_inBuffer input{in, size, 0};
+    auto mode = static_cast<ZSTD_EndDirective>(directive);
+    for (;;) {
+        ZSTD_outBuffer output{out_buf_.get(), out_cap_, 0};
+        std::size_t r = ZSTD_compressStream2(cctx_, &output, &input, mode);
+        if (ZSTD_isError(r)) {
+            ec = zstd_error(r);
+            return false;
+        }
+        if (output.pos > 0 && !write_all(out_buf_.get(), output.pos, ec)) return false;
+        if (mode == ZSTD_e_end ? r == 0 : input.pos == input.size) return true;
+    }
+}
+
+bool zstd_output::write_all(const std::byte* data, std::size_t size, std::error_code& ec) {
+    hasher_.update(std::span<const std::byte>(data, size));
+    while (size > 0) {
+        ssize_t n = ::write(fd_.get(), data, size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            ec = write_error(errno);
+            return false;
+        }
+        data += n;
+        size -= static_cast<std::size_t>(n);
+        written_ += static_cast<std::uint64_t>(n);
+    }
+    return true;
+}
+
+bool zstd_output::commit(std::error_code& ec) {
+    if (::fsync(fd_.get()) != 0) {
+        ec = write_error(errno);
+        return false;
+    }
+    // close() can report a deferred write error (NFS and friends): check it before the rename.
+    int fd = fd_.release();
+    if (::close(fd) != 0 && errno != EINTR) {
+        ec = write_error(errno);
+        return false;
+    }
+    if (::renameat(dir_fd_.get(), partial_name_.c_str(), dir_fd_.get(), final_name_.c_str()) != 0) {
+        ec = write_error(errno);
+        return false;
+    }
+    committed_ = true;
+    if (::fsync(dir_fd_.get()) != 0) {
+        ec = write_error(errno);
+        return false;
+    }
+    return true;
+}
+
+void zstd_output::discard() noexcept {
+    if (committed_ || partial_name_.empty() || !dir_fd_) return;
+    fd_.reset();
+    ::unlinkat(dir_fd_.get(), partial_name_.c_str(), 0);
+    partial_name_.clear();
+}
+
+}  // namespace labsync::verifier::detail

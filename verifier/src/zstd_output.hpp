@@ -1,0 +1,63 @@
+#pragma once
+// The output side of the archiver: libzstd streaming compression into `<out>.partial`, hashing
+// the compressed bytes as they are written, then fsync + rename + directory fsync. Private to the
+// verifier module.
+
+#include "labsync/verifier/sha256.hpp"
+#include "labsync/verifier/unique_fd.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <system_error>
+
+struct ZSTD_CCtx_s;
+
+namespace labsync::verifier::detail {
+
+class zstd_output {
+public:
+    zstd_output();
+    ~zstd_output();  // discards an uncommitted .partial
+    zstd_output(const zstd_output&) = delete;
+    zstd_output& operator=(const zstd_output&) = delete;
+
+    // Creates (truncates) `<out>.partial` next to `out` and sets up the compressor.
+    bool open(const std::filesystem::path& out, int level, unsigned threads, std::error_code& ec);
+    // Compresses `data`; whatever libzstd hands back is hashed and written.
+    bool write(std::span<const std::byte> data, std::error_code& ec);
+    // Ends the zstd frame and writes the rest; then the digest and size are final.
+    bool finish(std::error_code& ec);
+    // fsync the file, rename it to its final name, fsync the directory.
+    bool commit(std::error_code& ec);
+    // Removes the .partial (idempotent; nothing after commit).
+    void discard() noexcept;
+
+    sha256_digest digest() const noexcept { return digest_; }
+    std::uint64_t bytes_written() const noexcept { return written_; }
+    const std::filesystem::path& partial_path() const noexcept { return partial_path_; }
+
+private:
+    bool drain(const void* in, std::size_t size, int directive, std::error_code& ec);
+    bool write_all(const std::byte* data, std::size_t size, std::error_code& ec);
+
+    ZSTD_CCtx_s* cctx_ = nullptr;
+    unique_fd dir_fd_;
+    unique_fd fd_;
+    std::filesystem::path partial_path_;
+    std::string partial_name_;
+    std::string final_name_;
+    std::unique_ptr<std::byte[]> out_buf_;
+    std::size_t out_cap_ = 0;
+    sha256 hasher_;
+    sha256_digest digest_{};
+    std::uint64_t written_ = 0;
+    bool committed_ = false;
+};
+
+// ENOSPC/EDQUOT -> errc::no_space, EIO -> errc::io_error, else the system error.
+std::error_code write_error(int err);
+
+}  // namespace labsync::verifier::detail
