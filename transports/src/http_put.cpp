@@ -5,7 +5,9 @@
 #include "http_put_client.hpp"
 #include "labsync/transports/http_status.hpp"
 
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fcntl.h>
@@ -38,12 +40,32 @@ bool valid_id(std::string_view id, std::size_t max) {
     return true;
 }
 
+// Runs `f` on the CPU pool and resumes the awaiting coroutine on its own executor with the
+// result. Plain callbacks rather than a coroutine lambda: GCC 12 destroys by-value closure
+// parameters of coroutines twice.
+// `f` is taken by reference and must live in the awaiting frame: GCC 12 also double-destroys
+// non-trivial temporaries inside a co_await full-expression.
 template <class F>
-asio::awaitable<std::invoke_result_t<F>> on_pool(asio::any_io_executor pool, F f) {
+auto on_pool(asio::any_io_executor pool, F& f) {
     using result = std::invoke_result_t<F>;
-    co_return co_await asio::co_spawn(
-        pool, [f = std::move(f)]() mutable -> asio::awaitable<result> { co_return f(); },
-        asio::use_awaitable);
+    return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, result)>(
+        [pool](auto handler, F* fn) {
+            asio::post(pool, [handler = std::move(handler), fn]() mutable {
+                std::exception_ptr error;
+                result value{};
+                try {
+                    value = (*fn)();
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                auto home = asio::get_associated_executor(handler);
+                asio::dispatch(home,
+                               [handler = std::move(handler), error, value = std::move(value)]() mutable {
+                                   std::move(handler)(error, std::move(value));
+                               });
+            });
+        },
+        asio::use_awaitable, &f);
 }
 
 struct fd_guard {
@@ -138,9 +160,10 @@ asio::awaitable<transport_result> http_put::push(const push_request& request) {
 
     // Pack (or check the archive left by an earlier attempt) on the CPU pool.
     const fs::path out = outbox_path(request.equipment, request.run_id);
-    outbox_outcome prepared = co_await on_pool(
-        cpu_, [ops = ops_, run = request.run_path, out, level = config_.zstd_level,
-               expected = request.local_manifest] { return prepare_outbox(ops, run, out, level, expected); });
+    auto pack_job = [this, &request, &out] {
+        return prepare_outbox(ops_, request.run_path, out, config_.zstd_level, request.local_manifest);
+    };
+    outbox_outcome prepared = co_await on_pool(cpu_, pack_job);
     if (!prepared.status.ok) co_return prepared.status;
 
     detail::header_list headers{{"X-Content-SHA256", prepared.sha256_hex}};
@@ -171,7 +194,7 @@ asio::awaitable<transport_result> http_put::push(const push_request& request) {
     body.chunk_bytes = config_.chunk_bytes;
     body.limiter = request.limiter;
     body.on_progress = &request.on_progress;
-    auto x = co_await client_->put(target, std::move(headers), body);
+    auto x = co_await client_->put(target, headers, body);
 
     if (!x.completed) {
         auto r = transport_result::failure(kind_for_failure(*x.failure), describe_failure("PUT", where, x));
@@ -211,7 +234,7 @@ asio::awaitable<probe_result> http_put::probe(const push_request& request) {
         }
         headers.emplace_back("Authorization", "Bearer " + token);
     }
-    auto x = co_await client_->get(target, std::move(headers));
+    auto x = co_await client_->get(target, headers);
     if (!x.completed) {
         out.status =
             transport_result::failure(kind_for_failure(*x.failure), describe_failure("GET", where, x));

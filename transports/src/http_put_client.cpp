@@ -187,7 +187,8 @@ struct http_client::impl {
         tcp::resolver resolver(ex);
         asio::steady_timer timer(ex);
         timer.expires_after(config.connect_timeout);
-        auto raced = co_await (resolver.async_resolve(url.host, std::to_string(url.port), tuple_awaitable) ||
+        const std::string service = std::to_string(url.port);
+        auto raced = co_await (resolver.async_resolve(url.host, service, tuple_awaitable) ||
                                timer.async_wait(tuple_awaitable));
         if (raced.index() == 1) {
             error.failure = http_failure::connect_timeout;
@@ -251,9 +252,12 @@ struct http_client::impl {
                 request.set(http::field::expect, "100-continue");
             }
             bool keep_alive = false;
-            http_exchange x =
-                conn->tls ? co_await exchange_on(*conn->tls, *conn, config, request, body, keep_alive)
-                          : co_await exchange_on(*conn->plain, *conn, config, request, body, keep_alive);
+            // if/else, not ?: (GCC 12 miscompiles co_await inside a conditional expression).
+            http_exchange x;
+            if (conn->tls)
+                x = co_await exchange_on(*conn->tls, *conn, config, request, body, keep_alive);
+            else
+                x = co_await exchange_on(*conn->plain, *conn, config, request, body, keep_alive);
             // A kept-alive connection the server closed meanwhile fails on first use: open a
             // fresh one once. PUT and GET of a run are idempotent, so repeating is safe.
             if (!x.completed && conn->reused && attempt == 0 && x.failure != http_failure::local_io_error)
@@ -311,11 +315,12 @@ std::unique_ptr<http_client> http_client::create(const parsed_url& url, const ht
 http_client::http_client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 http_client::~http_client() = default;
 
-asio::awaitable<http_exchange> http_client::put(std::string target, header_list headers, file_body body) {
+asio::awaitable<http_exchange> http_client::put(const std::string& target, const header_list& headers,
+                                                file_body& body) {
     co_return co_await impl_->run(http::verb::put, target, headers, &body);
 }
 
-asio::awaitable<http_exchange> http_client::get(std::string target, header_list headers) {
+asio::awaitable<http_exchange> http_client::get(const std::string& target, const header_list& headers) {
     co_return co_await impl_->run(http::verb::get, target, headers, nullptr);
 }
 

@@ -45,8 +45,10 @@ public:
                                                std::string* why);
     ~http_client();
 
-    boost::asio::awaitable<http_exchange> put(std::string target, header_list headers, file_body body);
-    boost::asio::awaitable<http_exchange> get(std::string target, header_list headers);
+    // The arguments are referenced until the returned awaitable completes (await it at once).
+    boost::asio::awaitable<http_exchange> put(const std::string& target, const header_list& headers,
+                                              file_body& body);
+    boost::asio::awaitable<http_exchange> get(const std::string& target, const header_list& headers);
 
     std::uint64_t connections_opened() const noexcept;
 
