@@ -1,0 +1,216 @@
+// Tests of the streaming archive checker: real archives from pack_run() fed in chunks of every
+// size, and damaged or hand-crafted archives it must refuse with the right error.
+#include "labsync/verifier/archive_checker.hpp"
+#include "labsync/verifier/archive_writer.hpp"
+#include "labsync/verifier/errc.hpp"
+
+#include "archive_test_util.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+using namespace labsync::verifier;
+namespace fs = std::filesystem;
+using labsync::test::make_tar;
+using labsync::test::manifest_text_of;
+using labsync::test::random_bytes;
+using labsync::test::raw_member;
+using labsync::test::read_file;
+using labsync::test::temp_dir;
+using labsync::test::write_file;
+using labsync::test::zstd_compress;
+
+namespace {
+
+struct outcome {
+    std::error_code error;
+    std::string path;
+    std::string reason;
+    std::string sha256;
+    std::uint64_t files = 0;
+};
+
+outcome check_bytes(const std::string& bytes, std::size_t chunk) {
+    archive_checker checker;
+    const auto* p = reinterpret_cast<const std::byte*>(bytes.data());
+    for (std::size_t off = 0; off < bytes.size(); off += chunk)
+        checker.feed({p + off, std::min(chunk, bytes.size() - off)});
+    auto ec = checker.finish();
+    CHECK(checker.bytes_fed() == bytes.size());
+    CHECK(ec == checker.error());
+    return {ec, checker.error_path(), checker.error_reason(), checker.sha256(), checker.files_checked()};
+}
+
+// A packed run of a few files, some spanning several decompressed buffers.
+std::string packed_run(const temp_dir& dir) {
+    write_file(dir / "run" / "a.txt", "alpha\n");
+    write_file(dir / "run" / "big.bin", random_bytes(600000, 11));
+    write_file(dir / "run" / "sub" / "c.csv", std::string(300000, 'c'));
+    write_file(dir / "run" / "sub" / "empty", "");
+    auto r = pack_run(dir / "run", dir / "run.tar.zst");
+    REQUIRE(r.ok());
+    return read_file(dir / "run.tar.zst");
+}
+
+}  // namespace
+
+TEST_CASE("checker: a packed run passes in any chunk size, 1 byte included", "[archive][component]") {
+    temp_dir dir;
+    std::string bytes = packed_run(dir);
+    std::string sha = to_hex(sha256::of(bytes));
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{4096}, std::size_t{1} << 20}) {
+        INFO("chunk " << chunk);
+        auto o = check_bytes(bytes, chunk);
+        INFO(o.reason);
+        CHECK_FALSE(o.error);
+        CHECK(o.sha256 == sha);
+        CHECK(o.files == 4);
+    }
+}
+
+TEST_CASE("checker: a flipped byte in the compressed stream is detected", "[archive][component]") {
+    temp_dir dir;
+    std::string bytes = packed_run(dir);
+    // Positions across the frame: header, inside members, near the end.
+    for (std::size_t pos : {std::size_t{20}, bytes.size() / 3, bytes.size() / 2, bytes.size() - 10}) {
+        std::string damaged = bytes;
+        damaged[pos] = static_cast<char>(damaged[pos] ^ 0x40);
+        auto o = check_bytes(damaged, 65536);
+        INFO("pos " << pos << ": " << o.reason);
+        CHECK(o.error);
+        CHECK(o.sha256 == to_hex(sha256::of(damaged)));
+    }
+}
+
+TEST_CASE("checker: a member that disagrees with the manifest is named", "[archive][unit]") {
+    std::vector<raw_member> members{{"a.txt", "alpha\n"}, {"b/c.bin", "charlie"}};
+    SECTION("content differs") {
+        std::string manifest = manifest_text_of({{"a.txt", "alpha\n"}, {"b/c.bin", "CHARLIE"}});
+        auto o = check_bytes(zstd_compress(make_tar(members, manifest)), 13);
+        CHECK(o.error == errc::member_mismatch);
+        CHECK(o.path == "b/c.bin");
+        CHECK(o.reason.find("sha256 differs") != std::string::npos);
+    }
+    SECTION("member not listed") {
+        std::string manifest = manifest_text_of({{"a.txt", "alpha\n"}});
+        auto o = check_bytes(zstd_compress(make_tar(members, manifest)), 100);
+        CHECK(o.error == errc::member_mismatch);
+        CHECK(o.path == "b/c.bin");
+    }
+    SECTION("listed file missing") {
+        std::string manifest = manifest_text_of({{"a.txt", "alpha\n"}, {"b/c.bin", "charlie"}, {"d", "x"}});
+        auto o = check_bytes(zstd_compress(make_tar(members, manifest)), 100);
+        CHECK(o.error == errc::member_mismatch);
+        CHECK(o.path == "d");
+    }
+    SECTION("duplicate member") {
+        auto twice = members;
+        twice.push_back({"a.txt", "alpha\n"});
+        auto o = check_bytes(zstd_compress(make_tar(twice, manifest_text_of(members))), 100);
+        CHECK(o.error == errc::member_mismatch);
+        CHECK(o.path == "a.txt");
+    }
+    SECTION("consistent hand-built archive passes") {
+        auto o = check_bytes(zstd_compress(make_tar(members, manifest_text_of(members))), 3);
+        CHECK_FALSE(o.error);
+        CHECK(o.files == 2);
+    }
+}
+
+TEST_CASE("checker: a missing or misplaced manifest is refused", "[archive][unit]") {
+    std::vector<raw_member> members{{"a.txt", "alpha\n"}};
+    auto none = check_bytes(zstd_compress(make_tar(members, std::nullopt)), 512);
+    CHECK(none.error == errc::manifest_missing);
+
+    // The manifest followed by another member.
+    std::string tar = make_tar({}, manifest_text_of(members));
+    tar.resize(tar.size() - 2 * tar_block_size);
+    tar += make_tar(members, std::nullopt);
+    auto late = check_bytes(zstd_compress(tar), 512);
+    CHECK(late.error == errc::manifest_missing);
+    CHECK(late.path == "a.txt");
+
+    auto garbage_manifest =
+        check_bytes(zstd_compress(make_tar(members, std::string("not a manifest\n"))), 512);
+    CHECK(garbage_manifest.error == errc::bad_manifest);
+}
+
+TEST_CASE("checker: truncated streams, garbage and trailing bytes are archive_corrupt",
+          "[archive][component]") {
+    temp_dir dir;
+    std::string bytes = packed_run(dir);
+    for (std::size_t keep : {std::size_t{0}, std::size_t{5}, bytes.size() / 2, bytes.size() - 1}) {
+        INFO("kept " << keep);
+        auto o = check_bytes(bytes.substr(0, keep), 1000);
+        CHECK(o.error == errc::archive_corrupt);
+    }
+    CHECK(check_bytes(random_bytes(100000, 5), 4096).error == errc::archive_corrupt);
+    CHECK(check_bytes(bytes + "x", 4096).error == errc::archive_corrupt);
+    CHECK(check_bytes(bytes + bytes, 4096).error == errc::archive_corrupt);
+
+    // A tar stream cut inside a member's data, compressed as a complete zstd frame.
+    std::vector<raw_member> members{{"a", std::string(5000, 'a')}};
+    std::string tar = make_tar(members, manifest_text_of(members));
+    auto cut = check_bytes(zstd_compress(tar.substr(0, 2000)), 100);
+    CHECK(cut.error == errc::archive_corrupt);
+    CHECK(cut.path == "a");
+    // Non-zero bytes after the end-of-archive marker.
+    auto trailing = check_bytes(zstd_compress(tar + "garbage"), 100);
+    CHECK(trailing.error == errc::archive_corrupt);
+    CHECK(trailing.reason.find("trailing") != std::string::npos);
+    // Zero blocking after the marker (as GNU tar pads records) is accepted.
+    CHECK_FALSE(check_bytes(zstd_compress(tar + std::string(8192, '\0')), 100).error);
+}
+
+TEST_CASE("checker: unsupported headers are refused with a reason", "[archive][unit]") {
+    std::vector<raw_member> members{{"a", "x"}};
+    std::string tar = make_tar(members, manifest_text_of(members));
+    auto with = [&](auto mutate) {
+        std::string t = tar;
+        mutate(t);
+        return check_bytes(zstd_compress(t), 512);
+    };
+    auto retype = [](char type) {
+        return [type](std::string& t) {
+            t[156] = type;
+            // Recompute the checksum so only the type is wrong.
+            std::uint32_t sum = tar_header_checksum(reinterpret_cast<const unsigned char*>(t.data()));
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "%06o", sum);
+            std::memcpy(t.data() + 148, buf, 7);
+        };
+    };
+    for (char type : {'1', '2', '3', '4', '6', 'g', 'L'}) {
+        INFO("type " << type);
+        auto o = with(retype(type));
+        CHECK(o.error == errc::archive_corrupt);
+        CHECK_FALSE(o.reason.empty());
+    }
+    auto bad_sum = with([](std::string& t) { t[0] = 'b'; });
+    CHECK(bad_sum.error == errc::archive_corrupt);
+    CHECK(bad_sum.reason.find("checksum") != std::string::npos);
+
+    // A path leaving the archive root.
+    std::vector<raw_member> escaping{{"../evil", "x"}};
+    auto unsafe = check_bytes(zstd_compress(make_tar(escaping, manifest_text_of({{"a", "x"}}))), 512);
+    CHECK(unsafe.error == errc::unsafe_path);
+}
+
+TEST_CASE("checker: a pax size beyond any real file is refused, not waited for", "[archive][unit]") {
+    std::string tar;
+    append_tar_header(tar, {"huge", tar_entry_type::regular, 1ull << 60, 0, 0644});
+    auto o = check_bytes(zstd_compress(tar), 512);
+    CHECK(o.error == errc::archive_corrupt);
+    CHECK(o.reason.find("absurd") != std::string::npos);
+}
+
+TEST_CASE("check_archive_file: an unreadable path is an I/O error naming the file", "[archive][component]") {
+    temp_dir dir;
+    auto r = check_archive_file(dir / "missing.tar.zst");
+    CHECK(r.error == std::errc::no_such_file_or_directory);
+    CHECK(r.error_path.find("missing.tar.zst") != std::string::npos);
+}
