@@ -47,8 +47,9 @@ struct transport_context {
     log_fn log;
 };
 
+// Returns the driver, or nullptr with `why` set (open() then fails naming the equipment).
 using transport_factory = std::function<std::unique_ptr<transports::transport>(
-    const equipment_config& equipment, const transport_context& context)>;
+    const equipment_config& equipment, const transport_context& context, std::string& why)>;
 
 // The real drivers (http_put, rsync_ssh, rclone) chosen by equipment.transport.kind.
 transport_factory default_transport_factory();

@@ -25,13 +25,14 @@ std::string_view to_string(transport_kind kind) noexcept;
 
 struct http_put_params {
     std::string url;                    // receiver base URL, e.g. "https://collector:8443"
-    std::string bearer_token;           // empty = none
+    std::filesystem::path token_file;   // bearer token (first line); empty = none
     std::filesystem::path ca_file;      // empty = system trust store
     std::filesystem::path client_cert;  // mTLS; empty = none
     std::filesystem::path client_key;
     std::string code_commit;  // sent as X-Code-Commit when not empty
     int zstd_level = 3;
-    std::chrono::seconds timeout{60};  // per request (connect, each read/write)
+    std::chrono::milliseconds connect_timeout{10'000};  // resolve + connect + TLS handshake
+    std::chrono::milliseconds io_timeout{60'000};       // one read or write making no progress
 };
 
 struct rsync_ssh_params {

@@ -1,0 +1,484 @@
+// The engine's public API and its thread-agnostic half: open(), enqueue and the operator
+// commands act on the (thread-safe) job store from the calling thread, then post wake-ups and
+// callbacks to the engine's strand.
+#include "engine_impl.hpp"
+
+#include "labsync/engine/bandwidth_timetable.hpp"
+#include "labsync/engine/run_files.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <sys/statvfs.h>
+
+#include <algorithm>
+
+namespace labsync::engine {
+
+bool valid_name(std::string_view name, std::size_t max_len) {
+    if (name.empty() || name.size() > max_len || name == "." || name == "..") return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+               c == '_' || c == '-';
+    });
+}
+
+namespace {
+
+engine_error make_error(errc e, std::string message) {
+    return {make_error_code(e), std::move(message)};
+}
+
+engine_error from_store(const queue::store_error& e) {
+    return make_error(errc::store_failed, e.message);
+}
+
+std::filesystem::path normal(const std::filesystem::path& p) {
+    auto n = p.lexically_normal();
+    if (n.has_filename() || n == n.root_path()) return n;
+    return n.parent_path();  // strip a trailing '/'
+}
+
+}  // namespace
+
+engine_error validate(const engine_config& c) {
+    const auto bad = [](std::string m) { return make_error(errc::invalid_config, std::move(m)); };
+    if (c.state_dir.empty()) return bad("state_dir: must be set (the job store lives there)");
+    if (c.outbox_dir.empty()) return bad("outbox_dir: must be set");
+    if (c.quarantine_dir.empty()) return bad("quarantine_dir: must be set");
+    if (c.quarantine_keep_days < 0) return bad("quarantine_keep_days: must be >= 0 (0 = keep forever)");
+    if (c.max_parallel_global < 1) return bad("max_parallel_global: must be >= 1");
+    if (c.rescan_interval.count() < 0) return bad("rescan_interval: must be >= 0 (0 = off)");
+    if (c.backoff.max_attempts < 1) return bad("backoff.max_attempts: must be >= 1");
+    if (c.backoff.base.count() < 0 || c.backoff.cap < c.backoff.base)
+        return bad("backoff: base must be >= 0 and cap >= base");
+    timetable_parse_error te;
+    if (!bandwidth_timetable::parse(c.bandwidth, &te)) return bad("bandwidth: " + te.message);
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < c.equipment.size(); ++i) {
+        const auto& e = c.equipment[i];
+        const auto where = fmt::format("equipment[{}] ({})", i, e.name);
+        if (!valid_name(e.name, 64)) return bad(where + ".name: must match [A-Za-z0-9._-]{1,64}");
+        if (!names.insert(e.name).second) return bad(where + ".name: used twice");
+        if (e.runs_root.empty()) return bad(where + ".runs_root: must be set");
+        if (!valid_name(e.marker_name, 255)) return bad(where + ".marker_name: must be a plain file name");
+        if (e.max_parallel < 1) return bad(where + ".max_parallel: must be >= 1");
+        if (e.settle.count() < 0 || e.retention.count() < 0)
+            return bad(where + ": settle and retention must be >= 0");
+        if (e.watermark.min_free_percent < 0 || e.watermark.min_free_percent > 100)
+            return bad(where + ".watermark.min_free_percent: must be within 0..100");
+        if (!bandwidth_timetable::parse(e.bandwidth, &te)) return bad(where + ".bandwidth: " + te.message);
+        if (e.transport.kind == transport_kind::http_put && e.transport.http_put.url.empty())
+            return bad(where + ".transport.http_put.url: must be set");
+    }
+    return {};
+}
+
+engine::impl::impl(asio::io_context& io_, engine_config config_, engine_deps deps_)
+    : io(io_), strand(asio::make_strand(io_)), config(std::move(config_)), deps(std::move(deps_)) {}
+
+engine::engine(asio::io_context& io, engine_config config, engine_deps deps)
+    : impl_(std::make_unique<impl>(io, std::move(config), std::move(deps))) {}
+
+engine::~engine() {
+    close();
+}
+
+const engine_config& engine::config() const noexcept {
+    return impl_->config;
+}
+
+queue::job_store* engine::store() noexcept {
+    return impl_->store ? &*impl_->store : nullptr;
+}
+
+engine_error engine::open() {
+    auto& m = *impl_;
+    if (m.opened) return {};
+    if (auto err = validate(m.config)) return err;
+    std::error_code ec;
+    for (const auto& dir : {m.config.state_dir, m.config.outbox_dir, m.config.quarantine_dir}) {
+        std::filesystem::create_directories(dir, ec);
+        if (ec)
+            return make_error(errc::invalid_config,
+                              fmt::format("cannot create '{}': {}", dir.string(), ec.message()));
+    }
+    const unsigned threads =
+        m.config.cpu_threads ? m.config.cpu_threads : std::max(2u, std::thread::hardware_concurrency());
+    m.pool = std::make_unique<asio::thread_pool>(threads);
+    if (!m.deps.random_unit) {
+        m.deps.random_unit = [&m] {
+            std::lock_guard lock(m.rng_mutex);
+            return std::uniform_real_distribution<double>(0.0, 1.0)(m.rng);
+        };
+    }
+    m.policy = std::make_unique<retry_policy>(m.config.backoff, m.deps.random_unit);
+    if (m.deps.store) {
+        m.store = std::move(m.deps.store);
+        m.deps.store.reset();
+    } else {
+        queue::store_options options;
+        options.clock = m.deps.clock;
+        auto opened = queue::job_store::open(m.config.state_dir / "jobs.db", options);
+        if (!opened) return from_store(opened.error());
+        m.store.emplace(std::move(*opened));
+    }
+    m.global_bucket =
+        std::make_unique<token_bucket>(*bandwidth_timetable::parse(m.config.bandwidth, nullptr));
+    if (!m.deps.transports) m.deps.transports = default_transport_factory();
+    transport_context context{m.io, *m.pool, m.config.outbox_dir, m.deps.log};
+    for (const auto& e : m.config.equipment) {
+        auto& rt = m.equipment[e.name];
+        rt.cfg = e;
+        std::string why;
+        rt.transport = m.deps.transports(e, context, why);
+        if (!rt.transport)
+            return make_error(errc::invalid_config,
+                              fmt::format("equipment {}: transport {} cannot be created: {}", e.name,
+                                          to_string(e.transport.kind), why));
+        rt.bucket = std::make_unique<token_bucket>(*bandwidth_timetable::parse(e.bandwidth, nullptr),
+                                                   m.global_bucket.get());
+        std::filesystem::create_directories(e.runs_root, ec);
+    }
+    const auto& replay = m.store->replayed();
+    for (auto id : replay.to_reverify) {
+        auto j = m.store->find(id);
+        if (!j) continue;
+        if (auto* eq = m.find_equipment(j->equipment)) eq->verify_pending.push_back(id);
+    }
+    m.log(log_level::info,
+          "engine open: {} equipment, store {} ({} requeued, {} to re-verify, {} cleanup pending)",
+          m.equipment.size(), m.store->path().string(), replay.requeued.size(), replay.to_reverify.size(),
+          replay.cleanup_pending.size());
+    m.opened = true;
+    return {};
+}
+
+equipment_runtime* engine::impl::find_equipment(const std::string& name) {
+    auto it = equipment.find(name);
+    return it == equipment.end() ? nullptr : &it->second;
+}
+
+equipment_runtime* engine::impl::equipment_of(const std::filesystem::path& run_path, std::string& run_id,
+                                              engine_error& err) {
+    const auto p = normal(run_path);
+    run_id = p.filename().string();
+    for (auto& [name, eq] : equipment) {
+        if (normal(eq.cfg.runs_root) != p.parent_path()) continue;
+        if (!valid_name(run_id, 128)) {
+            err = make_error(
+                errc::invalid_run_path,
+                fmt::format("run id '{}' of '{}' is not [A-Za-z0-9._-]{{1,128}}", run_id, p.string()));
+            return nullptr;
+        }
+        return &eq;
+    }
+    err = make_error(errc::unknown_equipment,
+                     fmt::format("'{}' is not directly below the runs root of any equipment", p.string()));
+    return nullptr;
+}
+
+enqueue_result engine::impl::enqueue_blocking(const std::filesystem::path& run_path, bool from_watcher,
+                                              std::optional<queue::time_point>* settle_until) {
+    enqueue_result out;
+    std::string run_id;
+    auto* eq = equipment_of(run_path, run_id, out.error);
+    if (!eq) return out;
+    std::lock_guard lock(api_mutex);
+    if (!store) {
+        out.error = make_error(errc::not_open, "engine is not open");
+        return out;
+    }
+    auto live = store->find_live(eq->cfg.name, run_id);
+    if (!live) {
+        out.error = from_store(live.error());
+        return out;
+    }
+    if (*live) {
+        out.job_id = (*live)->id;
+        out.state = (*live)->state;
+        out.already_known = true;
+        return out;
+    }
+    const auto path = normal(run_path);
+    const auto outcome = evaluate_gate(collect_gate_inputs(path, eq->cfg), eq->cfg, from_watcher);
+    out.findings = outcome.findings;
+    const auto t = now();
+    if (from_watcher && !outcome.blocked() && outcome.settled_at > t) {
+        if (settle_until) *settle_until = outcome.settled_at;
+        return out;  // not yet: the watcher looks again when it has settled
+    }
+    out.state = outcome.blocked() ? queue::job_state::blocked_by_validation : queue::job_state::queued;
+    std::string message;
+    if (outcome.blocked()) {
+        message = "blocked by the pre-sync gate: ";
+        for (const auto& f : outcome.findings)
+            if (f.level == severity::hard) message += fmt::format("[{}] {}; ", f.code, f.message);
+    } else {
+        message = fmt::format(
+            "enqueued ({}; {} files, {} bytes{})", from_watcher ? "marker" : "API", outcome.file_count,
+            outcome.total_bytes,
+            outcome.findings.empty() ? "" : fmt::format(", {} soft findings", outcome.findings.size()));
+    }
+    message += " findings=" + to_json(outcome.findings);
+    auto created = store->create_job(eq->cfg.name, run_id, path.string(), out.state, message);
+    if (!created) {
+        if (created.code() == queue::errc::duplicate_live_job) {
+            out.job_id = created.error().job_id;
+            out.already_known = true;
+            if (auto j = store->find(out.job_id)) out.state = j->state;
+            return out;
+        }
+        out.error = from_store(created.error());
+        return out;
+    }
+    out.job_id = created->id;
+    log(log_level::info, "{}/{}: job {} created as {}", eq->cfg.name, run_id, out.job_id,
+        queue::to_string(out.state));
+    const auto id = out.job_id;
+    const auto name = eq->cfg.name;
+    std::optional<queue::time_point> wait_until;
+    if (out.state == queue::job_state::queued && outcome.settled_at > t) wait_until = outcome.settled_at;
+    asio::post(strand, [this, id, name, wait_until] {
+        if (auto* e = find_equipment(name)) {
+            if (wait_until) e->not_before[id] = *wait_until;
+            wake(*e);
+        }
+        notify_changed(id);
+    });
+    return out;
+}
+
+void engine::impl::notify_changed(std::int64_t job_id) {
+    if (!deps.on_job_changed || !store) return;
+    if (auto j = store->find(job_id)) deps.on_job_changed(*j);
+}
+
+void engine::impl::post_notify(std::int64_t job_id) {
+    asio::post(strand, [this, job_id] { notify_changed(job_id); });
+}
+
+void engine::impl::wake(equipment_runtime& eq) {
+    for (auto& t : eq.worker_timers) t->cancel();
+}
+
+void engine::impl::post_wake(const std::string& name) {
+    asio::post(strand, [this, name] {
+        if (auto* e = find_equipment(name)) wake(*e);
+    });
+}
+
+std::optional<disk_space> engine::impl::space_of(const std::filesystem::path& path) const {
+    if (deps.disk_space_of) return deps.disk_space_of(path);
+    struct statvfs s {};
+    if (::statvfs(path.c_str(), &s) != 0) return std::nullopt;
+    return disk_space{static_cast<std::uint64_t>(s.f_bavail) * s.f_frsize,
+                      static_cast<std::uint64_t>(s.f_blocks) * s.f_frsize};
+}
+
+bool engine::impl::under_watermark(const equipment_runtime& eq) const {
+    const auto& w = eq.cfg.watermark;
+    if (w.min_free_bytes == 0 && w.min_free_percent <= 0) return false;
+    const auto space = space_of(eq.cfg.runs_root);
+    if (!space) return false;
+    if (w.min_free_bytes != 0 && space->free_bytes < w.min_free_bytes) return true;
+    return w.min_free_percent > 0 && space->total_bytes > 0 &&
+           static_cast<double>(space->free_bytes) * 100.0 / static_cast<double>(space->total_bytes) <
+               w.min_free_percent;
+}
+
+void engine::impl::remove_outbox(const std::string& equipment_name, const std::string& run_id) {
+    std::error_code ec;
+    const auto dir = config.outbox_dir / equipment_name;
+    for (const auto& name : {run_id + ".tar.zst", run_id + ".tar.zst.partial"}) {
+        if (std::filesystem::remove(dir / name, ec))
+            log(log_level::debug, "{}/{}: outbox archive {} removed", equipment_name, run_id, name);
+        else if (ec)
+            log(log_level::warning, "{}/{}: cannot remove outbox archive {}: {}", equipment_name, run_id,
+                name, ec.message());
+    }
+}
+
+bool engine::impl::transition(std::int64_t job_id, queue::job_state to,
+                              const queue::transition_details& details) {
+    if (!store) return false;
+    if (auto err = store->transition(job_id, to, details)) {
+        log(log_level::error, "job {}: transition to {} refused: {}", job_id, queue::to_string(to),
+            err.message);
+        return false;
+    }
+    log(log_level::debug, "job {} -> {}: {}", job_id, queue::to_string(to), details.message);
+    notify_changed(job_id);
+    return true;
+}
+
+// --- public API -------------------------------------------------------------------------------
+
+enqueue_result engine::enqueue(const std::filesystem::path& run_path) {
+    return impl_->enqueue_blocking(run_path, false, nullptr);
+}
+
+asio::awaitable<enqueue_result> engine::async_enqueue(std::filesystem::path run_path) {
+    auto* m = impl_.get();
+    if (!m->pool) {
+        enqueue_result r;
+        r.error = make_error(errc::not_open, "engine is not open");
+        co_return r;
+    }
+    co_return co_await asio::co_spawn(
+        m->pool->get_executor(),
+        [m, run_path]() -> asio::awaitable<enqueue_result> {
+            co_return m->enqueue_blocking(run_path, false, nullptr);
+        },
+        asio::use_awaitable);
+}
+
+std::optional<queue::job> engine::status(const std::filesystem::path& run_path) {
+    auto& m = *impl_;
+    std::string run_id;
+    engine_error err;
+    auto* eq = m.equipment_of(run_path, run_id, err);
+    std::lock_guard lock(m.api_mutex);
+    if (!eq || !m.store) return std::nullopt;
+    if (auto live = m.store->find_live(eq->cfg.name, run_id); live && *live) return **live;
+    // The newest job of the run (a cleaned one) when no live job holds it.
+    queue::job_filter f;
+    f.equipment = eq->cfg.name;
+    f.run_id = run_id;
+    f.newest_first = true;
+    f.limit = 1;
+    if (auto jobs = m.store->list(f); jobs && !jobs->empty()) return jobs->front();
+    return std::nullopt;
+}
+
+std::vector<queue::job> engine::list(const queue::job_filter& filter) {
+    std::lock_guard lock(impl_->api_mutex);
+    if (!impl_->store) return {};
+    auto jobs = impl_->store->list(filter);
+    return jobs ? std::move(*jobs) : std::vector<queue::job>{};
+}
+
+std::vector<queue::job_event> engine::events(std::int64_t job_id) {
+    std::lock_guard lock(impl_->api_mutex);
+    if (!impl_->store) return {};
+    auto ev = impl_->store->events(job_id);
+    return ev ? std::move(*ev) : std::vector<queue::job_event>{};
+}
+
+namespace {
+
+// Finds the live job of a run for an operator command.
+template <class F>
+engine_error with_live_job(engine::impl& m, const std::filesystem::path& run_path, F f) {
+    std::string run_id;
+    engine_error err;
+    auto* eq = m.equipment_of(run_path, run_id, err);
+    if (!eq) return err;
+    std::lock_guard lock(m.api_mutex);
+    if (!m.store) return make_error(errc::not_open, "engine is not open");
+    auto live = m.store->find_live(eq->cfg.name, run_id);
+    if (!live) return from_store(live.error());
+    if (!*live) return make_error(errc::no_job, fmt::format("no live job for {}/{}", eq->cfg.name, run_id));
+    return f(*eq, **live);
+}
+
+}  // namespace
+
+engine_error engine::force_verify(const std::filesystem::path& run_path) {
+    auto& m = *impl_;
+    return with_live_job(m, run_path, [&](equipment_runtime& eq, const queue::job& j) -> engine_error {
+        using queue::job_state;
+        if (j.state != job_state::verified && j.state != job_state::cleanup_eligible)
+            return make_error(errc::wrong_state, fmt::format("job {} is {}: force_verify needs verified",
+                                                             j.id, queue::to_string(j.state)));
+        queue::transition_details d;
+        d.message = "operator force_verify: prove the remote copy again";
+        if (auto err = m.store->transition(j.id, job_state::awaiting_verify, d)) return from_store(err);
+        const auto id = j.id;
+        asio::post(m.strand, [&m, &eq, id] {
+            eq.verify_pending.push_back(id);
+            m.wake(eq);
+            m.notify_changed(id);
+        });
+        return {};
+    });
+}
+
+engine_error engine::retry(const std::filesystem::path& run_path, const std::string& who) {
+    auto& m = *impl_;
+    return with_live_job(m, run_path, [&](equipment_runtime& eq, const queue::job& j) -> engine_error {
+        if (j.state != queue::job_state::failed)
+            return make_error(errc::wrong_state, fmt::format("job {} is {}: only a failed job can be retried",
+                                                             j.id, queue::to_string(j.state)));
+        if (auto err = m.store->retry(j.id, who)) return from_store(err);
+        m.post_wake(eq.cfg.name);
+        m.post_notify(j.id);
+        return {};
+    });
+}
+
+engine_error engine::override_block(const std::filesystem::path& run_path, const std::string& who,
+                                    const std::string& why) {
+    auto& m = *impl_;
+    return with_live_job(m, run_path, [&](equipment_runtime& eq, const queue::job& j) -> engine_error {
+        if (j.state != queue::job_state::blocked_by_validation)
+            return make_error(errc::wrong_state,
+                              fmt::format("job {} is {}: only a blocked job can be overridden", j.id,
+                                          queue::to_string(j.state)));
+        if (auto err = m.store->record_override(j.id, who, why)) return from_store(err);
+        m.post_wake(eq.cfg.name);
+        m.post_notify(j.id);
+        return {};
+    });
+}
+
+void engine::wake_all() {
+    auto& m = *impl_;
+    asio::post(m.strand, [&m] {
+        for (auto& [name, eq] : m.equipment) m.wake(eq);
+        if (m.rescan_timer) m.rescan_timer->cancel();  // settle deadlines are re-read as well
+    });
+}
+
+void engine::request_cleanup() {
+    auto& m = *impl_;
+    asio::post(m.strand, [&m] {
+        m.cleanup_requested = true;
+        if (m.cleanup_timer) m.cleanup_timer->cancel();
+    });
+}
+
+void engine::request_rescan() {
+    auto& m = *impl_;
+    asio::post(m.strand, [&m] {
+        m.rescan_requested = true;
+        if (m.rescan_timer) m.rescan_timer->cancel();
+    });
+}
+
+void engine::cancel() {
+    auto& m = *impl_;
+    asio::post(m.strand, [&m] { m.stop_all(); });
+}
+
+void engine::close() {
+    auto& m = *impl_;
+    if (!m.opened) return;
+    cancel();
+    if (m.run_started && !m.run_finished && !m.strand.running_in_this_thread()) {
+        // Bounded: if nobody runs the io_context any more, async_run() cannot finish.
+        while (m.run_done_future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready)
+            if (m.io.stopped()) break;
+    }
+    if (!m.run_finished && m.run_started) return;  // still running: the caller closes again later
+    if (m.pool) m.pool->join();
+    std::lock_guard lock(m.api_mutex);
+    for (auto& [name, eq] : m.equipment) {
+        eq.inotify.reset();
+        eq.transport.reset();
+    }
+    m.store.reset();  // closes SQLite: the WAL is checkpointed
+    m.opened = false;
+    m.log(log_level::info, "engine closed");
+}
+
+}  // namespace labsync::engine

@@ -1,0 +1,148 @@
+#pragma once
+// Private: the engine's state and coroutines. Everything here runs on `strand` (the engine's
+// serialised executor on the caller's io_context) unless a comment says otherwise; blocking work
+// goes to `pool` through on_pool() and its result comes back to the strand.
+
+// GCC 12 reports a false mismatched-new-delete on Asio's coroutine frames (GCC bug 109224).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+#include "labsync/engine/cleanup_decision.hpp"
+#include "labsync/engine/engine.hpp"
+#include "labsync/engine/gate.hpp"
+#include "labsync/engine/retry_policy.hpp"
+#include "labsync/engine/token_bucket.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <type_traits>
+
+namespace labsync::engine {
+
+namespace asio = boost::asio;
+using strand_type = asio::strand<asio::io_context::executor_type>;
+
+struct equipment_runtime {
+    equipment_config cfg;
+    std::unique_ptr<transports::transport> transport;
+    std::unique_ptr<token_bucket> bucket;
+    std::vector<std::unique_ptr<asio::steady_timer>> worker_timers;  // one per worker: wake() cancels them
+    std::deque<std::int64_t> verify_pending;                         // awaiting_verify jobs to prove
+    std::set<std::int64_t> in_flight;                                // picked by a worker
+    std::map<std::int64_t, queue::time_point> not_before;            // API-enqueued, not settled yet
+    std::map<std::string, queue::time_point> settle_pending;         // marker seen, run not settled yet
+    std::unique_ptr<asio::posix::stream_descriptor> inotify;
+};
+
+struct engine::impl {
+    impl(asio::io_context& io, engine_config config, engine_deps deps);
+
+    // --- set at construction / open() ---
+    asio::io_context& io;
+    strand_type strand;
+    engine_config config;
+    engine_deps deps;
+    std::unique_ptr<asio::thread_pool> pool;
+    std::mutex api_mutex;  // guards store presence against close()
+    std::optional<queue::job_store> store;
+    std::unique_ptr<retry_policy> policy;
+    std::unique_ptr<token_bucket> global_bucket;
+    std::map<std::string, equipment_runtime> equipment;  // node-based: stable references
+    std::mt19937_64 rng{std::random_device{}()};
+    std::mutex rng_mutex;
+    bool opened = false;
+
+    // --- strand-only run state ---
+    bool stopping = false;
+    int children = 0;
+    int permits = 0;
+    std::unique_ptr<asio::steady_timer> children_done, permit_timer, stop_timer, rescan_timer, cleanup_timer;
+    bool cleanup_requested = false, rescan_requested = false;
+
+    std::atomic<bool> run_started{false}, run_finished{false};
+    std::promise<void> run_done;
+    std::shared_future<void> run_done_future = run_done.get_future().share();
+
+    // --- helpers (engine.cpp) ---
+    queue::time_point now() const { return deps.clock ? deps.clock() : std::chrono::system_clock::now(); }
+    template <class... A>
+    void log(log_level level, fmt::format_string<A...> f, A&&... a) const {
+        if (deps.log) deps.log(level, fmt::format(f, std::forward<A>(a)...));
+    }
+    equipment_runtime* find_equipment(const std::string& name);
+    // Which equipment a run path belongs to (its parent is the runs root). Empty = none.
+    equipment_runtime* equipment_of(const std::filesystem::path& run_path, std::string& run_id,
+                                    engine_error& err);
+    // Blocking: gate + create_job. Thread-agnostic; posts wake-ups to the strand.
+    enqueue_result enqueue_blocking(const std::filesystem::path& run_path, bool from_watcher,
+                                    std::optional<queue::time_point>* settle_until);
+    void notify_changed(std::int64_t job_id);      // strand: on_job_changed callback
+    void post_notify(std::int64_t job_id);         // any thread
+    void wake(equipment_runtime& eq);              // strand
+    void post_wake(const std::string& equipment);  // any thread
+    std::optional<disk_space> space_of(const std::filesystem::path& path) const;
+    bool under_watermark(const equipment_runtime& eq) const;
+    void remove_outbox(const std::string& equipment, const std::string& run_id);
+
+    // Durable transition on the strand; logs, fires on_job_changed. False when refused.
+    bool transition(std::int64_t job_id, queue::job_state to, const queue::transition_details& details);
+
+    // Runs f() on the CPU pool and resumes on the strand with its result.
+    template <class F>
+    asio::awaitable<std::invoke_result_t<F>> on_pool(F f) {
+        using R = std::invoke_result_t<F>;
+        co_return co_await asio::co_spawn(
+            pool->get_executor(), [f = std::move(f)]() mutable -> asio::awaitable<R> { co_return f(); },
+            asio::use_awaitable);
+    }
+
+    // --- coroutines (engine_run.cpp) ---
+    void spawn(asio::awaitable<void> child, const char* what);
+    asio::awaitable<void> run();
+    void stop_all();  // strand
+    asio::awaitable<void> wait_stop();
+    asio::awaitable<bool> acquire_permit();
+    void release_permit();
+    asio::awaitable<void> worker(equipment_runtime& eq, std::size_t index);
+    asio::awaitable<void> ship(equipment_runtime& eq, queue::job job);
+    asio::awaitable<void> verify(equipment_runtime& eq, queue::job job,
+                                 std::optional<verifier::manifest> local);
+    asio::awaitable<void> handle_failure(equipment_runtime& eq, const queue::job& job,
+                                         const transports::transport_result& result, bool counts_attempt);
+    transports::push_request make_request(equipment_runtime& eq, const queue::job& job,
+                                          const verifier::manifest* local);
+    asio::awaitable<verifier::build_result> build_manifest(const std::filesystem::path& run_path);
+
+    // cleanup (engine_cleanup.cpp)
+    asio::awaitable<void> cleanup_loop();
+    asio::awaitable<void> cleanup_pass();
+    asio::awaitable<void> cleanup_one(equipment_runtime& eq, queue::job job);
+
+    // run detection (engine_watch.cpp)
+    asio::awaitable<void> rescan_loop();
+    asio::awaitable<void> consider_run(equipment_runtime& eq, std::filesystem::path run_path);
+    asio::awaitable<void> scan_root(equipment_runtime& eq);
+    asio::awaitable<void> watch(equipment_runtime& eq);
+};
+
+// "a-b_c.1" style ids (SPEC §3).
+bool valid_name(std::string_view name, std::size_t max_len);
+
+}  // namespace labsync::engine

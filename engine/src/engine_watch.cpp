@@ -1,0 +1,187 @@
+// Run detection: inotify on each runs root (new run directories, marker files appearing in
+// them) plus a periodic rescan as the safety net. A run is enqueued once its marker exists and
+// nothing in it changed for `settle` seconds; runs not yet settled wait in settle_pending and the
+// rescan loop's timer wakes at the earliest settle deadline.
+#include "engine_impl.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/redirect_error.hpp>
+
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace labsync::engine {
+
+namespace {
+
+bool marker_present(const std::filesystem::path& run_dir, const std::string& marker) {
+    struct stat st {};
+    return ::lstat((run_dir / marker).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool is_real_directory(const std::filesystem::path& p) {
+    struct stat st {};
+    return ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
+asio::awaitable<void> engine::impl::consider_run(equipment_runtime& eq, std::filesystem::path run_path) {
+    const auto run_id = run_path.filename().string();
+    if (!valid_name(run_id, 128) || !is_real_directory(run_path) ||
+        !marker_present(run_path, eq.cfg.marker_name))
+        co_return;
+    if (auto live = store->find_live(eq.cfg.name, run_id); live && *live) {
+        eq.settle_pending.erase(run_id);
+        co_return;  // known: not enqueued twice
+    }
+    auto [result, settle_until] = co_await on_pool([this, run_path] {
+        std::optional<queue::time_point> settle;
+        auto r = enqueue_blocking(run_path, true, &settle);
+        return std::pair{std::move(r), settle};
+    });
+    if (settle_until) {
+        eq.settle_pending[run_id] = *settle_until;
+        if (rescan_timer) rescan_timer->cancel();  // recompute the earliest deadline
+        co_return;
+    }
+    eq.settle_pending.erase(run_id);
+    if (result.error)
+        log(log_level::warning, "{}/{}: not enqueued: {}", eq.cfg.name, run_id, result.error.message);
+}
+
+asio::awaitable<void> engine::impl::scan_root(equipment_runtime& eq) {
+    std::vector<std::filesystem::path> runs;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(eq.cfg.runs_root, ec)) {
+        if (entry.is_symlink(ec) || !entry.is_directory(ec)) continue;
+        runs.push_back(entry.path());
+    }
+    if (ec)
+        log(log_level::warning, "{}: cannot scan runs root {}: {}", eq.cfg.name, eq.cfg.runs_root.string(),
+            ec.message());
+    std::sort(runs.begin(), runs.end());
+    for (const auto& r : runs) {
+        if (stopping) co_return;
+        co_await consider_run(eq, r);
+    }
+}
+
+asio::awaitable<void> engine::impl::rescan_loop() {
+    auto next_scan = std::chrono::steady_clock::now();  // scan at start: runs that arrived while we were down
+    while (!stopping) {
+        const auto steady_now = std::chrono::steady_clock::now();
+        if (steady_now >= next_scan || rescan_requested) {
+            rescan_requested = false;
+            for (auto& [name, eq] : equipment)
+                if (eq.cfg.watch) co_await scan_root(eq);
+            next_scan = config.rescan_interval.count() > 0
+                            ? std::chrono::steady_clock::now() + config.rescan_interval
+                            : std::chrono::steady_clock::time_point::max();
+        }
+        // Runs whose settle deadline has passed are looked at again.
+        const auto t = now();
+        auto deadline = next_scan;
+        for (auto& [name, eq] : equipment) {
+            std::vector<std::string> due;
+            for (const auto& [run, when] : eq.settle_pending) {
+                if (when <= t)
+                    due.push_back(run);
+                else
+                    deadline = std::min(
+                        deadline,
+                        std::chrono::steady_clock::now() +
+                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(when - t));
+            }
+            for (const auto& run : due) {
+                if (stopping) co_return;
+                eq.settle_pending.erase(run);
+                co_await consider_run(eq, eq.cfg.runs_root / run);
+            }
+            if (!eq.settle_pending.empty() && !due.empty()) deadline = std::chrono::steady_clock::now();
+        }
+        if (stopping) break;
+        rescan_timer->expires_at(deadline);
+        boost::system::error_code ec;
+        co_await rescan_timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+asio::awaitable<void> engine::impl::watch(equipment_runtime& eq) {
+    const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) {
+        log(log_level::warning, "{}: inotify unavailable ({}); relying on the periodic rescan", eq.cfg.name,
+            std::strerror(errno));
+        co_return;
+    }
+    eq.inotify = std::make_unique<asio::posix::stream_descriptor>(strand, fd);
+    std::map<int, std::filesystem::path> dirs;  // watch descriptor -> run directory ("" = runs root)
+    const auto root_wd =
+        ::inotify_add_watch(fd, eq.cfg.runs_root.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+    if (root_wd < 0) {
+        log(log_level::warning, "{}: cannot watch {}: {}; relying on the periodic rescan", eq.cfg.name,
+            eq.cfg.runs_root.string(), std::strerror(errno));
+        co_return;
+    }
+    const auto watch_run = [&](const std::filesystem::path& run) {
+        const int wd = ::inotify_add_watch(
+            fd, run.c_str(),
+            IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW);
+        if (wd >= 0) dirs[wd] = run;
+    };
+    {
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(eq.cfg.runs_root, ec))
+            if (!entry.is_symlink(ec) && entry.is_directory(ec) &&
+                !marker_present(entry.path(), eq.cfg.marker_name))
+                watch_run(entry.path());  // runs with a marker are the rescan's business
+    }
+    std::vector<char> buf(64 * 1024);
+    while (!stopping) {
+        boost::system::error_code ec;
+        const std::size_t n = co_await eq.inotify->async_read_some(
+            asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+        if (ec) break;  // cancelled (stop) or the descriptor failed
+        std::vector<std::filesystem::path> candidates;
+        for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
+            auto* ev = reinterpret_cast<const inotify_event*>(buf.data() + off);
+            off += sizeof(inotify_event) + ev->len;
+            const std::string name = ev->len ? std::string(ev->name) : std::string();
+            if (ev->mask & IN_Q_OVERFLOW) {
+                rescan_requested = true;
+                rescan_timer->cancel();
+                continue;
+            }
+            if (ev->mask & IN_IGNORED) {
+                dirs.erase(ev->wd);
+                continue;
+            }
+            if (ev->wd == root_wd) {
+                if ((ev->mask & IN_ISDIR) && !name.empty()) {
+                    const auto run = eq.cfg.runs_root / name;
+                    watch_run(run);
+                    // The marker may have been written before the watch existed.
+                    if (marker_present(run, eq.cfg.marker_name)) candidates.push_back(run);
+                }
+                continue;
+            }
+            auto it = dirs.find(ev->wd);
+            if (it != dirs.end() && name == eq.cfg.marker_name) {
+                candidates.push_back(it->second);
+                ::inotify_rm_watch(fd, ev->wd);  // done watching this run
+            }
+        }
+        std::sort(candidates.begin(), candidates.end());
+        candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+        for (auto& run : candidates) {
+            if (stopping) break;
+            co_await consider_run(eq, run);
+        }
+    }
+}
+
+}  // namespace labsync::engine
