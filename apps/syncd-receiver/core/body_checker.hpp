@@ -1,0 +1,27 @@
+#pragma once
+// A check that runs over the upload body as it streams past (the archive member check). The
+// server feeds every chunk in order on its disk pool, then calls finish(); the first error wins
+// and failure() names what did not match, for the 422 body.
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+
+namespace labsync::receiver {
+
+class body_checker {
+public:
+    virtual ~body_checker() = default;
+    virtual std::error_code feed(std::span<const std::byte> data) = 0;
+    virtual std::error_code finish() = 0;
+    // What failed, one line (e.g. "member data/a.bin: sha256 differs from the manifest").
+    virtual std::string failure() const = 0;
+};
+
+// The tar+zstd member check against the embedded `.labsync/manifest.sha256`, or nullptr when
+// this build has no archive checker.
+std::unique_ptr<body_checker> make_archive_member_checker();
+
+}  // namespace labsync::receiver

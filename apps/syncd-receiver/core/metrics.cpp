@@ -1,0 +1,64 @@
+#include "core/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace labsync::receiver {
+
+void metrics::count_request(std::string_view method, int status) {
+    std::lock_guard lock(mutex_);
+    ++requests_[{std::string(method), status}];
+}
+
+void metrics::observe_upload(double seconds) noexcept {
+    std::size_t i = 0;
+    while (i < bucket_bounds.size() && seconds > bucket_bounds[i]) ++i;
+    buckets_[i].fetch_add(1, std::memory_order_relaxed);
+    upload_count_.fetch_add(1, std::memory_order_relaxed);
+    upload_micros_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+std::string metrics::render(std::optional<std::uint64_t> store_free_bytes) const {
+    std::string out;
+    out += "# HELP labsync_receiver_requests_total HTTP requests answered, by method and status code.\n";
+    out += "# TYPE labsync_receiver_requests_total counter\n";
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [key, count] : requests_) {
+            out += fmt::format("labsync_receiver_requests_total{{method=\"{}\",code=\"{}\"}} {}\n", key.first,
+                               key.second, count);
+        }
+    }
+    out += "# HELP labsync_receiver_bytes_received_total Request body bytes received on PUT.\n";
+    out += "# TYPE labsync_receiver_bytes_received_total counter\n";
+    out += fmt::format("labsync_receiver_bytes_received_total {}\n", bytes_received_.load());
+    out += "# HELP labsync_receiver_upload_duration_seconds Time from PUT headers to the final response.\n";
+    out += "# TYPE labsync_receiver_upload_duration_seconds histogram\n";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < bucket_bounds.size(); ++i) {
+        cumulative += buckets_[i].load();
+        out += fmt::format("labsync_receiver_upload_duration_seconds_bucket{{le=\"{}\"}} {}\n",
+                           bucket_bounds[i], cumulative);
+    }
+    cumulative += buckets_.back().load();
+    out += fmt::format("labsync_receiver_upload_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", cumulative);
+    out += fmt::format("labsync_receiver_upload_duration_seconds_sum {:.6f}\n", upload_micros_.load() / 1e6);
+    out += fmt::format("labsync_receiver_upload_duration_seconds_count {}\n", upload_count_.load());
+    out += "# HELP labsync_receiver_uploads_in_flight PUT bodies being received now.\n";
+    out += "# TYPE labsync_receiver_uploads_in_flight gauge\n";
+    out += fmt::format("labsync_receiver_uploads_in_flight {}\n", in_flight_.load());
+    out +=
+        "# HELP labsync_receiver_connections_refused_total Connections closed at once over "
+        "--max-connections.\n";
+    out += "# TYPE labsync_receiver_connections_refused_total counter\n";
+    out += fmt::format("labsync_receiver_connections_refused_total {}\n", connections_refused_.load());
+    if (store_free_bytes) {
+        out +=
+            "# HELP labsync_receiver_store_free_bytes Bytes available to the receiver on the store "
+            "filesystem.\n";
+        out += "# TYPE labsync_receiver_store_free_bytes gauge\n";
+        out += fmt::format("labsync_receiver_store_free_bytes {}\n", *store_free_bytes);
+    }
+    return out;
+}
+
+}  // namespace labsync::receiver

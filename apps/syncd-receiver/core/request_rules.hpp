@@ -1,0 +1,40 @@
+#pragma once
+// Pure request rules of the receiver protocol (docs/protocol.md): identifier charsets, header
+// formats and the routing of request targets. No I/O, so every rule has a unit test.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace labsync::receiver {
+
+// SPEC §3: equipment `[A-Za-z0-9._-]{1,64}`, run the same charset up to 128; `.` and `..` are
+// refused because both become path components in the store.
+bool valid_equipment(std::string_view id) noexcept;
+bool valid_run(std::string_view id) noexcept;
+// X-Content-SHA256: exactly 64 lowercase hex digits (one spelling, so sidecars compare as text).
+bool valid_sha256_hex(std::string_view hex) noexcept;
+// X-Code-Commit: 7 to 64 hex digits (a git commit, abbreviated or full, SHA-1 or SHA-256).
+bool valid_commit(std::string_view commit) noexcept;
+
+enum class route_kind { run, ping, healthz, metrics, not_found };
+
+struct route {
+    route_kind kind = route_kind::not_found;
+    bool ids_valid = true;  // for route_kind::run: both ids pass the rules above
+    std::string equipment;
+    std::string run;
+};
+
+// Maps a request target ("/v1/runs/e/r?x") to a route. The query string is ignored; percent
+// escapes are never decoded (no valid id contains '%'), so an escaped id is simply invalid.
+route parse_route(std::string_view target);
+
+// Parses a decimal byte count with an optional K/M/G/T (binary) suffix: "1048576", "512M", "2G".
+std::optional<std::uint64_t> parse_byte_size(std::string_view text) noexcept;
+
+// The body of every error response: {"error": code, "message": text}.
+std::string error_json(std::string_view error, std::string_view message);
+
+}  // namespace labsync::receiver

@@ -1,0 +1,61 @@
+#pragma once
+// State shared by the listener and every connection. Threading model: `io` is run by
+// config.io_threads threads and only moves bytes; each connection lives on its own strand.
+// `disk` (an asio::thread_pool) does every blocking store call: hashing, writes, fsync, link,
+// statvfs, sidecar reads. Results come back to the connection's strand through co_spawn.
+
+#include "core/metrics.hpp"
+#include "core/run_store.hpp"
+#include "server_config.hpp"
+
+#include <spdlog/logger.h>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+namespace labsync::receiver {
+
+// One open connection as the shutdown path sees it. Touched only on the connection's strand,
+// except `registry` bookkeeping under its mutex.
+struct connection_control {
+    boost::asio::any_io_executor strand;
+    boost::beast::tcp_stream* stream = nullptr;  // the lowest layer while the connection lives
+    bool busy = false;                           // a request is being served (set on the strand)
+    void close();                                // call on the strand
+};
+
+class connection_registry {
+public:
+    std::shared_ptr<connection_control> add(boost::asio::any_io_executor strand);
+    void remove(const std::shared_ptr<connection_control>& c);
+    std::size_t size() const;
+    // Closes connections waiting for a request (all when `also_busy`).
+    void close(bool also_busy);
+
+private:
+    mutable std::mutex mutex_;
+    std::list<std::shared_ptr<connection_control>> list_;
+};
+
+struct receiver_context {
+    const server_config& config;
+    run_store store;
+    metrics stats;
+    boost::asio::io_context& io;
+    boost::asio::thread_pool& disk;
+    std::optional<boost::asio::ssl::context> tls;
+    connection_registry connections;
+    std::shared_ptr<spdlog::logger> log;
+    std::atomic<bool> stopping{false};
+};
+
+}  // namespace labsync::receiver

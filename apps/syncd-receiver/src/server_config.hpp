@@ -1,0 +1,41 @@
+#pragma once
+// Everything the receiver needs to run, gathered from the command line and --config (main.cpp).
+
+#include "core/commit_allowlist.hpp"
+#include "core/token_file.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace labsync::receiver {
+
+struct server_config {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 0;
+    std::filesystem::path store;
+    std::optional<std::filesystem::path> tls_cert;
+    std::optional<std::filesystem::path> tls_key;
+    std::optional<std::filesystem::path> client_ca;
+    bool require_client_cert = false;
+    std::optional<token_file> tokens;
+    std::optional<commit_allowlist> allowed_commits;
+    bool insecure_no_auth = false;
+    bool member_check = true;
+    std::uint64_t max_body = 64ULL << 30;
+    std::uint64_t min_free = 0;
+    std::chrono::milliseconds header_timeout{30'000};
+    std::chrono::milliseconds body_timeout{60'000};
+    std::chrono::milliseconds shutdown_grace{30'000};
+    std::size_t max_connections = 256;
+    std::size_t io_threads = 2;
+    std::size_t disk_threads = 4;
+};
+
+// Runs until SIGTERM/SIGINT; prints `listening on HOST:PORT` to stdout once bound. Returns the
+// process exit code (0 after a clean shutdown).
+int run_server(const server_config& config);
+
+}  // namespace labsync::receiver

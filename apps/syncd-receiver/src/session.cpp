@@ -1,0 +1,350 @@
+#include "session.hpp"
+
+#include "core/body_checker.hpp"
+#include "core/put_decision.hpp"
+#include "core/request_rules.hpp"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <vector>
+
+namespace labsync::receiver {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t chunk_size = 1 << 20;  // large writes to the store, one pool task each
+constexpr std::chrono::seconds write_timeout{30};
+
+using response = http::response<http::string_body>;
+
+// Runs `f` on the disk pool and resumes the caller on its own strand.
+template <class F>
+auto on_disk(receiver_context& ctx, F f) {
+    using result = decltype(f());
+    return asio::co_spawn(
+        ctx.disk, [f = std::move(f)]() mutable -> awaitable<result> { co_return f(); }, asio::use_awaitable);
+}
+
+response make_response(http::status status, unsigned version, std::string body, bool keep_alive,
+                       std::string_view type = "application/json") {
+    response res{status, version};
+    res.set(http::field::server, "syncd-receiver");
+    res.set(http::field::content_type, type);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+response error_response(int status, unsigned version, std::string_view error, std::string_view message,
+                        bool keep_alive) {
+    return make_response(static_cast<http::status>(status), version, error_json(error, message), keep_alive);
+}
+
+std::vector<std::string> peer_names(SSL* ssl) {
+    std::vector<std::string> names;
+    X509* cert = SSL_get0_peer_certificate(ssl);
+    if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return names;
+    char cn[256];
+    int len = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+    if (len > 0) names.emplace_back(cn, static_cast<std::size_t>(len));
+    auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    if (sans != nullptr) {
+        for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+            const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
+            if (gn->type != GEN_DNS) continue;
+            const auto* data = ASN1_STRING_get0_data(gn->d.dNSName);
+            names.emplace_back(reinterpret_cast<const char*>(data),
+                               static_cast<std::size_t>(ASN1_STRING_length(gn->d.dNSName)));
+        }
+        GENERAL_NAMES_free(sans);
+    }
+    return names;
+}
+
+template <class Stream>
+class session {
+public:
+    session(receiver_context& ctx, Stream& stream, std::string peer, std::vector<std::string> cert_names,
+            std::shared_ptr<connection_control> control)
+        : ctx_(ctx),
+          stream_(stream),
+          peer_(std::move(peer)),
+          cert_names_(std::move(cert_names)),
+          control_(std::move(control)) {}
+
+    awaitable<void> run() {
+        for (;;) {
+            if (ctx_.stopping.load()) co_return;
+            http::request_parser<http::empty_body> parser;
+            parser.header_limit(8 * 1024);
+            parser.body_limit(boost::none);  // the PUT path applies --max-body itself (413)
+            control_->busy = false;
+            lowest().expires_after(ctx_.config.header_timeout);
+            auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
+            if (ec) {
+                co_await on_read_error(ec, parser.get().version());
+                co_return;
+            }
+            control_->busy = true;
+            bool keep = co_await dispatch(parser);
+            if (!keep) co_return;
+        }
+    }
+
+private:
+    beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+    awaitable<void> on_read_error(beast::error_code ec, unsigned version) {
+        if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+            ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+            if (ec == beast::error::timeout)
+                ctx_.log->info("{}: closed, no complete request header in time", peer_);
+            co_return;
+        }
+        int status = ec == http::error::header_limit ? 431 : 400;
+        ctx_.log->info("{}: unparseable request: {}", peer_, ec.message());
+        auto res = error_response(
+            status, version == 10 ? 10 : 11, status == 431 ? "header_too_large" : "bad_request",
+            status == 431 ? "request header exceeds 8 KiB" : "malformed HTTP request: " + ec.message(),
+            false);
+        ctx_.stats.count_request("-", status);
+        co_await send(res);
+    }
+
+    awaitable<bool> send(response& res) {
+        lowest().expires_after(write_timeout);
+        auto [ec, n] = co_await http::async_write(stream_, res, use_tuple);
+        co_return !ec;
+    }
+
+    // Sends the final response; when the request body was not read the connection must close
+    // after it, so half-close and drain briefly to let the client read the answer.
+    awaitable<bool> finish(const http::request<http::empty_body>& req, response res, bool body_consumed) {
+        bool keep = body_consumed && req.keep_alive() && !ctx_.stopping.load();
+        res.keep_alive(keep);
+        ctx_.stats.count_request(std::string(req.method_string()), res.result_int());
+        bool sent = co_await send(res);
+        if (!sent) co_return false;
+        if (!keep) co_await linger();
+        co_return keep;
+    }
+
+    awaitable<void> linger() {
+        beast::error_code ignored;
+        if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+            lowest().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        } else {
+            lowest().expires_after(std::chrono::seconds(1));
+            co_await stream_.async_shutdown(use_tuple);
+        }
+        // Read and drop what the client still sends (bounded), so closing does not reset the
+        // connection before the client has read our answer.
+        std::vector<char> sink(64 * 1024);
+        std::size_t dropped = 0;
+        lowest().expires_after(std::chrono::seconds(2));
+        while (dropped < (16u << 20)) {
+            auto [ec, n] = co_await lowest().async_read_some(asio::buffer(sink), use_tuple);
+            if (ec) break;
+            dropped += n;
+        }
+    }
+
+    awaitable<bool> dispatch(http::request_parser<http::empty_body>& parser) {
+        auto& req = parser.get();
+        bool no_body = !parser.chunked() && parser.content_length().value_or(0) == 0;
+        route r = parse_route(req.target());
+        const unsigned v = req.version();
+        auto method_not_allowed = [&](std::string_view allow) {
+            auto res = error_response(
+                405, v, "method_not_allowed",
+                std::string(req.method_string()) + " is not allowed here; use " + std::string(allow), true);
+            res.set(http::field::allow, allow);
+            return res;
+        };
+        switch (r.kind) {
+            case route_kind::not_found:
+                co_return co_await finish(req, error_response(404, v, "not_found", "no such resource", true),
+                                          no_body);
+            case route_kind::healthz:
+                if (req.method() != http::verb::get)
+                    co_return co_await finish(req, method_not_allowed("GET"), no_body);
+                co_return co_await finish(
+                    req, make_response(http::status::ok, v, "{\"status\":\"ok\"}\n", true), no_body);
+            case route_kind::metrics: {
+                if (req.method() != http::verb::get)
+                    co_return co_await finish(req, method_not_allowed("GET"), no_body);
+                auto free = co_await on_disk(ctx_, [this] { return ctx_.store.free_bytes(); });
+                co_return co_await finish(req,
+                                          make_response(http::status::ok, v, ctx_.stats.render(free), true,
+                                                        "text/plain; version=0.0.4"),
+                                          no_body);
+            }
+            case route_kind::ping: {
+                if (req.method() != http::verb::post)
+                    co_return co_await finish(req, method_not_allowed("POST"), no_body);
+                auto auth = authorize_any(req);
+                if (auth.outcome != auth_outcome::granted)
+                    co_return co_await finish(req, auth_error(auth, v), no_body);
+                co_return co_await finish(
+                    req, make_response(http::status::ok, v, "{\"status\":\"ok\"}\n", true), no_body);
+            }
+            case route_kind::run:
+                if (req.method() == http::verb::put) co_return co_await put(parser);
+                if (req.method() == http::verb::get) co_return co_await get(req, r, no_body);
+                co_return co_await finish(req, method_not_allowed("GET, PUT"), no_body);
+        }
+        co_return false;
+    }
+
+    std::optional<std::string_view> header(const http::request<http::empty_body>& req,
+                                           std::string_view name) {
+        auto it = req.find(name);
+        if (it == req.end()) return std::nullopt;
+        return std::string_view(it->value().data(), it->value().size());
+    }
+
+    auth_decision authorize_for(const http::request<http::empty_body>& req, std::string_view equipment) {
+        const auto& c = ctx_.config;
+        return authorize(c.tokens ? &*c.tokens : nullptr, c.insecure_no_auth, header(req, "Authorization"),
+                         cert_names_, equipment);
+    }
+
+    // Ping: any granted equipment will do; a token's pattern is not checked.
+    auth_decision authorize_any(const http::request<http::empty_body>& req) {
+        const auto& c = ctx_.config;
+        if (c.tokens) {
+            auto d = c.tokens->check(header(req, "Authorization"), "");
+            if (d.outcome == auth_outcome::forbidden) return {auth_outcome::granted, {}};
+            if (d.outcome == auth_outcome::granted || cert_names_.empty()) return d;
+        }
+        if (!cert_names_.empty() || c.insecure_no_auth) return {auth_outcome::granted, {}};
+        return {auth_outcome::missing, {}};
+    }
+
+    response auth_error(const auth_decision& d, unsigned v) {
+        put_facts f;
+        f.auth = d.outcome;
+        auto verdict = decide_put(f, nullptr);
+        auto res = error_response(verdict.status, v, verdict.error, verdict.message, true);
+        if (verdict.status == 401) res.set(http::field::www_authenticate, "Bearer");
+        return res;
+    }
+
+    awaitable<bool> get(const http::request<http::empty_body>& req, const route& r, bool no_body) {
+        const unsigned v = req.version();
+        if (!r.ids_valid)
+            co_return co_await finish(
+                req, error_response(400, v, "bad_id", "invalid equipment or run id", true), no_body);
+        auto auth = authorize_for(req, r.equipment);
+        if (auth.outcome != auth_outcome::granted)
+            co_return co_await finish(req, auth_error(auth, v), no_body);
+        auto [stored, ec] = co_await on_disk(ctx_, [&] {
+            std::error_code e;
+            auto s = ctx_.store.lookup(r.equipment, r.run, e);
+            return std::pair{s, e};
+        });
+        if (ec) {
+            ctx_.log->error("lookup {}/{}: {}", r.equipment, r.run, ec.message());
+            co_return co_await finish(
+                req, error_response(500, v, "store_error", "cannot read the store", true), no_body);
+        }
+        if (!stored)
+            co_return co_await finish(req, error_response(404, v, "not_found", "no such run", true), no_body);
+        nlohmann::json j{
+            {"sha256", stored->sha256}, {"bytes", stored->bytes}, {"stored_at", stored->stored_at}};
+        co_return co_await finish(req, make_response(http::status::ok, v, j.dump() + "\n", true), no_body);
+    }
+
+    // Reads up to `want` body bytes into `buf` (after `filled` already there).
+    awaitable<std::pair<beast::error_code, std::size_t>> read_chunk(std::vector<std::byte>& buf,
+                                                                    std::size_t filled, std::size_t want) {
+        while (filled < want) {
+            lowest().expires_after(ctx_.config.body_timeout);
+            auto [ec, n] =
+                co_await stream_.async_read_some(asio::buffer(buf.data() + filled, want - filled), use_tuple);
+            filled += n;
+            if (ec) co_return std::pair{ec, filled};
+        }
+        co_return std::pair{beast::error_code{}, filled};
+    }
+
+    awaitable<std::error_code> store_chunk(upload_file& file, body_checker* checker,
+                                           const std::vector<std::byte>& buf, std::size_t n) {
+        co_return co_await on_disk(ctx_, [&file, checker, &buf, n] {
+            std::span<const std::byte> data(buf.data(), n);
+            if (auto ec = file.append(data)) return ec;
+            if (checker != nullptr) return checker->feed(data);
+            return std::error_code{};
+        });
+    }
+
+    awaitable<bool> put(http::request_parser<http::empty_body>& parser);
+
+    receiver_context& ctx_;
+    Stream& stream_;
+    std::string peer_;
+    std::vector<std::string> cert_names_;
+    std::shared_ptr<connection_control> control_;
+    beast::flat_buffer buffer_;
+};
+
+}  // namespace
+}  // namespace labsync::receiver
+
+#include "session_put.ipp"
+
+namespace labsync::receiver {
+
+awaitable<void> serve_connection(receiver_context& ctx, asio::ip::tcp::socket socket) {
+    beast::error_code ignored;
+    auto endpoint = socket.remote_endpoint(ignored);
+    std::string peer = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+    auto control = ctx.connections.add(socket.get_executor());
+    struct unregister {
+        receiver_context& ctx;
+        std::shared_ptr<connection_control> control;
+        ~unregister() {
+            control->stream = nullptr;
+            ctx.connections.remove(control);
+        }
+    } guard{ctx, control};
+    beast::tcp_stream tcp(std::move(socket));
+    tcp.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (!ctx.tls) {
+        control->stream = &tcp;
+        session<beast::tcp_stream> s(ctx, tcp, peer, {}, control);
+        co_await s.run();
+        tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp), *ctx.tls);
+    control->stream = &beast::get_lowest_layer(tls);
+    beast::get_lowest_layer(tls).expires_after(ctx.config.header_timeout);
+    auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::server, use_tuple);
+    if (ec) {
+        ctx.log->info("{}: TLS handshake failed: {}", peer, ec.message());
+        co_return;
+    }
+    session<beast::ssl_stream<beast::tcp_stream>> s(ctx, tls, peer, peer_names(tls.native_handle()), control);
+    co_await s.run();
+}
+
+}  // namespace labsync::receiver
