@@ -43,5 +43,5 @@ clean:
 FUZZ_SECONDS ?= 30
 fuzz: deps
 	CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLABSYNC_FUZZ=ON -DLABSYNC_BUILD_TESTS=OFF
-	cmake --build build-fuzz
+	cmake --build build-fuzz --target fuzzers
 	./scripts/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)

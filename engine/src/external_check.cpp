@@ -48,14 +48,15 @@ std::vector<gate_finding> interpret_external_run(const std::vector<std::string>&
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(run.out);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
+        // Not only parse_error: a number too large for a double ("9E999") is out_of_range, and
+        // an escaping exception would take the gate (and its worker) down instead of blocking.
         if (run.exit_code != 0)
             return {hard("external_failed",
                          fmt::format("validator '{}' exited with status {} without JSON findings{}", program,
                                      run.exit_code, tail(run.err)))};
         return {hard("external_bad_output",
-                     fmt::format("validator '{}' printed output that is not JSON (byte {}): {}", program,
-                                 e.byte, e.what()))};
+                     fmt::format("validator '{}' printed output that is not JSON: {}", program, e.what()))};
     }
     const nlohmann::json* list = nullptr;
     if (j.is_array())

@@ -234,3 +234,17 @@ TEST_CASE("gate: collecting inputs from a real run directory", "[gate]") {
     CHECK(
         has_code(evaluate_gate(collect_gate_inputs(run, e), e, true).findings, "external:x", severity::hard));
 }
+
+// Found by fuzz_gate_json (docs/reliability.md): a number out of double range made nlohmann throw
+// out_of_range, which escaped interpret_external_run instead of becoming a hard finding.
+TEST_CASE("external check: a number out of range is bad output, not an exception", "[gate][fuzz]") {
+    external_run r;
+    r.started = true;
+    r.exit_code = 0;
+    r.out = "9E999";
+    auto f = interpret_external_run({"/opt/check"}, r, 5s);
+    REQUIRE(f.size() == 1);
+    CHECK(f.front().code == "external_bad_output");
+    r.out = R"({"findings":[{"severity":"hard","code":"x","size":1e400}]})";
+    CHECK(interpret_external_run({"/opt/check"}, r, 5s).front().code == "external_bad_output");
+}
