@@ -23,4 +23,7 @@ void register_pack(CLI::App& app);
 // `syncd check-archive FILE [--json]` (cmd_check_archive.cpp).
 void register_check_archive(CLI::App& app);
 
+// `syncd config check FILE` / `syncd config default` (cmd_config.cpp).
+void register_config(CLI::App& app);
+
 }  // namespace labsync::apps

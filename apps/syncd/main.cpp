@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
     labsync::apps::register_put(app);
     labsync::apps::register_pack(app);
     labsync::apps::register_check_archive(app);
+    labsync::apps::register_config(app);
     CLI11_PARSE(app, argc, argv);
     return labsync::apps::command_exit_code;
 }

@@ -1,0 +1,541 @@
+// syncd.toml -> daemon_config; see config_loader.hpp and docs/configuration.md.
+#include "config_loader.hpp"
+
+#include "config_values.hpp"
+#include "labsync/engine/bandwidth_timetable.hpp"
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace labsync::apps {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Collects errors for one file and knows how to place them.
+struct error_sink {
+    std::string file;
+    std::vector<config_error>& errors;
+
+    void add(const toml::source_region& where, std::string key, std::string message) {
+        errors.push_back({file, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column),
+                          std::move(key), std::move(message)});
+    }
+};
+
+// A table being read: hands out typed values and remembers which keys were used, so whatever is
+// left at finish() is an unknown key.
+class table_reader {
+public:
+    table_reader(const toml::table& table, std::string prefix, error_sink& sink, fs::path base)
+        : table_(table), prefix_(std::move(prefix)), sink_(sink), base_(std::move(base)) {}
+
+    std::string key_path(std::string_view key) const {
+        return prefix_.empty() ? std::string(key) : fmt::format("{}.{}", prefix_, key);
+    }
+    const toml::node* node(std::string_view key) {
+        used_.insert(std::string(key));
+        return table_.get(key);
+    }
+    void error(std::string_view key, std::string message) {
+        const toml::node* n = table_.get(key);
+        sink_.add(n ? n->source() : table_.source(), key_path(key), std::move(message));
+    }
+
+    void string(std::string_view key, std::string& out) {
+        if (const toml::node* n = node(key)) {
+            if (auto v = n->value_exact<std::string>())
+                out = *v;
+            else
+                error(key, fmt::format("must be a string, not {}", type_name(*n)));
+        }
+    }
+    void required_string(std::string_view key, std::string& out, std::string_view hint) {
+        if (!table_.contains(key)) {
+            sink_.add(table_.source(), key_path(key), fmt::format("is required ({})", hint));
+            used_.insert(std::string(key));
+            return;
+        }
+        string(key, out);
+        if (out.empty()) error(key, fmt::format("must not be empty ({})", hint));
+    }
+    void path(std::string_view key, fs::path& out) {
+        std::string text;
+        bool present = table_.contains(key);
+        string(key, text);
+        if (!present) return;
+        out = resolve(text);
+    }
+    fs::path resolve(const std::string& text) const {
+        if (text.empty()) return {};
+        fs::path p(text);
+        return p.is_absolute() ? p.lexically_normal() : (base_ / p).lexically_normal();
+    }
+    template <class Int>
+    void integer(std::string_view key, Int& out, std::int64_t min, std::int64_t max) {
+        if (const toml::node* n = node(key)) {
+            auto v = n->value_exact<std::int64_t>();
+            if (!v) return error(key, fmt::format("must be an integer, not {}", type_name(*n)));
+            if (*v < min || *v > max)
+                return error(key, fmt::format("{} is out of range {}..{}", *v, min, max));
+            out = static_cast<Int>(*v);
+        }
+    }
+    void boolean(std::string_view key, bool& out) {
+        if (const toml::node* n = node(key)) {
+            if (auto v = n->value_exact<bool>())
+                out = *v;
+            else
+                error(key, fmt::format("must be true or false, not {}", type_name(*n)));
+        }
+    }
+    template <class Duration>
+    void duration(std::string_view key, Duration& out, std::chrono::milliseconds min = {}) {
+        const toml::node* n = node(key);
+        if (!n) return;
+        std::optional<std::chrono::milliseconds> value;
+        std::string why;
+        if (auto i = n->value_exact<std::int64_t>()) {
+            if (*i < 0) return error(key, fmt::format("duration {} is negative", *i));
+            value = std::chrono::seconds(*i);
+        } else if (auto s = n->value_exact<std::string>()) {
+            value = parse_duration(*s, why);
+            if (!value) return error(key, why);
+        } else {
+            return error(key,
+                         fmt::format("must be a duration like \"30s\" or \"5m\", not {}", type_name(*n)));
+        }
+        if (*value < min) return error(key, fmt::format("must be at least {}", format_duration(min)));
+        if constexpr (std::is_same_v<Duration, std::chrono::seconds>) {
+            if (value->count() % 1000 != 0)
+                return error(key, "must be whole seconds (e.g. \"30s\", not \"1500ms\")");
+        }
+        out = std::chrono::duration_cast<Duration>(*value);
+    }
+    void size(std::string_view key, std::uint64_t& out) {
+        const toml::node* n = node(key);
+        if (!n) return;
+        if (auto i = n->value_exact<std::int64_t>()) {
+            if (*i < 0) return error(key, fmt::format("size {} is negative", *i));
+            out = static_cast<std::uint64_t>(*i);
+        } else if (auto s = n->value_exact<std::string>()) {
+            std::string why;
+            auto v = parse_size(*s, why);
+            if (!v) return error(key, why);
+            out = *v;
+        } else {
+            error(key,
+                  fmt::format("must be a size like \"500M\" or a number of bytes, not {}", type_name(*n)));
+        }
+    }
+    void timetable(std::string_view key, std::string& out) {
+        std::string text;
+        bool present = table_.contains(key);
+        string(key, text);
+        if (!present) return;
+        engine::timetable_parse_error perr;
+        if (!engine::bandwidth_timetable::parse(text, &perr))
+            return error(
+                key, fmt::format("bandwidth timetable \"{}\": {} (write e.g. \"08:00,20M 19:00,off\")", text,
+                                 perr.message));
+        out = text;
+    }
+    void string_array(std::string_view key, std::vector<std::string>& out) {
+        const toml::node* n = node(key);
+        if (!n) return;
+        const toml::array* a = n->as_array();
+        if (!a) return error(key, fmt::format("must be an array of strings, not {}", type_name(*n)));
+        out.clear();
+        for (const toml::node& item : *a) {
+            auto s = item.value_exact<std::string>();
+            if (!s) {
+                sink_.add(item.source(), key_path(key),
+                          fmt::format("items must be strings, not {}", type_name(item)));
+                continue;
+            }
+            out.push_back(*s);
+        }
+    }
+    const toml::table* subtable(std::string_view key) {
+        const toml::node* n = node(key);
+        if (!n) return nullptr;
+        if (const toml::table* t = n->as_table()) return t;
+        error(key, fmt::format("must be a table ([{}]), not {}", key_path(key), type_name(*n)));
+        return nullptr;
+    }
+    // Marks keys as known without reading them (e.g. handled by another reader).
+    void ignore(std::string_view key) { used_.insert(std::string(key)); }
+
+    // Every key nobody asked for is an error; `hint` may name where it belongs.
+    void finish(const std::map<std::string, std::string>& hints = {}) {
+        for (auto&& [k, v] : table_) {
+            std::string name(k.str());
+            if (used_.count(name)) continue;
+            auto hint = hints.find(name);
+            sink_.add(k.source(), key_path(name),
+                      hint != hints.end() ? fmt::format("unknown key ({})", hint->second)
+                                          : std::string("unknown key"));
+        }
+    }
+
+    const toml::table& table() const { return table_; }
+    error_sink& sink() { return sink_; }
+    const fs::path& base() const { return base_; }
+
+    static std::string type_name(const toml::node& n) {
+        switch (n.type()) {
+            case toml::node_type::table:
+                return "a table";
+            case toml::node_type::array:
+                return "an array";
+            case toml::node_type::string:
+                return "a string";
+            case toml::node_type::integer:
+                return "an integer";
+            case toml::node_type::floating_point:
+                return "a float";
+            case toml::node_type::boolean:
+                return "a boolean";
+            case toml::node_type::date:
+                return "a date";
+            case toml::node_type::time:
+                return "a time";
+            case toml::node_type::date_time:
+                return "a date-time";
+            default:
+                return "nothing";
+        }
+    }
+
+private:
+    const toml::table& table_;
+    std::string prefix_;
+    error_sink& sink_;
+    fs::path base_;
+    std::set<std::string> used_;
+};
+
+void read_backoff(table_reader& r, engine::backoff_config& out) {
+    r.duration("base", out.base, std::chrono::milliseconds(1));
+    r.duration("cap", out.cap, std::chrono::milliseconds(1));
+    r.integer("max_attempts", out.max_attempts, 1, 1000);
+    if (out.cap < out.base) r.error("cap", "must not be smaller than base");
+    r.finish();
+}
+
+void read_global(table_reader& r, daemon_config& c) {
+    auto& e = c.engine;
+    auto& d = c.daemon;
+    r.path("state_dir", e.state_dir);
+    if (e.state_dir.empty())
+        r.sink().add(r.table().source(), r.key_path("state_dir"),
+                     "is required (the directory holding jobs.db, e.g. \"/var/lib/labsync\")");
+    r.path("outbox_dir", e.outbox_dir);
+    r.path("quarantine_dir", e.quarantine_dir);
+    if (e.outbox_dir.empty() && !e.state_dir.empty()) e.outbox_dir = e.state_dir / "outbox";
+    if (e.quarantine_dir.empty() && !e.state_dir.empty()) e.quarantine_dir = e.state_dir / "quarantine";
+    r.integer("quarantine_keep_days", e.quarantine_keep_days, 0, 36500);
+    r.integer("max_parallel", e.max_parallel_global, 1, 256);
+    r.duration("rescan_interval", e.rescan_interval);
+    r.duration("cleanup_interval", e.cleanup_interval, std::chrono::seconds(1));
+    r.integer("cpu_threads", e.cpu_threads, 0, 256);
+    r.timetable("bandwidth", e.bandwidth);
+    r.path("admin_socket", d.admin_socket);
+    if (d.admin_socket.empty())
+        r.error("admin_socket", "must not be empty");
+    else if (d.admin_socket.string().size() >= 100)
+        r.error("admin_socket", "path is too long for a unix socket (keep it under 100 bytes)");
+    r.string("admin_socket_group", d.admin_socket_group);
+    std::string mode;
+    if (r.table().contains("admin_socket_mode")) {
+        const toml::node* n = r.node("admin_socket_mode");
+        std::string why;
+        if (auto s = n->value_exact<std::string>()) {
+            if (auto m = parse_mode(*s, why))
+                d.admin_socket_mode = *m;
+            else
+                r.error("admin_socket_mode", why);
+        } else {
+            r.error("admin_socket_mode", "must be an octal string like \"0660\"");
+        }
+    }
+    r.string("metrics_listen", d.metrics_listen);
+    if (!d.metrics_listen.empty()) {
+        std::string why;
+        if (!parse_host_port(d.metrics_listen, why))
+            r.error("metrics_listen", why + " (\"\" turns /metrics off)");
+    }
+    std::string format;
+    if (r.table().contains("log_format")) {
+        r.string("log_format", format);
+        if (auto f = log_format_from_string(format))
+            d.log_format_value = *f;
+        else
+            r.error("log_format", fmt::format("\"{}\" is not one of auto, text, journal, json", format));
+    }
+    if (r.table().contains("log_level")) {
+        r.string("log_level", d.log_level);
+        if (d.log_level != "debug" && d.log_level != "info" && d.log_level != "warning" &&
+            d.log_level != "error")
+            r.error("log_level",
+                    fmt::format("\"{}\" is not one of debug, info, warning, error", d.log_level));
+    }
+    r.duration("watchdog_stall", d.watchdog_stall, std::chrono::seconds(1));
+    r.duration("shutdown_grace", d.shutdown_grace);
+    if (d.shutdown_grace > std::chrono::seconds(25))
+        r.error("shutdown_grace", "must be at most 25s (systemd kills after 30s)");
+    if (const toml::table* b = r.subtable("backoff")) {
+        table_reader br(*b, r.key_path("backoff"), r.sink(), r.base());
+        read_backoff(br, e.backoff);
+    }
+    r.finish({{"equipment", "equipment is a top-level table: [equipment.NAME]"}});
+}
+
+// Keys of each transport kind, to tell the operator where a misplaced key belongs.
+const std::map<std::string, std::string>& transport_key_owner() {
+    static const std::map<std::string, std::string> owners = {
+        {"url", "http_put"},           {"token_file", "http_put"},      {"ca_file", "http_put"},
+        {"client_cert", "http_put"},   {"client_key", "http_put"},      {"code_commit", "http_put"},
+        {"zstd_level", "http_put"},    {"connect_timeout", "http_put"}, {"io_timeout", "http_put"},
+        {"host", "rsync_ssh"},         {"user", "rsync_ssh"},           {"port", "rsync_ssh"},
+        {"key_file", "rsync_ssh"},     {"known_hosts", "rsync_ssh"},    {"remote_dir", "rsync_ssh"},
+        {"rsync_binary", "rsync_ssh"}, {"ssh_binary", "rsync_ssh"},     {"remote", "rclone"},
+        {"config_file", "rclone"},     {"rclone_binary", "rclone"},
+    };
+    return owners;
+}
+
+void read_transport(table_reader& r, engine::transport_config& t) {
+    std::string kind;
+    r.required_string("kind", kind, "one of http_put, rsync_ssh, rclone");
+    if (kind == "http_put") {
+        t.kind = engine::transport_kind::http_put;
+        auto& p = t.http_put;
+        r.required_string("url", p.url, "the receiver's base URL, e.g. \"https://collector:8443\"");
+        if (!p.url.empty() && p.url.rfind("http://", 0) != 0 && p.url.rfind("https://", 0) != 0)
+            r.error("url", fmt::format("\"{}\" must start with http:// or https://", p.url));
+        r.path("token_file", p.token_file);
+        r.path("ca_file", p.ca_file);
+        r.path("client_cert", p.client_cert);
+        r.path("client_key", p.client_key);
+        if (p.client_cert.empty() != p.client_key.empty())
+            r.error(p.client_cert.empty() ? "client_key" : "client_cert",
+                    "client_cert and client_key go together (set both or neither)");
+        r.string("code_commit", p.code_commit);
+        r.integer("zstd_level", p.zstd_level, 1, 19);
+        r.duration("connect_timeout", p.connect_timeout, std::chrono::milliseconds(100));
+        r.duration("io_timeout", p.io_timeout, std::chrono::milliseconds(100));
+    } else if (kind == "rsync_ssh") {
+        t.kind = engine::transport_kind::rsync_ssh;
+        auto& p = t.rsync_ssh;
+        r.required_string("host", p.host, "the ssh host, e.g. \"nas.lab\"");
+        r.string("user", p.user);
+        r.integer("port", p.port, 1, 65535);
+        r.path("key_file", p.key_file);
+        r.path("known_hosts", p.known_hosts);
+        r.required_string("remote_dir", p.remote_dir, "the equipment's directory on the remote");
+        r.string("rsync_binary", p.rsync_binary);
+        r.string("ssh_binary", p.ssh_binary);
+        r.string_array("extra_args", p.extra_args);
+    } else if (kind == "rclone") {
+        t.kind = engine::transport_kind::rclone;
+        auto& p = t.rclone;
+        r.required_string("remote", p.remote, "an rclone remote, e.g. \"nas:instruments/scope-1\"");
+        r.path("config_file", p.config_file);
+        r.string("rclone_binary", p.rclone_binary);
+        r.string_array("extra_args", p.extra_args);
+    } else if (!kind.empty()) {
+        r.error("kind", fmt::format("\"{}\" is not a transport (use http_put, rsync_ssh or rclone)", kind));
+        for (auto&& [k, v] : r.table()) r.ignore(k.str());
+    } else {
+        for (auto&& [k, v] : r.table()) r.ignore(k.str());
+    }
+    std::map<std::string, std::string> hints;
+    for (auto& [key, owner] : transport_key_owner())
+        if (owner != kind)
+            hints[key] = fmt::format("it belongs to transport {}, this one is {}", owner, kind);
+    r.finish(hints);
+}
+
+void read_gate(table_reader& r, engine::gate_config& g) {
+    r.size("max_bytes", g.max_bytes);
+    r.integer("max_files", g.max_files, 0, std::numeric_limits<std::int64_t>::max());
+    r.boolean("meta_json_required", g.meta_json_required);
+    r.string_array("external_command", g.external_command);
+    if (r.table().contains("external_command") && g.external_command.empty())
+        r.error("external_command", "must name a program (an empty array means: leave the key out)");
+    r.duration("external_timeout", g.external_timeout, std::chrono::seconds(1));
+    r.finish();
+}
+
+void read_equipment(table_reader& r, engine::equipment_config& eq) {
+    r.path("runs_root", eq.runs_root);
+    if (eq.runs_root.empty() && !r.table().contains("runs_root"))
+        r.sink().add(r.table().source(), r.key_path("runs_root"),
+                     "is required (the directory the instrument writes its runs into)");
+    r.string("marker", eq.marker_name);
+    if (r.table().contains("marker") &&
+        (eq.marker_name.empty() || eq.marker_name.find('/') != std::string::npos || eq.marker_name == "." ||
+         eq.marker_name == ".."))
+        r.error("marker", fmt::format("\"{}\" must be a plain file name", eq.marker_name));
+    r.duration("settle", eq.settle);
+    r.integer("max_parallel", eq.max_parallel, 1, 64);
+    r.duration("retention", eq.retention);
+    r.boolean("cleanup", eq.cleanup_enabled);
+    r.size("min_free", eq.watermark.min_free_bytes);
+    if (const toml::node* n = r.node("min_free_percent")) {
+        std::optional<double> v = n->value<double>();
+        if (!v || (!n->is_integer() && !n->is_floating_point()))
+            r.error("min_free_percent", "must be a number between 0 and 100");
+        else if (*v < 0 || *v > 100)
+            r.error("min_free_percent", fmt::format("{} is out of range 0..100", *v));
+        else
+            eq.watermark.min_free_percent = *v;
+    }
+    r.timetable("bandwidth", eq.bandwidth);
+    r.boolean("watch", eq.watch);
+    if (const toml::table* g = r.subtable("gate")) {
+        table_reader gr(*g, r.key_path("gate"), r.sink(), r.base());
+        read_gate(gr, eq.gate);
+    }
+    if (const toml::table* t = r.subtable("transport")) {
+        table_reader tr(*t, r.key_path("transport"), r.sink(), r.base());
+        read_transport(tr, eq.transport);
+    } else if (!r.table().contains("transport")) {
+        r.sink().add(
+            r.table().source(), r.key_path("transport"),
+            fmt::format("is required: add a [{}] table with kind = \"http_put\" (or rsync_ssh, rclone)",
+                        r.key_path("transport")));
+    }
+    std::map<std::string, std::string> hints;
+    for (auto& [key, owner] : transport_key_owner())
+        hints[key] = fmt::format("transport settings go in [{}]", r.key_path("transport"));
+    r.finish(hints);
+}
+
+void read_root(const toml::table& root, error_sink& sink, const fs::path& base, daemon_config& c) {
+    table_reader r(root, "", sink, base);
+    if (const toml::table* g = r.subtable("global")) {
+        table_reader gr(*g, "global", sink, base);
+        read_global(gr, c);
+    } else if (!root.contains("global")) {
+        sink.add(root.source(), "global", "is required: add a [global] table with at least state_dir");
+    }
+    if (const toml::table* eqs = r.subtable("equipment")) {
+        std::map<fs::path, std::string> roots;
+        for (auto&& [k, v] : *eqs) {
+            std::string name(k.str());
+            std::string key = "equipment." + name;
+            std::string why;
+            if (!valid_equipment_name(name, why)) {
+                sink.add(k.source(), key, why);
+                continue;
+            }
+            const toml::table* t = v.as_table();
+            if (!t) {
+                sink.add(v.source(), key, "must be a table ([equipment." + name + "])");
+                continue;
+            }
+            engine::equipment_config eq;
+            eq.name = name;
+            table_reader er(*t, key, sink, base);
+            read_equipment(er, eq);
+            if (!eq.runs_root.empty()) {
+                auto [it, inserted] = roots.emplace(eq.runs_root, name);
+                if (!inserted)
+                    er.error("runs_root", fmt::format("{} is already the runs_root of equipment {}",
+                                                      eq.runs_root.string(), it->second));
+            }
+            c.engine.equipment.push_back(std::move(eq));
+        }
+        if (eqs->empty()) sink.add(eqs->source(), "equipment", "declares no equipment");
+    } else if (!root.contains("equipment")) {
+        sink.add(root.source(), "equipment", "is required: add at least one [equipment.NAME] table");
+    }
+    // A runs root inside another one would make one instrument's runs appear as the other's.
+    for (const auto& a : c.engine.equipment)
+        for (const auto& b : c.engine.equipment) {
+            if (&a == &b || a.runs_root.empty() || b.runs_root.empty() || a.runs_root == b.runs_root)
+                continue;
+            auto rel = b.runs_root.lexically_relative(a.runs_root);
+            if (!rel.empty() && *rel.begin() != "..")
+                sink.add(root.source(), "equipment." + b.name + ".runs_root",
+                         fmt::format("{} lies inside the runs_root of equipment {}", b.runs_root.string(),
+                                     a.name));
+        }
+    r.finish();
+}
+
+}  // namespace
+
+std::string_view to_string(log_format format) noexcept {
+    switch (format) {
+        case log_format::auto_detect:
+            return "auto";
+        case log_format::text:
+            return "text";
+        case log_format::journal:
+            return "journal";
+        case log_format::json:
+            return "json";
+    }
+    return "auto";
+}
+
+std::optional<log_format> log_format_from_string(std::string_view text) noexcept {
+    if (text == "auto") return log_format::auto_detect;
+    if (text == "text") return log_format::text;
+    if (text == "journal") return log_format::journal;
+    if (text == "json") return log_format::json;
+    return std::nullopt;
+}
+
+std::string config_error::to_string() const {
+    std::string where = line > 0 ? fmt::format("{}:{}:{}", file, line, column) : file;
+    return key.empty() ? fmt::format("{}: {}", where, message)
+                       : fmt::format("{}: {}: {}", where, key, message);
+}
+
+load_result load_config_text(std::string_view text, const std::string& source_name,
+                             const fs::path& base_dir) {
+    load_result result;
+    result.config.source = source_name;
+    error_sink sink{source_name, result.errors};
+    toml::table root;
+    try {
+        root = toml::parse(text, source_name);
+    } catch (const toml::parse_error& e) {
+        sink.add(e.source(), "", fmt::format("TOML syntax: {}", e.description()));
+        return result;
+    }
+    read_root(root, sink, base_dir, result.config);
+    return result;
+}
+
+load_result load_config_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        load_result result;
+        result.config.source = path;
+        result.errors.push_back(
+            {path.string(), 0, 0, "", fmt::format("cannot read: {}", std::strerror(errno))});
+        return result;
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    std::error_code ec;
+    fs::path absolute = fs::absolute(path, ec);
+    return load_config_text(buffer.str(), path.string(), absolute.parent_path());
+}
+
+std::string format_errors(const std::vector<config_error>& errors) {
+    std::string out;
+    for (const auto& e : errors) out += e.to_string() + "\n";
+    return out;
+}
+
+}  // namespace labsync::apps

@@ -1,0 +1,32 @@
+#pragma once
+// Reads syncd.toml (toml++) into a daemon_config. Every problem is reported with file, line, key
+// and why; unknown keys are errors (a typo must not silently fall back to a default). All problems
+// of a file are collected, not just the first. Relative paths are taken relative to the file's
+// directory. See docs/configuration.md for the keys.
+
+#include "daemon_config.hpp"
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace labsync::apps {
+
+struct load_result {
+    daemon_config config;
+    std::vector<config_error> errors;  // empty = config is usable
+    bool ok() const noexcept { return errors.empty(); }
+};
+
+// Parses `text` as if read from `source_name`; `base_dir` resolves relative paths.
+load_result load_config_text(std::string_view text, const std::string& source_name,
+                             const std::filesystem::path& base_dir);
+
+// Reads and parses the file.
+load_result load_config_file(const std::filesystem::path& path);
+
+// All errors, one per line.
+std::string format_errors(const std::vector<config_error>& errors);
+
+}  // namespace labsync::apps
