@@ -13,6 +13,7 @@ namespace labsync::verifier::detail {
 namespace {
 
 constexpr std::size_t out_buffer_size = 1u << 20;
+constexpr std::uint64_t writeback_window = 8u << 20;
 
 std::error_code zstd_error(std::size_t code) {
     // Compression only fails on resource exhaustion or misuse; report it as an I/O failure of
@@ -112,6 +113,13 @@ bool zstd_output::write_all(const std::byte* data, std::size_t size, std::error_
         data += n;
         size -= static_cast<std::size_t>(n);
         written_ += static_cast<std::uint64_t>(n);
+    }
+    // Start writeback of every full window as soon as it is written, so the disk works while we
+    // compress and the final fsync only waits for the tail (it took ~10 % of the wall time
+    // otherwise). Asynchronous: this does not wait for the disk; fsync still decides durability.
+    while (written_ - flushed_ >= writeback_window) {
+        ::sync_file_range(fd_.get(), static_cast<off_t>(flushed_), writeback_window, SYNC_FILE_RANGE_WRITE);
+        flushed_ += writeback_window;
     }
     return true;
 }

@@ -54,6 +54,7 @@ private:
     sha256 hasher_;
     sha256_digest digest_{};
     std::uint64_t written_ = 0;
+    std::uint64_t flushed_ = 0;  // bytes whose writeback has been started
     bool committed_ = false;
 };
 
