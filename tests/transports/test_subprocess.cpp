@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <thread>
 
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
@@ -127,13 +128,19 @@ TEST_CASE("a timeout kills the whole process group", "[rsync][subprocess]") {
     int grandchild = 0;
     in >> grandchild;
     REQUIRE(grandchild > 0);
-    // The grandchild is gone (or a zombie waiting for init to reap it).
-    bool gone = ::kill(grandchild, 0) != 0;
-    if (!gone) {
+    // The grandchild is gone (or a zombie waiting for init to reap it). SIGKILL is delivered
+    // asynchronously, so give the kernel a moment.
+    auto gone = [&] {
+        if (::kill(grandchild, 0) != 0) return true;
         std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
         std::string pid, comm, state;
         stat >> pid >> comm >> state;
-        gone = state == "Z" || state.empty();
+        return state == "Z" || state == "X" || state.empty();
+    };
+    bool dead = false;
+    for (int i = 0; i < 200 && !dead; ++i) {
+        dead = gone();
+        if (!dead) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    CHECK(gone);
+    CHECK(dead);
 }

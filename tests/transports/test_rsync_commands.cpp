@@ -1,0 +1,130 @@
+// The pure half of rsync_ssh: ids, quoting, remote commands, marker and progress parsing.
+#include "labsync/transports/rsync_ssh_commands.hpp"
+
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+#include <algorithm>
+
+#include <catch2/catch.hpp>
+
+using namespace labsync::transports;
+
+TEST_CASE("remote ids: charset, no leading dot, length", "[rsync][commands]") {
+    CHECK(valid_remote_id("scope-1", 64));
+    CHECK(valid_remote_id("run_2024.01.01", 128));
+    CHECK_FALSE(valid_remote_id("", 64));
+    CHECK_FALSE(valid_remote_id(".", 64));
+    CHECK_FALSE(valid_remote_id("..", 64));
+    CHECK_FALSE(valid_remote_id(".labsync-staging", 64));
+    CHECK_FALSE(valid_remote_id("a/b", 64));
+    CHECK_FALSE(valid_remote_id("a b", 64));
+    CHECK_FALSE(valid_remote_id("a'b", 64));
+    CHECK_FALSE(valid_remote_id(std::string(65, 'a'), 64));
+    CHECK(valid_remote_id(std::string(64, 'a'), 64));
+}
+
+TEST_CASE("shell_quote survives a real shell", "[rsync][commands]") {
+    const std::string nasty = "it's a \"dir\" with $HOME `x` \\ and ;|&";
+    CHECK(shell_quote("abc") == "'abc'");
+    CHECK(shell_quote("it's") == "'it'\\''s'");
+    auto r = labsync::test::run_process({"sh", "-c", "printf %s " + shell_quote(nasty)});
+    CHECK(r.out == nasty);
+}
+
+TEST_CASE("rsync -e string: plain words, quoted spaces, quotes refused", "[rsync][commands]") {
+    CHECK(rsync_rsh_string({"/usr/bin/ssh", "-p", "22"}) == "/usr/bin/ssh -p 22");
+    CHECK(rsync_rsh_string({"ssh", "-i", "/a b/key"}) == "ssh -i '/a b/key'");
+    CHECK_FALSE(rsync_rsh_string({"ssh", "-i", "/a'b"}).has_value());
+}
+
+TEST_CASE("ssh argv pins batch mode, key, port, known_hosts and the master socket", "[rsync][commands]") {
+    rsync_ssh_config c;
+    c.host = "nas";
+    c.port = 2222;
+    c.user = "lab";
+    c.identity_file = "/k/id";
+    c.known_hosts = "/k/known";
+    auto argv = ssh_base_argv(c, "/usr/bin/ssh", "/tmp/cm");
+    auto has = [&](const std::string& v) { return std::find(argv.begin(), argv.end(), v) != argv.end(); };
+    CHECK(argv.front() == "/usr/bin/ssh");
+    CHECK(has("BatchMode=yes"));
+    CHECK(has("StrictHostKeyChecking=yes"));
+    CHECK(has("UserKnownHostsFile=/k/known"));
+    CHECK(has("ControlPath=/tmp/cm/%C"));
+    CHECK(has("ControlMaster=auto"));
+    CHECK(has("/k/id"));
+    CHECK(has("2222"));
+    CHECK(argv[argv.size() - 3] == "-l");
+    CHECK(argv.back() == "nas");
+    CHECK(ssh_options_argv(c, "ssh", "/tmp/cm").size() + 3 == argv.size());
+}
+
+TEST_CASE("remote paths and commands", "[rsync][commands]") {
+    auto p = make_remote_paths("/data/labs/", "scope-1", "run-7", "abc");
+    CHECK(p.equipment_dir == "/data/labs/scope-1");
+    CHECK(p.final_dir == "/data/labs/scope-1/run-7");
+    CHECK(p.staging_root == "/data/labs/scope-1/.labsync-staging");
+    CHECK(p.staging_dir == "/data/labs/scope-1/.labsync-staging/run-7.abc");
+    const auto prep = prepare_command(p, "run-7");
+    CHECK(prep.find("mkdir -p -- '/data/labs/scope-1/.labsync-staging'") != std::string::npos);
+    CHECK(prep.find("rm -rf -- '/data/labs/scope-1/.labsync-staging/run-7'.*") != std::string::npos);
+    const auto fin = finalize_command(p, true);
+    CHECK(fin.find("mv -T -- '/data/labs/scope-1/.labsync-staging/run-7.abc' '/data/labs/scope-1/run-7'") !=
+          std::string::npos);
+    CHECK(fin.find("sync -f") != std::string::npos);
+    CHECK(finalize_command(p, false).find("sync -f") == std::string::npos);
+    CHECK(manifest_command("/d/x").find("LC_ALL=C sort -z | xargs -0 -r sha256sum --") != std::string::npos);
+}
+
+TEST_CASE("remote commands behave in a real shell", "[rsync][commands]") {
+    labsync::test::temp_dir dir;
+    const std::string base = (dir / "dest dir").string();
+    auto p = make_remote_paths(base, "eq", "run", "n1");
+    auto sh = [](const std::string& cmd) { return labsync::test::run_process({"sh", "-c", cmd}); };
+    auto r = sh(prepare_command(p, "run"));
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out == "labsync:absent\n");
+    labsync::test::write_file(p.staging_dir + "/sub/-a file", "hello\n");
+    labsync::test::write_file(p.staging_root + "/run.old/x", "stale");
+    r = sh(finalize_command(p, true));
+    CHECK(r.out == "labsync:moved\n");
+    r = sh(prepare_command(p, "run"));
+    CHECK(r.out == "labsync:exists\n");
+    CHECK_FALSE(std::filesystem::exists(p.staging_root + "/run.old"));
+    r = sh(manifest_command(p.final_dir));
+    auto m = split_marker(r.out);
+    REQUIRE(m);
+    CHECK(m->marker == "present");
+    CHECK(m->rest == "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  sub/-a file\n");
+    labsync::test::write_file(p.staging_dir + "/y", "y");
+    r = sh(finalize_command(p, false));
+    CHECK(r.out == "labsync:exists\n");
+    r = sh(manifest_command(base + "/nope"));
+    CHECK(r.out == "labsync:absent\n");
+}
+
+TEST_CASE("split_marker needs the marker at a line start", "[rsync][commands]") {
+    auto m = split_marker("Welcome!\nlabsync:present\nabc  x\n");
+    REQUIRE(m);
+    CHECK(m->marker == "present");
+    CHECK(m->rest == "abc  x\n");
+    CHECK(split_marker("labsync:moved")->marker == "moved");
+    CHECK_FALSE(split_marker("xlabsync:moved\n"));
+    CHECK_FALSE(split_marker(""));
+}
+
+TEST_CASE("progress2 lines are parsed, others ignored", "[rsync][commands]") {
+    auto p = parse_progress2("      1,234,567  45%   10.00MB/s    0:00:01 (xfr#1, to-chk=0/3)");
+    REQUIRE(p);
+    CHECK(p->bytes == 1234567);
+    CHECK(p->percent == 45);
+    p = parse_progress2("0 100% 0.00kB/s 0:00:00");
+    REQUIRE(p);
+    CHECK(p->bytes == 0);
+    CHECK(p->percent == 100);
+    CHECK_FALSE(parse_progress2("sending incremental file list"));
+    CHECK_FALSE(parse_progress2("a.bin"));
+    CHECK_FALSE(parse_progress2("12 345%"));
+    CHECK_FALSE(parse_progress2(""));
+}

@@ -1,0 +1,69 @@
+#pragma once
+// The pure half of the rsync_ssh driver: argv vectors for ssh and rsync, the remote shell
+// commands (prepare, move into place, manifest), and parsers for what they print. No I/O, so every
+// quoting and parsing rule is unit-tested.
+
+#include "labsync/transports/rsync_ssh_config.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace labsync::transports {
+
+// SPEC §3: [A-Za-z0-9._-], no leading dot (no ".", "..", no hidden staging names), ≤ max bytes.
+bool valid_remote_id(std::string_view id, std::size_t max) noexcept;
+
+// POSIX shell single-quoting: 'it'\''s'. Safe for any byte string except NUL.
+std::string shell_quote(std::string_view text);
+
+// Joins argv for rsync's -e option, which splits on whitespace and honours quotes itself.
+// nullopt when an argument holds a quote character rsync's splitter cannot represent.
+std::optional<std::string> rsync_rsh_string(const std::vector<std::string>& argv);
+
+// ssh argv with every option but without the destination (rsync's -e; rsync adds "-l user host").
+// `ssh` is the resolved ssh binary; `control_dir` holds the ControlMaster socket.
+std::vector<std::string> ssh_options_argv(const rsync_ssh_config& config, const std::string& ssh,
+                                          const std::string& control_dir);
+// The same plus "-l user host" (append the remote command).
+std::vector<std::string> ssh_base_argv(const rsync_ssh_config& config, const std::string& ssh,
+                                       const std::string& control_dir);
+
+struct remote_paths {
+    std::string equipment_dir;  // DEST/<equipment>
+    std::string final_dir;      // DEST/<equipment>/<run>
+    std::string staging_root;   // DEST/<equipment>/.labsync-staging
+    std::string staging_dir;    // DEST/<equipment>/.labsync-staging/<run>.<nonce>
+};
+remote_paths make_remote_paths(std::string_view dest, std::string_view equipment, std::string_view run,
+                               std::string_view nonce);
+
+// Creates the staging root, removes this run's staging leftovers of earlier attempts, and prints
+// "labsync:exists" or "labsync:absent" for the final directory.
+std::string prepare_command(const remote_paths& paths, std::string_view run);
+// Renames staging → final (mv -T, one rename(2)); prints "labsync:moved", or "labsync:exists"
+// when the final directory already holds something. With `sync`, flushes the file system first.
+std::string finalize_command(const remote_paths& paths, bool sync);
+// Prints "labsync:absent", or "labsync:present" and then the sha256sum manifest of the directory
+// in the verifier's canonical form (find -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum).
+std::string manifest_command(std::string_view dir);
+std::string remove_command(std::string_view dir);
+
+// Splits "labsync:<marker>\n<rest>" as printed by the commands above.
+struct marked_output {
+    std::string marker;
+    std::string_view rest;
+};
+std::optional<marked_output> split_marker(std::string_view stdout_text);
+
+// One --info=progress2 line ("  1,234,567  45%  10.00MB/s  0:00:01 (xfr#1, to-chk=0/3)"):
+// bytes done and the percentage; nullopt for other lines.
+struct progress2_line {
+    std::uint64_t bytes = 0;
+    int percent = 0;
+};
+std::optional<progress2_line> parse_progress2(std::string_view line);
+
+}  // namespace labsync::transports

@@ -1,0 +1,326 @@
+// rsync_ssh: prepare (ssh) → rsync into staging → rename into place (ssh); probe = remote
+// sha256sum over the shared master connection. See rsync_ssh.hpp.
+#include "labsync/transports/rsync_ssh.hpp"
+
+#include "labsync/transports/classify_rsync.hpp"
+#include "labsync/transports/http_put_outbox.hpp"
+#include "labsync/transports/rsync_ssh_commands.hpp"
+#include "labsync/transports/subprocess.hpp"
+#include "labsync/verifier/manifest_builder.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+extern char** environ;
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace labsync::transports {
+
+struct rsync_ssh::ssh_outcome {
+    transport_result status;
+    std::string stdout_text;
+};
+
+namespace {
+
+std::string nonce() {
+    std::random_device rd;
+    std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    return fmt::format("{:016x}", v);
+}
+
+std::string last_line(std::string_view text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    const std::size_t nl = text.find_last_of("\r\n");
+    return std::string(nl == std::string_view::npos ? text : text.substr(nl + 1));
+}
+
+// A subprocess that did not run to an exit code (missing, timed out, …) as a transport_result.
+transport_result not_exited(const subprocess_result& r) {
+    using o = subprocess_result::outcome;
+    error_kind kind = error_kind::unknown;
+    if (r.status == o::binary_missing) kind = error_kind::binary_missing;
+    if (r.status == o::timed_out) kind = error_kind::network;
+    auto out = transport_result::failure(kind, r.message, r.exit_code);
+    out.stdout_text = r.stdout_tail;
+    out.stderr_text = r.stderr_tail;
+    return out;
+}
+
+// Blocking ssh -O exit for the destructor: bounded by ssh itself (the socket is local).
+void stop_master(std::vector<std::string> argv, const rsync_ssh_config& config) {
+    argv.insert(argv.end(), {"-O", "exit", "-l", config.user, config.host});
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    if (::posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ) == 0) {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+    posix_spawn_file_actions_destroy(&actions);
+}
+
+}  // namespace
+
+std::unique_ptr<rsync_ssh> rsync_ssh::create(rsync_ssh_config config, asio::any_io_executor cpu,
+                                             std::string* why) {
+    auto fail = [&](std::string text) -> std::unique_ptr<rsync_ssh> {
+        if (why) *why = "rsync_ssh: " + std::move(text);
+        return nullptr;
+    };
+    if (config.host.empty() || config.user.empty()) return fail("host and user are required");
+    if (config.dest.empty() || config.dest.front() != '/')
+        return fail("dest must be an absolute remote path");
+    if (config.identity_file.empty() || config.known_hosts.empty())
+        return fail("identity_file and known_hosts are required");
+    bool own = false;
+    if (config.control_dir.empty()) {
+        std::string pattern = "/tmp/labsync-ssh-XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr)
+            return fail("cannot create a control directory under /tmp: " + std::string(std::strerror(errno)));
+        config.control_dir = pattern;
+        own = true;
+    } else {
+        std::error_code ec;
+        fs::create_directories(config.control_dir, ec);
+        if (ec) return fail("cannot create control_dir " + config.control_dir.string() + ": " + ec.message());
+        ::chmod(config.control_dir.c_str(), 0700);
+    }
+    // ControlPath "<dir>/%C" expands to 40 hex characters; a Unix socket path holds 107 bytes.
+    if (config.control_dir.string().size() > 60)
+        return fail("control_dir " + config.control_dir.string() + " is too long for a Unix socket path");
+    return std::unique_ptr<rsync_ssh>(new rsync_ssh(std::move(config), std::move(cpu), own));
+}
+
+rsync_ssh::rsync_ssh(rsync_ssh_config config, asio::any_io_executor cpu, bool own_control_dir)
+    : config_(std::move(config)), cpu_(std::move(cpu)), own_control_dir_(own_control_dir) {}
+
+rsync_ssh::~rsync_ssh() {
+    const std::string path = config_.path_env.empty() ? default_path_env() : config_.path_env;
+    if (auto ssh = find_on_path(config_.ssh_binary, path)) {
+        struct stat st {};
+        // Only when a master socket exists: otherwise ssh -O exit would try to connect.
+        bool any = false;
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(config_.control_dir, ec))
+            any = any || (::lstat(e.path().c_str(), &st) == 0 && S_ISSOCK(st.st_mode));
+        if (any) stop_master(ssh_options_argv(config_, ssh->string(), config_.control_dir.string()), config_);
+    }
+    if (own_control_dir_) {
+        std::error_code ec;
+        fs::remove_all(config_.control_dir, ec);
+    }
+}
+
+asio::awaitable<rsync_ssh::ssh_outcome> rsync_ssh::run_ssh(const std::string& command,
+                                                           const std::string& equipment) {
+    subprocess_options o;
+    o.equipment = equipment;
+    o.path_env = config_.path_env;
+    o.timeout = config_.command_timeout;
+    o.argv = ssh_base_argv(config_, config_.ssh_binary, config_.control_dir.string());
+    o.argv.push_back(command);
+    // stdout carries manifests: keep enough for large runs (about 100 bytes per file).
+    o.capture_limit = 256u << 20;
+    auto r = co_await run_subprocess(std::move(o));
+    ssh_outcome out;
+    if (r.status != subprocess_result::outcome::exited) {
+        out.status = not_exited(r);
+        co_return out;
+    }
+    const error_kind kind = classify_ssh(r.exit_code, r.stderr_tail);
+    out.status = kind == error_kind::none
+                     ? transport_result::success(0)
+                     : transport_result::failure(
+                           kind,
+                           fmt::format("ssh {}@{}:{} failed (exit {}): {}", config_.user, config_.host,
+                                       config_.port, r.exit_code, last_line(r.stderr_tail)),
+                           r.exit_code);
+    out.status.stderr_text = r.stderr_tail.substr(0, std::min<std::size_t>(r.stderr_tail.size(), 64 * 1024));
+    out.stdout_text = std::move(r.stdout_tail);
+    co_return out;
+}
+
+asio::awaitable<probe_result> rsync_ssh::remote_manifest(const std::string& dir,
+                                                         const std::string& equipment) {
+    probe_result result;
+    auto out = co_await run_ssh(manifest_command(dir), equipment);
+    if (!out.status.ok) {
+        result.status = std::move(out.status);
+        co_return result;
+    }
+    auto marked = split_marker(out.stdout_text);
+    if (!marked || (marked->marker != "present" && marked->marker != "absent")) {
+        result.status = transport_result::failure(
+            error_kind::unknown, "remote manifest of " + dir + ": unexpected output from the remote shell");
+        co_return result;
+    }
+    result.status = transport_result::success();
+    if (marked->marker == "absent") co_return result;
+    std::error_code ec;
+    std::string why;
+    auto m = verifier::manifest::parse_sha256sum(marked->rest, ec, &why);
+    if (ec) {
+        result.status =
+            transport_result::failure(error_kind::unknown, "remote manifest of " + dir + ": " + why);
+        co_return result;
+    }
+    result.present = true;
+    result.remote_manifest = std::move(m);
+    co_return result;
+}
+
+asio::awaitable<transport_result> rsync_ssh::judge_existing(const push_request& request,
+                                                            const std::string& dir) {
+    auto remote = co_await remote_manifest(dir, request.equipment);
+    if (!remote.status.ok) co_return remote.status;
+    std::optional<verifier::manifest> built;
+    const verifier::manifest* local = request.local_manifest;
+    if (!local) {
+        auto result = co_await asio::co_spawn(
+            cpu_,
+            [path = request.run_path]() -> asio::awaitable<verifier::build_result> {
+                co_return verifier::build_manifest(path);
+            },
+            asio::use_awaitable);
+        if (!result.ok())
+            co_return transport_result::failure(error_kind::local_file_vanished,
+                                                "cannot hash the local run " + request.run_path.string() +
+                                                    " (" + result.error_path +
+                                                    "): " + result.error.message());
+        built = std::move(result.manifest);
+        local = &*built;
+    }
+    if (remote.present && remote.remote_manifest && same_files(*remote.remote_manifest, *local)) {
+        auto ok = transport_result::success();
+        ok.message = "already present with identical content at " + dir;
+        co_return ok;
+    }
+    co_return transport_result::failure(error_kind::conflict,
+                                        fmt::format("{}:{} already holds a different run at {} "
+                                                    "(local data kept untouched)",
+                                                    config_.host, config_.port, dir));
+}
+
+asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& request,
+                                                      const std::string& staging) {
+    subprocess_options o;
+    o.equipment = request.equipment;
+    o.path_env = config_.path_env;
+    o.timeout = config_.transfer_timeout;
+    const std::string path = config_.path_env.empty() ? default_path_env() : config_.path_env;
+    // rsync starts ssh by itself: resolve it here so a missing ssh is as clear as a missing rsync.
+    auto ssh = find_on_path(config_.ssh_binary, path);
+    if (!ssh)
+        co_return transport_result::failure(error_kind::binary_missing,
+                                            "binary '" + config_.ssh_binary + "' not found on PATH (" + path +
+                                                ") for equipment '" + request.equipment + "'");
+    auto rsh = rsync_rsh_string(ssh_options_argv(config_, ssh->string(), config_.control_dir.string()));
+    if (!rsh)
+        co_return transport_result::failure(
+            error_kind::unknown, "identity_file, known_hosts or control_dir contains a quote character");
+    o.argv = {config_.rsync_binary, "--recursive", "--times", "--info=progress2",
+              "--no-inc-recursive", "-e",          *rsh};
+    if (request.limiter)
+        if (auto limit = request.limiter->current_limit(); limit > 0)
+            o.argv.push_back("--bwlimit=" + std::to_string(std::max<std::uint64_t>(1, limit / 1024)));
+    for (const auto& a : config_.extra_rsync_args) o.argv.push_back(a);
+    o.argv.push_back(request.run_path.string() + "/");
+    o.argv.push_back(config_.user + "@" + config_.host + ":" + staging + "/");
+    const std::uint64_t known_total = request.local_manifest ? request.local_manifest->total_bytes() : 0;
+    if (request.on_progress) {
+        o.on_stdout_line = [cb = request.on_progress, known_total](std::string_view line) {
+            if (auto p = parse_progress2(line)) {
+                std::uint64_t total = known_total;
+                if (total == 0 && p->percent > 0)
+                    total = p->bytes * 100 / static_cast<std::uint64_t>(p->percent);
+                cb(p->bytes, total);
+            }
+        };
+    }
+    o.capture_limit = 64 * 1024;
+    auto r = co_await run_subprocess(std::move(o));
+    if (r.status != subprocess_result::outcome::exited) co_return not_exited(r);
+    const error_kind kind = classify_rsync(r.exit_code, r.stderr_tail);
+    if (kind == error_kind::none) co_return transport_result::success();
+    auto out = transport_result::failure(
+        kind,
+        fmt::format("rsync to {}:{} failed (exit {}: {}): {}", config_.host, config_.port, r.exit_code,
+                    rsync_exit_meaning(r.exit_code), last_line(r.stderr_tail)),
+        r.exit_code);
+    out.stdout_text = std::move(r.stdout_tail);
+    out.stderr_text = std::move(r.stderr_tail);
+    co_return out;
+}
+
+asio::awaitable<transport_result> rsync_ssh::push(const push_request& request) {
+    if (!valid_remote_id(request.equipment, 64) || !valid_remote_id(request.run_id, 128))
+        co_return transport_result::failure(
+            error_kind::rejected, "equipment '" + request.equipment + "' or run '" + request.run_id +
+                                      "' is not a valid id ([A-Za-z0-9._-], no "
+                                      "leading dot)");
+    std::error_code ec;
+    if (!fs::is_directory(request.run_path, ec))
+        co_return transport_result::failure(error_kind::local_file_vanished,
+                                            "run directory " + request.run_path.string() + " is missing");
+    const auto paths = make_remote_paths(config_.dest, request.equipment, request.run_id, nonce());
+
+    auto prepared = co_await run_ssh(prepare_command(paths, request.run_id), request.equipment);
+    if (!prepared.status.ok) co_return prepared.status;
+    auto marker = split_marker(prepared.stdout_text);
+    if (!marker)
+        co_return transport_result::failure(
+            error_kind::unknown, "prepare on " + config_.host + ": unexpected output from the remote shell");
+    if (marker->marker == "exists") co_return co_await judge_existing(request, paths.final_dir);
+
+    auto sent = co_await transfer(request, paths.staging_dir);
+    if (!sent.ok) co_return sent;
+
+    auto moved = co_await run_ssh(finalize_command(paths, config_.remote_sync), request.equipment);
+    if (!moved.status.ok) co_return moved.status;
+    marker = split_marker(moved.stdout_text);
+    if (marker && marker->marker == "moved") co_return transport_result::success();
+    if (marker && marker->marker == "exists") {
+        // Someone stored this run between our prepare and our rename: judge it, drop our copy.
+        auto judged = co_await judge_existing(request, paths.final_dir);
+        co_await run_ssh(remove_command(paths.staging_dir), request.equipment);
+        co_return judged;
+    }
+    co_return transport_result::failure(error_kind::unknown,
+                                        "move into place on " + config_.host + ": unexpected output");
+}
+
+asio::awaitable<probe_result> rsync_ssh::probe(const push_request& request) {
+    if (!valid_remote_id(request.equipment, 64) || !valid_remote_id(request.run_id, 128)) {
+        probe_result r;
+        r.status = transport_result::failure(error_kind::rejected, "invalid equipment or run id");
+        co_return r;
+    }
+    const auto paths = make_remote_paths(config_.dest, request.equipment, request.run_id, "");
+    co_return co_await remote_manifest(paths.final_dir, request.equipment);
+}
+
+}  // namespace labsync::transports

@@ -1,0 +1,160 @@
+// Argv and remote command construction for rsync_ssh (see rsync_ssh_commands.hpp).
+#include "labsync/transports/rsync_ssh_commands.hpp"
+
+#include <cctype>
+
+namespace labsync::transports {
+
+bool valid_remote_id(std::string_view id, std::size_t max) noexcept {
+    if (id.empty() || id.size() > max || id.front() == '.') return false;
+    for (char c : id)
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    return true;
+}
+
+std::string shell_quote(std::string_view text) {
+    std::string out = "'";
+    for (char c : text) {
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
+    }
+    out += '\'';
+    return out;
+}
+
+std::optional<std::string> rsync_rsh_string(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& arg : argv) {
+        if (arg.find_first_of("'\"\\") != std::string::npos) return std::nullopt;
+        if (!out.empty()) out += ' ';
+        const bool plain = !arg.empty() && arg.find_first_of(" \t\n") == std::string::npos;
+        out += plain ? arg : "'" + arg + "'";
+    }
+    return out;
+}
+
+std::vector<std::string> ssh_options_argv(const rsync_ssh_config& config, const std::string& ssh,
+                                          const std::string& control_dir) {
+    // -F /dev/null: no user or system ssh_config can change what the driver does.
+    // ControlMaster=auto + ControlPersist: the first command opens a master connection that the
+    // following ones (rsync's ssh included) reuse, so many runs pay one handshake.
+    return {ssh,
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-i",
+            config.identity_file.string(),
+            "-p",
+            std::to_string(config.port),
+            "-o",
+            "UserKnownHostsFile=" + config.known_hosts.string(),
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ConnectTimeout=" + std::to_string(config.connect_timeout.count()),
+            "-o",
+            "ServerAliveInterval=15",
+            "-o",
+            "ServerAliveCountMax=4",
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            "ControlPath=" + control_dir + "/%C",
+            "-o",
+            "ControlPersist=" + std::to_string(config.control_persist.count())};
+}
+
+std::vector<std::string> ssh_base_argv(const rsync_ssh_config& config, const std::string& ssh,
+                                       const std::string& control_dir) {
+    auto argv = ssh_options_argv(config, ssh, control_dir);
+    argv.insert(argv.end(), {"-l", config.user, config.host});
+    return argv;
+}
+
+remote_paths make_remote_paths(std::string_view dest, std::string_view equipment, std::string_view run,
+                               std::string_view nonce) {
+    std::string base(dest);
+    while (base.size() > 1 && base.back() == '/') base.pop_back();
+    remote_paths p;
+    p.equipment_dir = base + "/" + std::string(equipment);
+    p.final_dir = p.equipment_dir + "/" + std::string(run);
+    p.staging_root = p.equipment_dir + "/.labsync-staging";
+    p.staging_dir = p.staging_root + "/" + std::string(run) + "." + std::string(nonce);
+    return p;
+}
+
+std::string prepare_command(const remote_paths& paths, std::string_view run) {
+    // The glob part (".*") stays outside the quotes; run ids are validated, the quotes are
+    // belt and braces.
+    return "set -e; umask 022; mkdir -p -- " + shell_quote(paths.staging_root) + "; rm -rf -- " +
+           shell_quote(paths.staging_root + "/" + std::string(run)) + ".*; if [ -e " +
+           shell_quote(paths.final_dir) + " ]; then echo labsync:exists; else echo labsync:absent; fi";
+}
+
+std::string finalize_command(const remote_paths& paths, bool sync) {
+    // mv -T is one rename(2): the run appears complete or not at all. rename onto a non-empty
+    // directory fails, which is how an existing run is detected without a race.
+    std::string cmd = "if mv -T -- " + shell_quote(paths.staging_dir) + " " + shell_quote(paths.final_dir) +
+                      " 2>/dev/null; then ";
+    if (sync) cmd += "sync -f " + shell_quote(paths.final_dir) + " || exit 1; ";
+    cmd += "echo labsync:moved; elif [ -e " + shell_quote(paths.final_dir) +
+           " ]; then echo labsync:exists; else echo 'labsync: cannot move the staging directory into place' "
+           ">&2; exit 1; fi";
+    return cmd;
+}
+
+std::string manifest_command(std::string_view dir) {
+    return "cd -- " + shell_quote(dir) +
+           " 2>/dev/null || { echo labsync:absent; exit 0; }; echo labsync:present; "
+           "find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum --";
+}
+
+std::string remove_command(std::string_view dir) {
+    return "rm -rf -- " + shell_quote(dir);
+}
+
+std::optional<marked_output> split_marker(std::string_view stdout_text) {
+    constexpr std::string_view prefix = "labsync:";
+    const std::size_t start = stdout_text.find(prefix);
+    // A login banner or motd may precede our marker; it must start a line.
+    if (start == std::string_view::npos || (start > 0 && stdout_text[start - 1] != '\n')) return std::nullopt;
+    const std::size_t eol = stdout_text.find('\n', start);
+    marked_output out;
+    out.marker = std::string(stdout_text.substr(
+        start + prefix.size(),
+        (eol == std::string_view::npos ? stdout_text.size() : eol) - start - prefix.size()));
+    out.rest = eol == std::string_view::npos ? std::string_view() : stdout_text.substr(eol + 1);
+    return out;
+}
+
+std::optional<progress2_line> parse_progress2(std::string_view line) {
+    std::size_t i = 0;
+    while (i < line.size() && line[i] == ' ') ++i;
+    progress2_line out;
+    bool digits = false;
+    for (; i < line.size() && (std::isdigit(static_cast<unsigned char>(line[i])) || line[i] == ','); ++i) {
+        if (line[i] == ',') continue;
+        out.bytes = out.bytes * 10 + static_cast<std::uint64_t>(line[i] - '0');
+        digits = true;
+    }
+    if (!digits || i >= line.size() || line[i] != ' ') return std::nullopt;
+    while (i < line.size() && line[i] == ' ') ++i;
+    int percent = 0;
+    bool pdigits = false;
+    for (; i < line.size() && std::isdigit(static_cast<unsigned char>(line[i])); ++i) {
+        percent = percent * 10 + (line[i] - '0');
+        pdigits = true;
+    }
+    if (!pdigits || i >= line.size() || line[i] != '%' || percent > 100) return std::nullopt;
+    out.percent = percent;
+    return out;
+}
+
+}  // namespace labsync::transports
