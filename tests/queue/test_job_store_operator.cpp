@@ -94,7 +94,7 @@ TEST_CASE("store: leaving blocked_by_validation or failed is an operator action"
     CHECK(store.find(failed.id)->state == job_state::failed);
 }
 
-TEST_CASE("store: one owner at a time; inspecting opens do not need ownership", "[store]") {
+TEST_CASE("store: one owner at a time while inspecting opens need no ownership", "[store]") {
     temp_dir dir;
     fake_clock clock;
     {
