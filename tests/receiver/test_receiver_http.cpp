@@ -1,0 +1,138 @@
+// The receiver's main paths against the real binary with curl: store, re-PUT, conflict, sha
+// mismatch, GET, ping, healthz, metrics, commit allow-list, Expect: 100-continue.
+#include "receiver_client.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace labsync::test;
+namespace fs = std::filesystem;
+
+TEST_CASE("PUT stores a run once, re-PUT is 200, a different body is 409", "[receiver][http]") {
+    receiver_fixture rx;
+    temp_dir tmp;
+    auto blob = make_blob(tmp / "a.tar.zst", 3 << 20, 1);
+    auto sha = sha256_of_file(blob);
+
+    auto first = curl_put(rx, "eq1", "run-001", blob);
+    REQUIRE(first.status == 201);
+    auto body = nlohmann::json::parse(first.body);
+    CHECK(body["sha256"] == sha);
+    CHECK(body["bytes"] == 3 << 20);
+    CHECK(read_file(rx.store() / "eq1" / "run-001.tar.zst") == read_file(blob));
+    auto sidecar = nlohmann::json::parse(read_file(rx.store() / "eq1" / "run-001.json"));
+    CHECK(sidecar["sha256"] == sha);
+    CHECK(sidecar["bytes"] == 3 << 20);
+    CHECK(sidecar["stored_at"].get<std::string>().size() == 20);
+    CHECK(sidecar["client"].get<std::string>().find("token@") != std::string::npos);
+
+    auto again = curl_put(rx, "eq1", "run-001", blob);
+    CHECK(again.status == 200);
+    auto other = make_blob(tmp / "b.tar.zst", 3 << 20, 2);
+    auto conflict = curl_put(rx, "eq1", "run-001", other);
+    CHECK(conflict.status == 409);
+    CHECK(nlohmann::json::parse(conflict.body)["error"] == "conflict");
+    CHECK(read_file(rx.store() / "eq1" / "run-001.tar.zst") == read_file(blob));
+
+    auto get = curl(rx.run_url("eq1", "run-001"), auth_args(rx.token()));
+    REQUIRE(get.status == 200);
+    auto info = nlohmann::json::parse(get.body);
+    CHECK(info["sha256"] == sha);
+    CHECK(info["bytes"] == 3 << 20);
+    CHECK(info.contains("stored_at"));
+    CHECK(curl(rx.run_url("eq1", "run-404"), auth_args(rx.token())).status == 404);
+    CHECK(store_files(rx.store()) == std::vector<std::string>{"eq1/run-001.json", "eq1/run-001.tar.zst"});
+}
+
+TEST_CASE("a body that does not match X-Content-SHA256 is 422 and leaves nothing", "[receiver][http]") {
+    receiver_fixture rx;
+    temp_dir tmp;
+    auto blob = make_blob(tmp / "a.tar.zst", 1 << 20, 3);
+    auto sha = sha256_of_file(blob);
+    auto data = read_file(blob);
+    data[12345] = static_cast<char>(data[12345] ^ 0x01);  // one flipped bit
+    write_file(blob, data);
+    auto r = curl_put(rx, "eq1", "run-flip", blob, sha);
+    CHECK(r.status == 422);
+    CHECK(nlohmann::json::parse(r.body)["error"] == "sha256_mismatch");
+    CHECK(store_files(rx.store()).empty());
+}
+
+TEST_CASE("an empty body is a valid upload", "[receiver][http]") {
+    receiver_fixture rx;
+    temp_dir tmp;
+    write_file(tmp / "empty", "");
+    CHECK(curl_put(rx, "eq1", "run-empty", tmp / "empty").status == 201);
+    CHECK(fs::file_size(rx.store() / "eq1" / "run-empty.tar.zst") == 0);
+}
+
+TEST_CASE("ping, healthz and metrics", "[receiver][http]") {
+    receiver_fixture rx;
+    temp_dir tmp;
+    CHECK(curl(rx.url() + "/v1/ping", {"-X", "POST"}).status == 401);
+    CHECK(curl(rx.url() + "/v1/ping", {"-X", "POST", "-H", "Authorization: Bearer nope-nope-nope-nope"})
+              .status == 401);
+    CHECK(curl(rx.url() + "/v1/ping", {"-X", "POST", "-H", "Authorization: Bearer " + rx.token()}).status ==
+          200);
+    CHECK(curl(rx.url() + "/healthz", {}).status == 200);
+    auto blob = make_blob(tmp / "a", 100000, 4);
+    REQUIRE(curl_put(rx, "eq1", "r1", blob).status == 201);
+    auto m = curl(rx.url() + "/metrics", {});
+    REQUIRE(m.status == 200);
+    CHECK(m.body.find("labsync_receiver_requests_total{method=\"PUT\",code=\"201\"} 1") != std::string::npos);
+    CHECK(m.body.find("labsync_receiver_requests_total{method=\"POST\",code=\"401\"} 2") !=
+          std::string::npos);
+    CHECK(m.body.find("labsync_receiver_bytes_received_total 100000") != std::string::npos);
+    CHECK(m.body.find("labsync_receiver_upload_duration_seconds_count 1") != std::string::npos);
+    CHECK(m.body.find("labsync_receiver_uploads_in_flight 0") != std::string::npos);
+    CHECK(m.body.find("labsync_receiver_store_free_bytes ") != std::string::npos);
+    CHECK(store_files(rx.store()).size() == 2);  // ping wrote nothing
+}
+
+TEST_CASE("commit allow-list: 412 with a fix, allowed commits pass", "[receiver][http]") {
+    receiver_options opts;
+    opts.allowed_commits =
+        std::vector<std::string>{"# deployed builds", "0123456789abcdef0123456789abcdef01234567"};
+    receiver_fixture rx(opts);
+    temp_dir tmp;
+    auto blob = make_blob(tmp / "a", 5000, 5);
+    auto none = curl_put(rx, "eq1", "r1", blob);
+    CHECK(none.status == 412);
+    auto wrong = curl_put(rx, "eq1", "r1", blob, std::nullopt, {"-H", "X-Code-Commit: deadbeefdeadbeef"});
+    CHECK(wrong.status == 412);
+    auto msg = nlohmann::json::parse(wrong.body)["message"].get<std::string>();
+    CHECK(msg.find("deadbeefdeadbeef") != std::string::npos);
+    CHECK(msg.find("allowed-commits") != std::string::npos);
+    CHECK(curl_put(rx, "eq1", "r1", blob, std::nullopt, {"-H", "X-Code-Commit: 0123456"}).status == 201);
+    auto sidecar = nlohmann::json::parse(read_file(rx.store() / "eq1" / "r1.json"));
+    CHECK(sidecar["code_commit"] == "0123456");
+}
+
+TEST_CASE("Expect: 100-continue: refused before the body, accepted with 100", "[receiver][http]") {
+    receiver_fixture rx({.extra_args = {"--max-body", "1M"}});
+    const std::string sha(64, 'a');
+    auto head = [&](const std::string& token, std::size_t length) {
+        return "PUT /v1/runs/eq1/r1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+               "\r\nX-Content-SHA256: " + sha + "\r\nContent-Length: " + std::to_string(length) +
+               "\r\nExpect: 100-continue\r\n\r\n";
+    };
+    {
+        raw_conn c(rx.port());
+        c.send(head("wrong-token-0123456789", 1000));
+        auto got = c.read_until("\r\n\r\n");
+        CHECK(got.starts_with("HTTP/1.1 401"));
+    }
+    {
+        raw_conn c(rx.port());
+        c.send(head(rx.token(), 2 << 20));
+        CHECK(c.read_until("\r\n\r\n").starts_with("HTTP/1.1 413"));
+    }
+    {
+        raw_conn c(rx.port());
+        c.send(head(rx.token(), 10));
+        CHECK(c.read_until("\r\n\r\n").starts_with("HTTP/1.1 100 Continue"));
+        c.send("0123456789");
+        CHECK(c.read_until("}").find("HTTP/1.1 422") != std::string::npos);  // sha was 'aaa…'
+    }
+    CHECK(store_files(rx.store()).empty());
+}
