@@ -1,0 +1,223 @@
+// The rclone driver against a local-directory remote and against the private sshd (sftp).
+#include "labsync/transports/http_put_outbox.hpp"
+#include "labsync/transports/rclone.hpp"
+#include "labsync/transports/rclone_commands.hpp"
+
+#include "driver_harness.hpp"
+#include "process.hpp"
+#include "sshd_fixture.hpp"
+
+#include <boost/asio/thread_pool.hpp>
+#include <catch2/catch.hpp>
+
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace fs = std::filesystem;
+using namespace labsync::transports;
+using labsync::test::drive;
+
+namespace {
+
+struct rclone_case {
+    labsync::test::temp_dir local;
+    boost::asio::thread_pool cpu{1};
+    std::vector<std::string> notices;
+    ~rclone_case() { cpu.join(); }
+
+    rclone_config local_remote() {
+        labsync::test::write_file(local / "rclone.conf", "[store]\ntype = local\n");
+        fs::create_directories(local / "store");
+        rclone_config c;
+        c.config_file = local / "rclone.conf";
+        c.remote = "store:" + (local / "store").string();
+        c.log = [this](std::string_view t) { notices.emplace_back(t); };
+        return c;
+    }
+    rclone_config sftp_remote(const std::string& name, const fs::path& key, const fs::path& known,
+                              int port = 0) {
+        auto& sshd = labsync::test::shared_sshd();
+        const auto dest = sshd.make_dest("rclone-" + name);
+        labsync::test::write_file(
+            local / "rclone.conf",
+            "[nas]\ntype = sftp\nhost = 127.0.0.1\nport = " + std::to_string(port ? port : sshd.port()) +
+                "\nuser = " + sshd.user() + "\nkey_file = " + key.string() + "\nknown_hosts_file = " +
+                known.string() + "\nshell_type = unix\nmd5sum_command = md5sum\nsha1sum_command = sha1sum\n");
+        rclone_config c;
+        c.config_file = local / "rclone.conf";
+        c.remote = "nas:" + dest.string();
+        c.connect_timeout = std::chrono::seconds(5);
+        c.log = [this](std::string_view t) { notices.emplace_back(t); };
+        return c;
+    }
+    std::unique_ptr<rclone> driver(const rclone_config& c) {
+        std::string why;
+        auto d = rclone::create(c, cpu.get_executor(), &why);
+        if (!d) FAIL(why);
+        return d;
+    }
+};
+
+push_request request_for(const fs::path& run, const std::string& equipment = "seq-1") {
+    push_request r;
+    r.equipment = equipment;
+    r.run_id = run.filename().string();
+    r.run_path = run;
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("rclone paths, argv and parsers", "[rclone][commands]") {
+    auto p = make_rclone_paths("nas:base/", "eq", "r1");
+    CHECK(p.final_dir == "nas:base/eq/r1");
+    CHECK(p.staging_dir == "nas:base/eq/.labsync-staging/r1");
+    CHECK(make_rclone_paths("s3:", "eq", "r1").final_dir == "s3:eq/r1");
+    rclone_config c;
+    c.config_file = "/etc/x.conf";
+    auto argv = rclone_argv(c, {"lsf", "a:"});
+    CHECK(argv[0] == "rclone");
+    CHECK(argv[1] == "lsf");
+    CHECK(std::find(argv.begin(), argv.end(), "/etc/x.conf") != argv.end());
+    CHECK(std::find(argv.begin(), argv.end(), "--use-json-log") != argv.end());
+    CHECK(features_have_sha256(R"({"Hashes":["md5","sha256"]})") == true);
+    CHECK(features_have_sha256(R"({"Hashes":["md5"]})") == false);
+    CHECK_FALSE(features_have_sha256("nope").has_value());
+    auto s = parse_rclone_stats(R"({"level":"warning","msg":"x","stats":{"bytes":6,"totalBytes":10}})");
+    REQUIRE(s);
+    CHECK(s->bytes == 6);
+    CHECK(s->total_bytes == 10);
+    CHECK_FALSE(parse_rclone_stats(R"j({"level":"info","msg":"Copied (new)"})j"));
+    CHECK(rclone_bwlimit(0) == "off");
+    CHECK(rclone_bwlimit(1048576) == "1048576B");
+}
+
+TEST_CASE("rclone to a local remote: ship, verify, idempotent, conflict, altered", "[rclone]") {
+    rclone_case t;
+    auto d = t.driver(t.local_remote());
+    const auto run = labsync::test::make_run(t.local, "run-001");
+    const auto local = labsync::test::local_manifest(run);
+    auto req = request_for(run);
+    req.local_manifest = &local;
+    std::uint64_t last_done = 0;
+    req.on_progress = [&](std::uint64_t done, std::uint64_t) { last_done = done; };
+    auto r = drive([&] { return d->push(req); });
+    INFO(r.message << " | " << r.stderr_text);
+    REQUIRE(r.ok);
+    CHECK(last_done == local.total_bytes());
+    auto p = drive([&] { return d->probe(req); });
+    REQUIRE(p.status.ok);
+    REQUIRE(p.present);
+    CHECK(p.remote_manifest->to_sha256sum() == local.to_sha256sum());
+    CHECK(t.notices.empty());  // the local backend hashes SHA-256 itself
+    CHECK(fs::exists(t.local / "store/seq-1/run-001/images/frame 0001.raw"));
+    CHECK_FALSE(fs::exists(t.local / "store/seq-1/.labsync-staging/run-001"));
+
+    auto again = drive([&] { return d->push(req); });
+    CHECK(again.ok);
+    CHECK(again.message.find("identical") != std::string::npos);
+
+    labsync::test::write_file(t.local / "store/seq-1/run-001/meta.json", "tampered");
+    p = drive([&] { return d->probe(req); });
+    REQUIRE(p.remote_manifest);
+    CHECK_FALSE(same_files(*p.remote_manifest, local));
+    auto conflict = drive([&] { return d->push(req); });
+    CHECK(conflict.kind == error_kind::conflict);
+    CHECK(labsync::test::read_file(t.local / "store/seq-1/run-001/meta.json") == "tampered");
+
+    const auto absent = request_for(t.local / "run-404");
+    p = drive([&] { return d->probe(absent); });
+    CHECK(p.status.ok);
+    CHECK_FALSE(p.present);
+}
+
+TEST_CASE("rclone: a leftover staging dir is made identical to the run", "[rclone]") {
+    rclone_case t;
+    auto c = t.local_remote();
+    auto d = t.driver(c);
+    const auto run = labsync::test::make_run(t.local, "run-001");
+    labsync::test::write_file(t.local / "store/seq-1/.labsync-staging/run-001/stale.bin", "old attempt");
+    const auto req = request_for(run);
+    REQUIRE(drive([&] { return d->push(req); }).ok);
+    auto p = drive([&] { return d->probe(req); });
+    REQUIRE(p.remote_manifest);
+    CHECK(same_files(*p.remote_manifest, labsync::test::local_manifest(run)));
+}
+
+TEST_CASE("rclone over sftp: ship and verify by download, said once per equipment", "[rclone][sftp]") {
+    rclone_case t;
+    auto& sshd = labsync::test::shared_sshd();
+    auto d = t.driver(t.sftp_remote("happy", sshd.client_key(), sshd.known_hosts()));
+    const auto run = labsync::test::make_run(t.local, "run-001");
+    const auto req = request_for(run);
+    auto r = drive([&] { return d->push(req); });
+    INFO(r.message << " | " << r.stderr_text);
+    REQUIRE(r.ok);
+    auto p = drive([&] { return d->probe(req); });
+    INFO(p.status.message);
+    REQUIRE(p.present);
+    CHECK(p.remote_manifest->to_sha256sum() == labsync::test::local_manifest(run).to_sha256sum());
+    p = drive([&] { return d->probe(req); });
+    CHECK(p.present);
+    REQUIRE(t.notices.size() == 1);
+    CHECK(t.notices[0].find("seq-1") != std::string::npos);
+    CHECK(t.notices[0].find("download") != std::string::npos);
+}
+
+TEST_CASE("rclone over sftp: wrong key and unknown host key are auth, closed port is network",
+          "[rclone][sftp]") {
+    rclone_case t;
+    auto& sshd = labsync::test::shared_sshd();
+    const auto run = labsync::test::make_run(t.local, "run-001");
+    const auto req = request_for(run);
+    {
+        auto d = t.driver(t.sftp_remote("wrongkey", sshd.other_key(), sshd.known_hosts()));
+        auto r = drive([&] { return d->push(req); });
+        INFO(r.message);
+        CHECK(r.kind == error_kind::auth);
+    }
+    {
+        labsync::test::write_file(t.local / "empty_known_hosts", "");
+        auto d = t.driver(t.sftp_remote("hostkey", sshd.client_key(), t.local / "empty_known_hosts"));
+        auto r = drive([&] { return d->push(req); });
+        INFO(r.message);
+        CHECK(r.kind == error_kind::auth);
+    }
+    {
+        auto d = t.driver(
+            t.sftp_remote("closed", sshd.client_key(), sshd.known_hosts(), labsync::test::free_tcp_port()));
+        auto r = drive([&] { return d->push(req); });
+        INFO(r.message);
+        CHECK(r.kind == error_kind::network);
+    }
+}
+
+TEST_CASE("rclone: binary missing from PATH is binary_missing, named", "[rclone]") {
+    rclone_case t;
+    auto c = t.local_remote();
+    c.path_env = (t.local / "empty-bin").string();
+    fs::create_directories(c.path_env);
+    auto d = t.driver(c);
+    const auto req = request_for(labsync::test::make_run(t.local, "run-001"));
+    auto r = drive([&] { return d->push(req); });
+    CHECK(r.kind == error_kind::binary_missing);
+    CHECK(r.message.find("'rclone'") != std::string::npos);
+    CHECK(r.message.find("seq-1") != std::string::npos);
+}
+
+TEST_CASE("rclone: a transfer timeout kills the process group", "[rclone]") {
+    rclone_case t;
+    auto c = t.local_remote();
+    c.transfer_timeout = std::chrono::milliseconds(700);
+    auto d = t.driver(c);
+    const auto run = t.local / "run-slow";
+    labsync::test::write_random(run / "big.bin", 4u << 20, 5);
+    labsync::test::fixed_limit limit(64u << 10);
+    auto req = request_for(run);
+    req.limiter = &limit;
+    auto r = drive([&] { return d->push(req); });
+    INFO(r.message);
+    CHECK(r.kind == error_kind::network);
+    CHECK(r.message.find("process group") != std::string::npos);
+    CHECK(labsync::test::processes_mentioning(run.string()) == 0);
+    CHECK_FALSE(fs::exists(t.local / "store/seq-1/run-slow"));
+}

@@ -1,0 +1,61 @@
+// Paths, argv and parsers for the rclone driver (see rclone_commands.hpp).
+#include "labsync/transports/rclone_commands.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace labsync::transports {
+
+rclone_paths make_rclone_paths(std::string_view remote, std::string_view equipment, std::string_view run) {
+    std::string base(remote);
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    if (!base.empty() && base.back() != ':') base += '/';
+    rclone_paths p;
+    p.equipment_dir = base + std::string(equipment);
+    p.final_dir = p.equipment_dir + "/" + std::string(run);
+    p.staging_dir = p.equipment_dir + "/.labsync-staging/" + std::string(run);
+    return p;
+}
+
+std::vector<std::string> rclone_argv(const rclone_config& config, std::vector<std::string> args) {
+    std::vector<std::string> argv{config.rclone_binary};
+    argv.insert(argv.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+    // --retries 1: the engine owns the retry policy (§7); rclone's own whole-command retries would
+    // triple the time to report a refused connection. Low-level retries stay (they resume chunks).
+    argv.insert(argv.end(),
+                {"--config", config.config_file.string(), "--use-json-log", "--retries", "1", "--contimeout",
+                 std::to_string(config.connect_timeout.count()) + "s", "--ask-password=false"});
+    argv.insert(argv.end(), config.extra_args.begin(), config.extra_args.end());
+    return argv;
+}
+
+std::optional<bool> features_have_sha256(std::string_view features_json) {
+    auto json = nlohmann::json::parse(features_json, nullptr, false);
+    if (json.is_discarded() || !json.is_object() || !json.contains("Hashes") || !json["Hashes"].is_array())
+        return std::nullopt;
+    for (const auto& h : json["Hashes"])
+        if (h.is_string() && h.get<std::string>() == "sha256") return true;
+    return false;
+}
+
+std::optional<rclone_stats> parse_rclone_stats(std::string_view line) {
+    if (line.empty() || line.front() != '{' || line.find("\"stats\"") == std::string_view::npos)
+        return std::nullopt;
+    auto json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_discarded() || !json.is_object()) return std::nullopt;
+    auto it = json.find("stats");
+    if (it == json.end() || !it->is_object()) return std::nullopt;
+    rclone_stats s;
+    if (auto b = it->find("bytes"); b != it->end() && b->is_number_unsigned())
+        s.bytes = b->get<std::uint64_t>();
+    if (auto t = it->find("totalBytes"); t != it->end() && t->is_number_unsigned())
+        s.total_bytes = t->get<std::uint64_t>();
+    return s;
+}
+
+std::string rclone_bwlimit(std::uint64_t bytes_per_second) {
+    if (bytes_per_second == 0) return "off";
+    // rclone reads a plain number as KiB/s; "B" makes the unit explicit and exact.
+    return std::to_string(bytes_per_second) + "B";
+}
+
+}  // namespace labsync::transports
