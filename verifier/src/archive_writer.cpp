@@ -1,5 +1,6 @@
 #include "labsync/verifier/archive_writer.hpp"
 
+#include "chunk_pipe.hpp"
 #include "labsync/verifier/errc.hpp"
 #include "labsync/verifier/sha256.hpp"
 #include "labsync/verifier/tar_header.hpp"
@@ -13,12 +14,17 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <thread>
 
 namespace labsync::verifier {
 namespace {
 
 constexpr std::size_t min_read_size = 1u << 20;
 constexpr std::uint64_t single_thread_below = 4u << 20;
+// Buffers between the reading and the compressing thread: one being filled, one being
+// compressed, one ready.
+constexpr std::size_t pipe_slots = 3;
 
 std::int64_t mtime_ns(const struct stat& st) {
     return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
@@ -48,7 +54,6 @@ public:
         : run_dir_(run_dir), out_path_(out_path), options_(options), result_(result) {
         read_size_ = std::max(options.read_size, min_read_size);
         // Room for one full read after up to read_size bytes of queued headers and small files.
-        staging_.reset(new std::byte[2 * read_size_]);
         staging_cap_ = 2 * read_size_;
     }
 
@@ -64,7 +69,7 @@ public:
                                   "the name is reserved for the archive's embedded manifest");
 
         // A run smaller than one zstd job gains nothing from worker threads but pays for starting
-        // them (~30 % of a small pack). The choice depends only on the input, so the output is
+        // them (and the reading thread). The choice depends only on the input, so the output is
         // still a function of (run, options).
         std::uint64_t total = 0;
         for (const auto& f : walk.files) total += f.size;
@@ -72,6 +77,43 @@ public:
         std::error_code ec;
         if (!out_.open(out_path_, options_.level, threads, ec)) return fail_output(ec);
 
+        bool produced = false;
+        if (threads == 0) {
+            inline_buffer_.reset(new std::byte[staging_cap_]);
+            staging_ = inline_buffer_.get();
+            produced = produce(walk);
+        } else {
+            // Two stages, like `tar | zstd` but without copies: a reading thread (read + member
+            // hash) fills buffers while this thread feeds libzstd, hashes and writes its output.
+            // Neither waits for the other unless all buffers are full or empty.
+            pipe_.emplace(pipe_slots, staging_cap_);
+            staging_ = pipe_->acquire();
+            std::error_code write_ec;
+            {
+                std::jthread reader([&] {
+                    produced = produce(walk);
+                    pipe_->close();
+                });
+                std::byte* chunk = nullptr;
+                std::size_t size = 0;
+                while (pipe_->next(chunk, size)) {
+                    if (!write_ec && !out_.write({chunk, size}, write_ec)) pipe_->cancel();
+                    pipe_->release(chunk);
+                }
+            }  // joins the reader
+            if (write_ec) return fail_output(write_ec);
+        }
+        if (!produced) return abort_output();
+        if (!out_.finish(ec)) return fail_output(ec);
+        result_.sha256 = to_hex(out_.digest());
+        result_.compressed_bytes = out_.bytes_written();
+        if (!out_.commit(ec)) return fail_output(ec);
+    }
+
+private:
+    // Every member, then the manifest and the end marker, into the staging buffers. Runs on the
+    // reading thread (or the calling thread when zstd has no workers).
+    bool produce(walk_result& walk) {
         std::vector<manifest_entry> entries;
         entries.reserve(walk.files.size());
         std::int64_t newest = 0;
@@ -81,11 +123,11 @@ public:
             bool take_dir = f == walk.files.size() ||
                             (d < walk.directories.size() && walk.directories[d] < walk.files[f].path);
             if (take_dir) {
-                if (!add_directory(walk.directories[d++], newest)) return abort_output();
+                if (!add_directory(walk.directories[d++], newest)) return false;
             } else {
                 const run_file& file = walk.files[f++];
                 manifest_entry entry;
-                if (!add_file(file, entry)) return abort_output();
+                if (!add_file(file, entry)) return false;
                 newest = std::max(newest, seconds_of(file.mtime_ns));
                 result_.input_bytes += file.size;
                 entries.push_back(std::move(entry));
@@ -102,14 +144,9 @@ public:
         block += text;
         block.append(tar_padding(text.size()), '\0');
         block.append(2 * tar_block_size, '\0');  // end-of-archive marker
-        if (!queue(block) || !flush_staging()) return abort_output();
-        if (!out_.finish(ec)) return fail_output(ec);
-        result_.sha256 = to_hex(out_.digest());
-        result_.compressed_bytes = out_.bytes_written();
-        if (!out_.commit(ec)) return fail_output(ec);
+        return queue(block) && flush_staging(true);
     }
 
-private:
     bool add_directory(const std::string& path, std::int64_t& newest) {
         std::error_code ec;
         unique_fd fd = open_run_subdir(run_fd_.get(), path, ec);
@@ -150,7 +187,7 @@ private:
             // as extra bytes without an extra read() at the end.
             std::size_t want = static_cast<std::size_t>(
                 std::min<std::uint64_t>(remaining + 1, staging_cap_ - staging_used_));
-            ssize_t n = ::read(fd.get(), staging_.get() + staging_used_, want);
+            ssize_t n = ::read(fd.get(), staging_ + staging_used_, want);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 return fail_input(read_error(errno), file.path, "read"), false;
@@ -158,8 +195,7 @@ private:
             if (n == 0) break;
             auto got = static_cast<std::uint64_t>(n);
             if (got > remaining) return changed(file.path, "grew while being read"), false;
-            hasher_.update(
-                std::span<const std::byte>(staging_.get() + staging_used_, static_cast<std::size_t>(n)));
+            hasher_.update(std::span<const std::byte>(staging_ + staging_used_, static_cast<std::size_t>(n)));
             staging_used_ += static_cast<std::size_t>(n);
             remaining -= got;
             if (remaining == 0 && want > got) break;  // a short read at the expected end: EOF
@@ -185,16 +221,22 @@ private:
         while (!bytes.empty()) {
             if (staging_used_ == staging_cap_ && !flush_staging()) return false;
             std::size_t n = std::min(bytes.size(), staging_cap_ - staging_used_);
-            std::memcpy(staging_.get() + staging_used_, bytes.data(), n);
+            std::memcpy(staging_ + staging_used_, bytes.data(), n);
             staging_used_ += n;
             bytes.remove_prefix(n);
         }
         return true;
     }
 
-    bool flush_staging() {
+    bool flush_staging(bool last = false) {
+        if (pipe_) {
+            pipe_->submit(staging_, staging_used_);
+            staging_used_ = 0;
+            staging_ = last ? nullptr : pipe_->acquire();
+            return last || staging_ != nullptr;  // nullptr: the writer failed and cancelled
+        }
         std::error_code ec;
-        if (!out_.write({staging_.get(), staging_used_}, ec)) return fail_output(ec), false;
+        if (!out_.write({staging_, staging_used_}, ec)) return fail_output(ec), false;
         staging_used_ = 0;
         return true;
     }
@@ -230,7 +272,9 @@ private:
     unique_fd run_fd_;
     detail::zstd_output out_;
     sha256 hasher_;
-    std::unique_ptr<std::byte[]> staging_;
+    std::unique_ptr<std::byte[]> inline_buffer_;
+    std::optional<detail::chunk_pipe> pipe_;
+    std::byte* staging_ = nullptr;
     std::size_t staging_cap_ = 0;
     std::size_t staging_used_ = 0;
     std::size_t read_size_ = 0;

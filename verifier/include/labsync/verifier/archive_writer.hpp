@@ -27,7 +27,7 @@ inline constexpr std::string_view archive_manifest_path = ".labsync/manifest.sha
 struct pack_options {
     int level = 3;                     // zstd compression level
     unsigned threads = 2;              // zstd worker threads (0 = compress on the calling thread)
-    std::size_t read_size = 4u << 20;  // bytes per read(); raised to 1 MiB when smaller
+    std::size_t read_size = 2u << 20;  // bytes per read(); raised to 1 MiB when smaller
     // Test hook: called right before a file is opened and read (path relative to the run).
     std::function<void(std::string_view)> before_read;
 };
