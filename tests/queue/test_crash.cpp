@@ -62,11 +62,11 @@ TEST_CASE("crash: SIGKILL at random moments never loses or invents a committed s
     int rounds = 0, kills_mid_write = 0;
     const auto started = std::chrono::steady_clock::now();
 
-    for (; rounds < 120; ++rounds) {
+    for (; rounds < 110; ++rounds) {
         INFO("round " << rounds);
         labsync::test::child_process child(
             {LABSYNC_QUEUE_CRASH_CHILD, db_path.string(), std::to_string(rounds)});
-        const int lines_before_kill = std::uniform_int_distribution<int>(1, 40)(rng);
+        const int lines_before_kill = std::uniform_int_distribution<int>(1, 30)(rng);
         for (int i = 0; i < lines_before_kill; ++i) {
             if (!child.wait_for_line("", 10s)) break;
         }
@@ -116,10 +116,16 @@ TEST_CASE("crash: SIGKILL at random moments never loses or invents a committed s
             allowed[in_flight->first].insert(in_flight->second);
         }
 
-        // The store must be intact...
+        // The store must be intact, and each job's last event must name its state (one query:
+        // events() per job per round would dominate the test's time).
+        std::map<std::int64_t, std::string> last_event_state;
         {
             SQLite::Database raw(db_path.string(), SQLite::OPEN_READWRITE);
             REQUIRE(raw.execAndGet("PRAGMA integrity_check").getString() == "ok");
+            SQLite::Statement q(raw,
+                                "SELECT job_id, to_state FROM events WHERE id IN "
+                                "(SELECT max(id) FROM events GROUP BY job_id)");
+            while (q.executeStep()) last_event_state[q.getColumn(0).getInt64()] = q.getColumn(1).getString();
         }
         // ...and every job in a state the child announced.
         store_options inspect;
@@ -141,10 +147,7 @@ TEST_CASE("crash: SIGKILL at random moments never loses or invents a committed s
             } else {
                 CHECK(it->second.count(j.state) == 1);
             }
-            auto events = store->events(j.id);
-            REQUIRE(events);
-            REQUIRE_FALSE(events->empty());
-            CHECK(events->back().to_state == j.state);
+            CHECK(last_event_state[j.id] == to_string(j.state));
             // Next round starts from what is on disk; a running job may come back queued (replay).
             it = allowed.find(j.id);
             it->second = {j.state};

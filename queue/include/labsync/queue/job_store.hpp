@@ -30,7 +30,8 @@ struct store_options {
     std::chrono::milliseconds busy_timeout{5000};
     // Only the process that owns the queue (the daemon / embedded engine) replays on open; it
     // holds an exclusive flock on "<path>.lock" while open, so a second owner gets
-    // errc::store_in_use. An inspecting tool opens with replay = false: no lock, no replay.
+    // errc::store_in_use. An inspecting tool opens with replay = false: no lock, no replay
+    // (an old schema is still migrated forward).
     bool replay = true;
 };
 
