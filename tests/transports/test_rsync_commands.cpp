@@ -1,5 +1,6 @@
 // The pure half of rsync_ssh: ids, quoting, remote commands, marker and progress parsing.
 #include "labsync/transports/rsync_ssh_commands.hpp"
+#include "labsync/verifier/manifest_builder.hpp"
 
 #include "process.hpp"
 #include "temp_dir.hpp"
@@ -96,7 +97,27 @@ TEST_CASE("remote commands behave in a real shell", "[rsync][commands]") {
     auto m = split_marker(r.out);
     REQUIRE(m);
     CHECK(m->marker == "present");
-    CHECK(m->rest == "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  sub/-a file\n");
+    std::error_code ec;
+    auto parsed = labsync::verifier::manifest::parse_sha256sum(m->rest, ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(parsed.entries().size() == 1);
+    CHECK(parsed.entries()[0].path == "sub/-a file");
+    CHECK(parsed.to_sha256sum() ==
+          "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  sub/-a file\n");
+    // A name the fast branch cannot print unambiguously takes the sha256sum branch.
+    labsync::test::write_file(p.final_dir + "/back\\slash", "b");
+    labsync::test::write_file(p.final_dir + "/new\nline", "n");
+    r = sh(manifest_command(p.final_dir));
+    m = split_marker(r.out);
+    REQUIRE(m);
+    parsed = labsync::verifier::manifest::parse_sha256sum(m->rest, ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(parsed.entries().size() == 3);
+    CHECK(parsed.find("back\\slash"));
+    CHECK(parsed.find("new\nline"));
+    auto built = labsync::verifier::build_manifest(p.final_dir);
+    REQUIRE(built.ok());
+    CHECK(parsed.to_sha256sum() == built.manifest.to_sha256sum());
     labsync::test::write_file(p.staging_dir + "/y", "y");
     r = sh(finalize_command(p, false));
     CHECK(r.out == "labsync:exists\n");
