@@ -75,6 +75,37 @@ fs::path make_blob(const fs::path& path, std::size_t size, unsigned seed) {
     return path;
 }
 
+fs::path make_run_archive(const fs::path& dir, bool wrong_manifest, std::size_t size) {
+    fs::path run = dir / "run";
+    make_blob(run / "a.bin", size, 11);
+    write_file(run / "sub" / "b.txt", "hello\n");
+    fs::create_directories(run / ".labsync");
+    fs::path out = dir / (wrong_manifest ? "bad.tar.zst" : "good.tar.zst");
+    process_options o;
+    o.cwd = run;
+    auto r = run_process(
+        {"bash", "-c", "sha256sum a.bin sub/b.txt | LC_ALL=C sort -k2 > .labsync/manifest.sha256"}, o);
+    if (r.exit_code != 0) throw std::runtime_error("make_run_archive: " + r.err);
+    if (wrong_manifest) {
+        auto text = read_file(run / ".labsync" / "manifest.sha256");
+        text[0] = text[0] == '0' ? '1' : '0';
+        write_file(run / ".labsync" / "manifest.sha256", text);
+    }
+    r = run_process({"bash", "-c",
+                     "set -o pipefail; tar --format=ustar -cf - a.bin sub/b.txt .labsync/manifest.sha256 | "
+                     "zstd -q -c > '" +
+                         out.string() + "'"},
+                    o);
+    if (r.exit_code != 0) throw std::runtime_error("make_run_archive: " + r.err);
+    return out;
+}
+
+receiver_options blob_options() {
+    receiver_options o;
+    o.member_check = false;
+    return o;
+}
+
 raw_conn::raw_conn(int port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};

@@ -33,6 +33,15 @@ std::string sha256_of_file(const std::filesystem::path& file);
 // Writes `size` pseudo-random bytes (seeded) and returns the path.
 std::filesystem::path make_blob(const std::filesystem::path& path, std::size_t size, unsigned seed = 1);
 
+// A tar+zstd run archive as `syncd pack` makes it (ustar members, `.labsync/manifest.sha256`
+// last), built with tar and zstd. `wrong_manifest`: the manifest's first digest is altered so the
+// archive is well-formed but a member no longer matches.
+std::filesystem::path make_run_archive(const std::filesystem::path& dir, bool wrong_manifest = false,
+                                       std::size_t size = 300000);
+
+// Options for tests that PUT random blobs: the archive member check off.
+receiver_options blob_options();
+
 // A blocking TCP client on 127.0.0.1.
 class raw_conn {
 public:

@@ -9,7 +9,7 @@ using namespace labsync::test;
 namespace fs = std::filesystem;
 
 TEST_CASE("PUT stores a run once, re-PUT is 200, a different body is 409", "[receiver][http]") {
-    receiver_fixture rx;
+    receiver_fixture rx(blob_options());
     temp_dir tmp;
     auto blob = make_blob(tmp / "a.tar.zst", 3 << 20, 1);
     auto sha = sha256_of_file(blob);
@@ -45,7 +45,7 @@ TEST_CASE("PUT stores a run once, re-PUT is 200, a different body is 409", "[rec
 }
 
 TEST_CASE("a body that does not match X-Content-SHA256 is 422 and leaves nothing", "[receiver][http]") {
-    receiver_fixture rx;
+    receiver_fixture rx(blob_options());
     temp_dir tmp;
     auto blob = make_blob(tmp / "a.tar.zst", 1 << 20, 3);
     auto sha = sha256_of_file(blob);
@@ -58,8 +58,8 @@ TEST_CASE("a body that does not match X-Content-SHA256 is 422 and leaves nothing
     CHECK(store_files(rx.store()).empty());
 }
 
-TEST_CASE("an empty body is a valid upload", "[receiver][http]") {
-    receiver_fixture rx;
+TEST_CASE("an empty body is a valid upload without the member check", "[receiver][http]") {
+    receiver_fixture rx(blob_options());
     temp_dir tmp;
     write_file(tmp / "empty", "");
     CHECK(curl_put(rx, "eq1", "run-empty", tmp / "empty").status == 201);
@@ -67,7 +67,7 @@ TEST_CASE("an empty body is a valid upload", "[receiver][http]") {
 }
 
 TEST_CASE("ping, healthz and metrics", "[receiver][http]") {
-    receiver_fixture rx;
+    receiver_fixture rx(blob_options());
     temp_dir tmp;
     CHECK(curl(rx.url() + "/v1/ping", {"-X", "POST"}).status == 401);
     CHECK(curl(rx.url() + "/v1/ping", {"-X", "POST", "-H", "Authorization: Bearer nope-nope-nope-nope"})
@@ -90,7 +90,7 @@ TEST_CASE("ping, healthz and metrics", "[receiver][http]") {
 }
 
 TEST_CASE("commit allow-list: 412 with a fix, allowed commits pass", "[receiver][http]") {
-    receiver_options opts;
+    receiver_options opts = blob_options();
     opts.allowed_commits =
         std::vector<std::string>{"# deployed builds", "0123456789abcdef0123456789abcdef01234567"};
     receiver_fixture rx(opts);
@@ -109,7 +109,7 @@ TEST_CASE("commit allow-list: 412 with a fix, allowed commits pass", "[receiver]
 }
 
 TEST_CASE("Expect: 100-continue: refused before the body, accepted with 100", "[receiver][http]") {
-    receiver_fixture rx({.extra_args = {"--max-body", "1M"}});
+    receiver_fixture rx({.member_check = false, .extra_args = {"--max-body", "1M"}});
     const std::string sha(64, 'a');
     auto head = [&](const std::string& token, std::size_t length) {
         return "PUT /v1/runs/eq1/r1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
@@ -135,4 +135,33 @@ TEST_CASE("Expect: 100-continue: refused before the body, accepted with 100", "[
         CHECK(c.read_until("}").find("HTTP/1.1 422") != std::string::npos);  // sha was 'aaa…'
     }
     CHECK(store_files(rx.store()).empty());
+}
+
+TEST_CASE("member check: a pack-style archive is stored, a member that differs from the manifest is 422",
+          "[receiver][http][member]") {
+    receiver_fixture rx;  // member check on by default
+    temp_dir tmp;
+    auto good = make_run_archive(tmp / "g");
+    auto bad = make_run_archive(tmp / "b", true);
+    auto ok = curl_put(rx, "eq1", "run-good", good);
+    CHECK(ok.status == 201);
+    auto r = curl_put(rx, "eq1", "run-bad", bad);  // its own sha is right: only a member is wrong
+    CHECK(r.status == 422);
+    auto j = nlohmann::json::parse(r.body);
+    CHECK(j["error"] == "member_mismatch");
+    CHECK(j["message"].get<std::string>().find("a.bin") != std::string::npos);
+    // Not an archive at all.
+    auto blob = make_blob(tmp / "blob", 50000, 9);
+    auto junk = curl_put(rx, "eq1", "run-junk", blob);
+    CHECK(junk.status == 422);
+    CHECK(nlohmann::json::parse(junk.body)["error"] == "member_mismatch");
+    // A flipped byte in a good archive: the sha check speaks first.
+    auto data = read_file(good);
+    auto sha = sha256_of_file(good);
+    data[data.size() / 2] = static_cast<char>(data[data.size() / 2] ^ 0x40);
+    write_file(tmp / "flipped", data);
+    auto flipped = curl_put(rx, "eq1", "run-flip", tmp / "flipped", sha);
+    CHECK(flipped.status == 422);
+    CHECK(nlohmann::json::parse(flipped.body)["error"] == "sha256_mismatch");
+    CHECK(store_files(rx.store()) == std::vector<std::string>{"eq1/run-good.json", "eq1/run-good.tar.zst"});
 }

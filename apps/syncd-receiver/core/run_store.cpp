@@ -128,7 +128,7 @@ upload_file::~upload_file() {
 }
 
 std::error_code upload_file::append(std::span<const std::byte> data) {
-    hash_.update(data);
+    if (hashing_) hash_.update(data);
     if (auto ec = write_all(fd_, data.data(), data.size())) return ec;
     bytes_ += data.size();
     return {};

@@ -48,7 +48,9 @@ public:
     upload_file(const upload_file&) = delete;
     upload_file& operator=(const upload_file&) = delete;
 
-    // Hashes and writes (all of) `data`.
+    // When another component hashes the same bytes (the archive checker), don't hash twice.
+    void skip_hashing() noexcept { hashing_ = false; }
+    // Hashes (unless skipped) and writes (all of) `data`.
     std::error_code append(std::span<const std::byte> data);
     // Reserves `bytes` on disk up front so a full filesystem is found before the body is read.
     std::error_code reserve(std::uint64_t bytes);
@@ -61,6 +63,7 @@ private:
     int fd_;
     std::filesystem::path named_path_;  // empty for O_TMPFILE
     std::uint64_t bytes_ = 0;
+    bool hashing_ = true;
     verifier::sha256 hash_;
 };
 

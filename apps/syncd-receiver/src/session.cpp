@@ -286,14 +286,20 @@ private:
         co_return std::pair{beast::error_code{}, filled};
     }
 
+    // Writes a chunk and feeds the checker in parallel on the disk pool. A checker error does
+    // not stop the upload: the body is still read (the client gets its 422 on a live
+    // connection) and finish() reports the first error.
     awaitable<std::error_code> store_chunk(upload_file& file, body_checker* checker,
                                            const std::vector<std::byte>& buf, std::size_t n) {
-        co_return co_await on_disk(ctx_, [&file, checker, &buf, n] {
-            std::span<const std::byte> data(buf.data(), n);
-            if (auto ec = file.append(data)) return ec;
-            if (checker != nullptr) return checker->feed(data);
-            return std::error_code{};
+        std::span<const std::byte> data(buf.data(), n);
+        auto write = on_disk(ctx_, [&file, data] { return file.append(data); });
+        if (checker == nullptr) co_return co_await std::move(write);
+        auto check = on_disk(ctx_, [checker, data] {
+            checker->feed(data);
+            return 0;
         });
+        auto [ec, ignored] = co_await (std::move(write) && std::move(check));
+        co_return ec;
     }
 
     awaitable<bool> put(http::request_parser<http::empty_body>& parser);

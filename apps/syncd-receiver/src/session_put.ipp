@@ -80,6 +80,7 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         if (f && !e) e = f->reserve(length);
         return std::pair{std::move(f), e};
     });
+    if (file && checker) file->skip_hashing();
     // The temp file is released on the pool too: freeing a large unlinked file takes time.
     auto discard = [&]() -> awaitable<void> {
         co_await on_disk(ctx_, [&] {
@@ -162,15 +163,13 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
     meta.client = auth.principal.empty() ? peer_ : auth.principal + " " + peer_;
     auto result = co_await on_disk(ctx_, [&] {
         outcome o;
-        std::string actual = file->finish_hash();
+        std::error_code check_ec = checker ? checker->finish() : std::error_code{};
+        std::string actual = checker ? checker->sha256() : file->finish_hash();
         if (actual != claimed) {
             return outcome{422, "sha256_mismatch",
                            "the body's sha256 is " + actual + " but X-Content-SHA256 said " + claimed, {}};
         }
-        if (checker) {
-            auto cec = checker->finish();
-            if (cec) return outcome{422, "member_mismatch", checker->failure(), {}};
-        }
+        if (check_ec) return outcome{422, "member_mismatch", checker->failure(), {}};
         meta.sha256 = actual;
         meta.bytes = file->bytes();
         meta.stored_at = rfc3339_now();
