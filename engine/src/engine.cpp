@@ -324,12 +324,8 @@ asio::awaitable<enqueue_result> engine::async_enqueue(std::filesystem::path run_
         r.error = make_error(errc::not_open, "engine is not open");
         co_return r;
     }
-    co_return co_await asio::co_spawn(
-        m->pool->get_executor(),
-        [m, run_path]() -> asio::awaitable<enqueue_result> {
-            co_return m->enqueue_blocking(run_path, false, nullptr);
-        },
-        asio::use_awaitable);
+    auto pool_task = [m, run_path] { return m->enqueue_blocking(run_path, false, nullptr); };
+    co_return co_await m->on_pool(std::move(pool_task));
 }
 
 std::optional<queue::job> engine::status(const std::filesystem::path& run_path) {

@@ -67,7 +67,7 @@ asio::awaitable<void> engine::impl::cleanup_pass() {
     const auto t = now();
     // The store is thread-safe; the sweep asks it which archives are still wanted.
     auto* s = &*store;
-    auto [swept, pruned] = co_await on_pool([outbox, quarantine, keep_days, t, s] {
+    auto pool_task = [outbox, quarantine, keep_days, t, s] {
         auto removed = sweep_outbox(outbox, [s](const std::string& equipment, const std::string& run) {
             auto live = s->find_live(equipment, run);
             if (!live) return true;  // cannot tell: keep
@@ -77,9 +77,10 @@ asio::awaitable<void> engine::impl::cleanup_pass() {
                    st == job_state::failed || st == job_state::blocked_by_validation;
         });
         return std::pair{removed, prune_quarantine(quarantine, keep_days, t)};
-    });
-    for (const auto& p : swept) log(log_level::info, "swept orphan outbox archive {}", p.string());
-    for (const auto& p : pruned)
+    };
+    const auto sweep = co_await on_pool(std::move(pool_task));
+    for (const auto& p : sweep.first) log(log_level::info, "swept orphan outbox archive {}", p.string());
+    for (const auto& p : sweep.second)
         log(log_level::info, "pruned quarantine entry {} (older than {} days)", p.string(), keep_days);
 }
 
@@ -167,11 +168,12 @@ asio::awaitable<void> engine::impl::cleanup_one(equipment_runtime& eq, queue::jo
             if (!run_gone) {
                 const auto parent = run_path.parent_path();
                 const auto name = run_path.filename().string();
-                std::tie(ec, where) = co_await on_pool([parent, name] {
+                auto pool_task = [parent, name] {
                     std::string at;
                     auto err = remove_run_tree(parent, name, &at);
                     return std::pair{err, at};
-                });
+                };
+                std::tie(ec, where) = co_await on_pool(std::move(pool_task));
             }
             if (ec) {
                 d.message = fmt::format("cleanup: deleting the run failed at '{}': {}", where, ec.message());

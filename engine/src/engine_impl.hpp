@@ -14,9 +14,14 @@
 #include "labsync/engine/retry_policy.hpp"
 #include "labsync/engine/token_bucket.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -104,13 +109,31 @@ struct engine::impl {
     // Durable transition on the strand; logs, fires on_job_changed. False when refused.
     bool transition(std::int64_t job_id, queue::job_state to, const queue::transition_details& details);
 
-    // Runs f() on the CPU pool and resumes on the strand with its result.
+    // Runs f() on the CPU pool; the awaiting coroutine resumes on its own executor with the
+    // result (an exception thrown by f is rethrown there). Deliberately not a coroutine itself:
+    // GCC 12 double-destroys lambda arguments copied into a coroutine frame. R must be default
+    // constructible.
     template <class F>
     asio::awaitable<std::invoke_result_t<F>> on_pool(F f) {
         using R = std::invoke_result_t<F>;
-        co_return co_await asio::co_spawn(
-            pool->get_executor(), [f = std::move(f)]() mutable -> asio::awaitable<R> { co_return f(); },
-            asio::use_awaitable);
+        return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, R)>(
+            [this](auto handler, F fn) {
+                asio::post(*pool, [handler = std::move(handler), fn = std::move(fn)]() mutable {
+                    std::exception_ptr failure;
+                    R value{};
+                    try {
+                        value = fn();
+                    } catch (...) {
+                        failure = std::current_exception();
+                    }
+                    auto ex = asio::get_associated_executor(handler);
+                    asio::dispatch(
+                        ex, [handler = std::move(handler), failure, value = std::move(value)]() mutable {
+                            std::move(handler)(failure, std::move(value));
+                        });
+                });
+            },
+            asio::use_awaitable, std::move(f));
     }
 
     // --- coroutines (engine_run.cpp) ---

@@ -227,12 +227,13 @@ transports::push_request engine::impl::make_request(equipment_runtime& eq, const
 asio::awaitable<verifier::build_result> engine::impl::build_manifest(const std::filesystem::path& run_path) {
     auto builder = deps.build_manifest;
     const unsigned threads = config.cpu_threads ? config.cpu_threads : 0;
-    co_return co_await on_pool([builder, run_path, threads] {
+    auto pool_task = [builder, run_path, threads] {
         if (builder) return builder(run_path);
         verifier::build_options o;
         o.threads = threads;
         return verifier::build_manifest(run_path, o);
-    });
+    };
+    co_return co_await on_pool(std::move(pool_task));
 }
 
 asio::awaitable<void> engine::impl::ship(equipment_runtime& eq, queue::job job) {
@@ -384,12 +385,14 @@ asio::awaitable<void> engine::impl::handle_failure(equipment_runtime& eq, const 
                                      std::chrono::system_clock::now()};
             const auto run_path = std::filesystem::path(job.run_path);
             const auto qdir = config.quarantine_dir;
-            auto [ec, dest, moved] = co_await on_pool([run_path, qdir, reason] {
+            auto pool_task = [run_path, qdir, reason] {
                 std::filesystem::path to;
                 bool renamed = false;
                 auto err = move_to_quarantine(run_path, qdir, reason, to, renamed);
                 return std::tuple{err, to, renamed};
-            });
+            };
+            const auto moved_to = co_await on_pool(std::move(pool_task));
+            const auto& [ec, dest, moved] = moved_to;
             if (ec)
                 log(log_level::error, "{}/{}: quarantine failed: {}", eq.cfg.name, job.run_id, ec.message());
             else

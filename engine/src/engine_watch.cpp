@@ -38,12 +38,14 @@ asio::awaitable<void> engine::impl::consider_run(equipment_runtime& eq, std::fil
         eq.settle_pending.erase(run_id);
         co_return;  // known: not enqueued twice
     }
-    auto [result, settle_until] = co_await on_pool([this, run_path] {
+    auto pool_task = [this, run_path] {
         std::optional<queue::time_point> settle;
         auto r = enqueue_blocking(run_path, true, &settle);
         return std::pair{std::move(r), settle};
-    });
-    if (settle_until) {
+    };
+    const auto outcome = co_await on_pool(std::move(pool_task));
+    const auto& result = outcome.first;
+    if (const auto& settle_until = outcome.second) {
         eq.settle_pending[run_id] = *settle_until;
         if (rescan_timer) rescan_timer->cancel();  // recompute the earliest deadline
         co_return;

@@ -1,0 +1,93 @@
+#pragma once
+// A pure test double of transports::transport for the engine's component tests: it "stores" the
+// manifest it is given, answers probes from that store, and plays scripted failures. Runs on the
+// engine's strand only (no locking needed for the engine; tests read it through the mutex).
+
+#include "labsync/transports/transport.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace labsync::test {
+
+struct fake_remote {
+    std::mutex mutex;
+    std::map<std::string, verifier::manifest> stored;       // run id -> what the remote holds
+    std::deque<transports::transport_result> push_script;   // next push results (empty = success)
+    std::deque<transports::transport_result> probe_script;  // next probe failures (empty = answer)
+    bool hang_push = false;                                 // push never completes (until cancelled)
+    bool hang_probe = false;
+    bool tamper = false;  // probes report a different file content
+    int pushes = 0;
+    int probes = 0;
+};
+
+class fake_transport final : public transports::transport {
+public:
+    explicit fake_transport(std::shared_ptr<fake_remote> remote) : remote_(std::move(remote)) {}
+    std::string_view name() const noexcept override { return "fake"; }
+
+    boost::asio::awaitable<transports::transport_result> push(const transports::push_request& req) override {
+        bool hang = false;
+        std::optional<transports::transport_result> scripted;
+        {
+            std::lock_guard lock(remote_->mutex);
+            ++remote_->pushes;
+            hang = remote_->hang_push;
+            if (!remote_->push_script.empty()) {
+                scripted = remote_->push_script.front();
+                remote_->push_script.pop_front();
+            }
+        }
+        if (hang) co_await forever();
+        if (req.on_progress)
+            req.on_progress(req.local_manifest ? req.local_manifest->total_bytes() : 0,
+                            req.local_manifest ? req.local_manifest->total_bytes() : 0);
+        if (scripted) co_return *scripted;
+        std::lock_guard lock(remote_->mutex);
+        if (req.local_manifest) remote_->stored[req.run_id] = *req.local_manifest;
+        co_return transports::transport_result::success(201);
+    }
+
+    boost::asio::awaitable<transports::probe_result> probe(const transports::push_request& req) override {
+        bool hang = false;
+        {
+            std::lock_guard lock(remote_->mutex);
+            ++remote_->probes;
+            hang = remote_->hang_probe;
+        }
+        if (hang) co_await forever();
+        std::lock_guard lock(remote_->mutex);
+        transports::probe_result r;
+        if (!remote_->probe_script.empty()) {
+            r.status = remote_->probe_script.front();
+            remote_->probe_script.pop_front();
+            co_return r;
+        }
+        r.status = transports::transport_result::success(200);
+        auto it = remote_->stored.find(req.run_id);
+        r.present = it != remote_->stored.end();
+        if (r.present) {
+            auto entries = it->second.entries();
+            if (remote_->tamper && !entries.empty()) entries.front().sha256[0] ^= 0xff;
+            r.remote_manifest = verifier::manifest(std::move(entries));
+        }
+        co_return r;
+    }
+
+private:
+    static boost::asio::awaitable<void> forever() {
+        boost::asio::steady_timer t(co_await boost::asio::this_coro::executor);
+        t.expires_at(boost::asio::steady_timer::time_point::max());
+        co_await t.async_wait(boost::asio::use_awaitable);
+    }
+    std::shared_ptr<fake_remote> remote_;
+};
+
+}  // namespace labsync::test

@@ -1,0 +1,106 @@
+// Run detection: inotify sees a marker appear; the rescan finds runs written while the engine
+// was down; runs already known are not enqueued twice; unsettled runs wait.
+#include "engine_harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+using namespace labsync;
+using namespace std::chrono_literals;
+using queue::job_state;
+using test::engine_runner;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct fixture {
+    test::temp_dir dir;
+    std::shared_ptr<test::fake_remote> remote = std::make_shared<test::fake_remote>();
+
+    engine::engine_config config(std::chrono::seconds settle = 0s) {
+        engine::engine_config c;
+        c.state_dir = dir / "state";
+        c.outbox_dir = dir / "outbox";
+        c.quarantine_dir = dir / "quarantine";
+        c.cpu_threads = 2;
+        c.rescan_interval = std::chrono::seconds(3600);
+        for (const auto* name : {"cam-a", "cam-b"}) {
+            engine::equipment_config e;
+            e.name = name;
+            e.runs_root = dir / "runs" / name;
+            e.settle = settle;
+            e.cleanup_enabled = false;
+            e.transport.http_put.url = "http://127.0.0.1:1";
+            c.equipment.push_back(e);
+        }
+        return c;
+    }
+    engine::engine_deps deps() {
+        engine::engine_deps d;
+        auto r = remote;
+        d.transports = [r](const engine::equipment_config&, const engine::transport_context&, std::string&) {
+            return std::make_unique<test::fake_transport>(r);
+        };
+        return d;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("watch: a marker dropped into a new run directory enqueues the run", "[engine][watch]") {
+    fixture f;
+    engine_runner r(f.config(), f.deps());
+    REQUIRE_FALSE(r.open());
+    r.start();
+    // Runs root exists (open() creates it); the watch is set up asynchronously: write data, and
+    // the marker last, several times over so at least one lands after the watch exists.
+    const auto run = f.dir / "runs/cam-a/run-1";
+    test::write_file(run / "img.raw", "pixels");
+    std::optional<queue::job> j;
+    for (int i = 0; i < 50 && !j; ++i) {
+        test::write_file(run / "done.marker", "");
+        j = r.observer.wait_run("run-1", job_state::verified, 200ms);
+    }
+    REQUIRE(j);
+    CHECK(j->equipment == "cam-a");
+    // Touching the marker again does not create a second job.
+    test::write_file(run / "done.marker", "");
+    r->request_rescan();
+    std::this_thread::sleep_for(200ms);
+    CHECK(r->list().size() == 1);
+}
+
+TEST_CASE("watch: the startup scan finds runs written while the engine was down", "[engine][watch]") {
+    fixture f;
+    for (const auto* eq : {"cam-a", "cam-b"})
+        for (int i = 0; i < 3; ++i) {
+            const auto run = f.dir / "runs" / eq / ("r" + std::to_string(i));
+            test::write_file(run / "f.bin", "data");
+            test::write_file(run / "done.marker", "");
+        }
+    test::write_file(f.dir / "runs/cam-a/unfinished/f.bin", "no marker yet");
+    engine_runner r(f.config(), f.deps());
+    REQUIRE_FALSE(r.open());
+    r.start();
+    for (const auto* run : {"r0", "r1", "r2"}) {
+        for (int k = 0; k < 2; ++k) REQUIRE(r.observer.wait_run(run, job_state::verified));
+    }
+    for (int i = 0; i < 200 && r->list({.state = job_state::verified}).size() < 6; ++i)
+        std::this_thread::sleep_for(10ms);
+    CHECK(r->list({.state = job_state::verified}).size() == 6);
+    CHECK(r->list().size() == 6);  // the run without a marker is not enqueued
+}
+
+TEST_CASE("watch: an unsettled run waits for its settle time", "[engine][watch]") {
+    fixture f;
+    const auto run = f.dir / "runs/cam-b/slow";
+    test::write_file(run / "f.bin", "data");
+    test::write_file(run / "done.marker", "");
+    engine_runner r(f.config(1s), f.deps());
+    REQUIRE_FALSE(r.open());
+    const auto start = std::chrono::steady_clock::now();
+    r.start();
+    REQUIRE(r.observer.wait_run("slow", job_state::verified, 10s));
+    CHECK(std::chrono::steady_clock::now() - start >= 500ms);
+}
