@@ -67,14 +67,16 @@ TEST_CASE("remote paths and commands", "[rsync][commands]") {
     CHECK(p.final_dir == "/data/labs/scope-1/run-7");
     CHECK(p.staging_root == "/data/labs/scope-1/.labsync-staging");
     CHECK(p.staging_dir == "/data/labs/scope-1/.labsync-staging/run-7.abc");
-    const auto prep = prepare_command(p, "run-7");
+    const auto prep = rsync_path_command(p, "run-7");
     CHECK(prep.find("mkdir -p -- '/data/labs/scope-1/.labsync-staging'") != std::string::npos);
     CHECK(prep.find("rm -rf -- '/data/labs/scope-1/.labsync-staging/run-7'.*") != std::string::npos);
+    CHECK(prep.find("exec rsync") == prep.size() - 10);
     const auto fin = finalize_command(p, true);
     CHECK(fin.find("mv -T -- '/data/labs/scope-1/.labsync-staging/run-7.abc' '/data/labs/scope-1/run-7'") !=
           std::string::npos);
-    CHECK(fin.find("sync -f") != std::string::npos);
-    CHECK(finalize_command(p, false).find("sync -f") == std::string::npos);
+    CHECK(fin.find("-exec sync -- {} +") != std::string::npos);
+    CHECK(fin.find("sync -- '/data/labs/scope-1' ||") != std::string::npos);
+    CHECK(finalize_command(p, false).find("sync --") == std::string::npos);
     CHECK(manifest_command("/d/x").find("LC_ALL=C sort -z | xargs -0 -r sha256sum --") != std::string::npos);
 }
 
@@ -83,18 +85,24 @@ TEST_CASE("remote commands behave in a real shell", "[rsync][commands]") {
     const std::string base = (dir / "dest dir").string();
     auto p = make_remote_paths(base, "eq", "run", "n1");
     auto sh = [](const std::string& cmd) { return labsync::test::run_process({"sh", "-c", cmd}); };
-    auto r = sh(prepare_command(p, "run"));
-    REQUIRE(r.exit_code == 0);
-    CHECK(r.out == "labsync:absent\n");
-    labsync::test::write_file(p.staging_dir + "/sub/-a file", "hello\n");
     labsync::test::write_file(p.staging_root + "/run.old/x", "stale");
-    r = sh(finalize_command(p, true));
-    CHECK(r.out == "labsync:moved\n");
-    r = sh(prepare_command(p, "run"));
-    CHECK(r.out == "labsync:exists\n");
+    auto r = sh(rsync_path_command(p, "run") + " --version");
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("rsync") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(p.staging_root + "/run.old"));
-    r = sh(manifest_command(p.final_dir));
+    labsync::test::write_file(p.staging_dir + "/sub/-a file", "hello\n");
+    r = sh(finalize_command(p, true));
     auto m = split_marker(r.out);
+    REQUIRE(m);
+    CHECK(m->marker == "moved");
+    m = split_marker(m->rest);  // the manifest of the final directory follows
+    REQUIRE(m);
+    CHECK(m->marker == "present");
+    r = sh(rsync_path_command(p, "run") + " --version");
+    CHECK(r.exit_code == 1);
+    CHECK(r.err == "labsync:exists\n");
+    r = sh(manifest_command(p.final_dir));
+    m = split_marker(r.out);
     REQUIRE(m);
     CHECK(m->marker == "present");
     std::error_code ec;

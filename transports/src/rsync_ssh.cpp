@@ -1,4 +1,4 @@
-// rsync_ssh: prepare (ssh) → rsync into staging → rename into place (ssh); probe = remote
+// rsync_ssh: rsync into staging (prepared by --rsync-path) → rename into place (ssh); probe = remote
 // sha256sum over the shared master connection. See rsync_ssh.hpp.
 #include "labsync/transports/rsync_ssh.hpp"
 
@@ -49,6 +49,21 @@ std::string last_line(std::string_view text) {
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
     const std::size_t nl = text.find_last_of("\r\n");
     return std::string(nl == std::string_view::npos ? text : text.substr(nl + 1));
+}
+
+// The stderr line that explains a failure: the first one a classification row matches (ssh's
+// "Connection refused" rather than rsync's closing summary), else the last one.
+std::string reason_line(std::string_view text) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find_first_of("\r\n", start);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string_view line = text.substr(start, end - start);
+        if (match_patterns(ssh_stderr_table(), line) || match_patterns(rsync_stderr_table(), line))
+            return std::string(line);
+        start = end + 1;
+    }
+    return last_line(text);
 }
 
 // A subprocess that did not run to an exit code (missing, timed out, …) as a transport_result.
@@ -157,40 +172,45 @@ asio::awaitable<rsync_ssh::ssh_outcome> rsync_ssh::run_ssh(const std::string& co
                      : transport_result::failure(
                            kind,
                            fmt::format("ssh {}@{}:{} failed (exit {}): {}", config_.user, config_.host,
-                                       config_.port, r.exit_code, last_line(r.stderr_tail)),
+                                       config_.port, r.exit_code, reason_line(r.stderr_tail)),
                            r.exit_code);
     out.status.stderr_text = r.stderr_tail.substr(0, std::min<std::size_t>(r.stderr_tail.size(), 64 * 1024));
     out.stdout_text = std::move(r.stdout_tail);
     co_return out;
 }
 
-asio::awaitable<probe_result> rsync_ssh::remote_manifest(const std::string& dir,
-                                                         const std::string& equipment) {
+probe_result rsync_ssh::parse_manifest_output(std::string_view text, const std::string& dir) const {
     probe_result result;
-    auto out = co_await run_ssh(manifest_command(dir), equipment);
-    if (!out.status.ok) {
-        result.status = std::move(out.status);
-        co_return result;
-    }
-    auto marked = split_marker(out.stdout_text);
+    auto marked = split_marker(text);
     if (!marked || (marked->marker != "present" && marked->marker != "absent")) {
         result.status = transport_result::failure(
             error_kind::unknown, "remote manifest of " + dir + ": unexpected output from the remote shell");
-        co_return result;
+        return result;
     }
     result.status = transport_result::success();
-    if (marked->marker == "absent") co_return result;
+    if (marked->marker == "absent") return result;
     std::error_code ec;
     std::string why;
     auto m = verifier::manifest::parse_sha256sum(marked->rest, ec, &why);
     if (ec) {
         result.status =
             transport_result::failure(error_kind::unknown, "remote manifest of " + dir + ": " + why);
-        co_return result;
+        return result;
     }
     result.present = true;
     result.remote_manifest = std::move(m);
-    co_return result;
+    return result;
+}
+
+asio::awaitable<probe_result> rsync_ssh::remote_manifest(const std::string& dir,
+                                                         const std::string& equipment) {
+    auto out = co_await run_ssh(manifest_command(dir), equipment);
+    if (!out.status.ok) {
+        probe_result result;
+        result.status = std::move(out.status);
+        co_return result;
+    }
+    co_return parse_manifest_output(out.stdout_text, dir);
 }
 
 asio::awaitable<transport_result> rsync_ssh::judge_existing(const push_request& request,
@@ -226,7 +246,7 @@ asio::awaitable<transport_result> rsync_ssh::judge_existing(const push_request& 
 }
 
 asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& request,
-                                                      const std::string& staging) {
+                                                      const remote_paths& paths) {
     subprocess_options o;
     o.equipment = request.equipment;
     o.path_env = config_.path_env;
@@ -242,14 +262,20 @@ asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& reques
     if (!rsh)
         co_return transport_result::failure(
             error_kind::unknown, "identity_file, known_hosts or control_dir contains a quote character");
-    o.argv = {config_.rsync_binary, "--recursive", "--times", "--info=progress2",
-              "--no-inc-recursive", "-e",          *rsh};
+    o.argv = {config_.rsync_binary,
+              "--recursive",
+              "--times",
+              "--info=progress2",
+              "--no-inc-recursive",
+              "-e",
+              *rsh,
+              "--rsync-path=" + rsync_path_command(paths, request.run_id)};
     if (request.limiter)
         if (auto limit = request.limiter->current_limit(); limit > 0)
             o.argv.push_back("--bwlimit=" + std::to_string(std::max<std::uint64_t>(1, limit / 1024)));
     for (const auto& a : config_.extra_rsync_args) o.argv.push_back(a);
     o.argv.push_back(request.run_path.string() + "/");
-    o.argv.push_back(config_.user + "@" + config_.host + ":" + staging + "/");
+    o.argv.push_back(config_.user + "@" + config_.host + ":" + paths.staging_dir + "/");
     const std::uint64_t known_total = request.local_manifest ? request.local_manifest->total_bytes() : 0;
     if (request.on_progress) {
         o.on_stdout_line = [cb = request.on_progress, known_total](std::string_view line) {
@@ -269,7 +295,7 @@ asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& reques
     auto out = transport_result::failure(
         kind,
         fmt::format("rsync to {}:{} failed (exit {}: {}): {}", config_.host, config_.port, r.exit_code,
-                    rsync_exit_meaning(r.exit_code), last_line(r.stderr_tail)),
+                    rsync_exit_meaning(r.exit_code), reason_line(r.stderr_tail)),
         r.exit_code);
     out.stdout_text = std::move(r.stdout_tail);
     out.stderr_text = std::move(r.stderr_tail);
@@ -288,23 +314,26 @@ asio::awaitable<transport_result> rsync_ssh::push(const push_request& request) {
                                             "run directory " + request.run_path.string() + " is missing");
     const auto paths = make_remote_paths(config_.dest, request.equipment, request.run_id, nonce());
 
-    auto prepared = co_await run_ssh(prepare_command(paths, request.run_id), request.equipment);
-    if (!prepared.status.ok) co_return prepared.status;
-    auto marker = split_marker(prepared.stdout_text);
-    if (!marker)
-        co_return transport_result::failure(
-            error_kind::unknown, "prepare on " + config_.host + ": unexpected output from the remote shell");
-    if (marker->marker == "exists") co_return co_await judge_existing(request, paths.final_dir);
-
-    auto sent = co_await transfer(request, paths.staging_dir);
+    auto sent = co_await transfer(request, paths);
+    if (!sent.ok && sent.stderr_text.find("labsync:exists") != std::string::npos)
+        co_return co_await judge_existing(request, paths.final_dir);
     if (!sent.ok) co_return sent;
 
     auto moved = co_await run_ssh(finalize_command(paths, config_.remote_sync), request.equipment);
     if (!moved.status.ok) co_return moved.status;
-    marker = split_marker(moved.stdout_text);
-    if (marker && marker->marker == "moved") co_return transport_result::success();
+    auto marker = split_marker(moved.stdout_text);
+    if (marker && marker->marker == "moved") {
+        // Keep the manifest computed right after the rename for the first probe of this run.
+        auto fresh = parse_manifest_output(marker->rest, paths.final_dir);
+        if (fresh.status.ok && fresh.present && config_.fresh_manifest_ttl.count() > 0) {
+            std::lock_guard lock(fresh_mutex_);
+            fresh_[{request.equipment, request.run_id}] = {std::move(fresh),
+                                                           std::chrono::steady_clock::now()};
+        }
+        co_return transport_result::success();
+    }
     if (marker && marker->marker == "exists") {
-        // Someone stored this run between our prepare and our rename: judge it, drop our copy.
+        // Someone stored this run between our check and our rename: judge it, drop our copy.
         auto judged = co_await judge_existing(request, paths.final_dir);
         co_await run_ssh(remove_command(paths.staging_dir), request.equipment);
         co_return judged;
@@ -318,6 +347,17 @@ asio::awaitable<probe_result> rsync_ssh::probe(const push_request& request) {
         probe_result r;
         r.status = transport_result::failure(error_kind::rejected, "invalid equipment or run id");
         co_return r;
+    }
+    {
+        // The first probe after a push uses the manifest the remote computed right after the
+        // rename (same host, same files, one round trip less); later probes ask again.
+        std::lock_guard lock(fresh_mutex_);
+        if (auto it = fresh_.find({request.equipment, request.run_id}); it != fresh_.end()) {
+            const bool young = std::chrono::steady_clock::now() - it->second.at < config_.fresh_manifest_ttl;
+            probe_result r = std::move(it->second.result);
+            fresh_.erase(it);
+            if (young) co_return r;
+        }
     }
     const auto paths = make_remote_paths(config_.dest, request.equipment, request.run_id, "");
     co_return co_await remote_manifest(paths.final_dir, request.equipment);

@@ -90,21 +90,32 @@ remote_paths make_remote_paths(std::string_view dest, std::string_view equipment
     return p;
 }
 
-std::string prepare_command(const remote_paths& paths, std::string_view run) {
-    // The glob part (".*") stays outside the quotes; run ids are validated, the quotes are
-    // belt and braces.
-    return "set -e; umask 022; mkdir -p -- " + shell_quote(paths.staging_root) + "; rm -rf -- " +
-           shell_quote(paths.staging_root + "/" + std::string(run)) + ".*; if [ -e " +
-           shell_quote(paths.final_dir) + " ]; then echo labsync:exists; else echo labsync:absent; fi";
+std::string rsync_path_command(const remote_paths& paths, std::string_view run) {
+    // Runs on the remote in place of "rsync" (rsync appends "--server …"), so preparing the
+    // staging area costs no extra round trip. An existing final directory stops the transfer
+    // before any data moves; the marker on stderr tells the driver why. The glob part (".*")
+    // stays outside the quotes; run ids are validated, the quotes are belt and braces.
+    return "if [ -e " + shell_quote(paths.final_dir) +
+           " ]; then echo labsync:exists >&2; exit 1; fi; umask 022; " + "mkdir -p -- " +
+           shell_quote(paths.staging_root) + " && rm -rf -- " +
+           shell_quote(paths.staging_root + "/" + std::string(run)) + ".* && exec rsync";
 }
 
 std::string finalize_command(const remote_paths& paths, bool sync) {
+    // Durability before visibility: fsync every file and directory of the staging copy (sync
+    // with arguments fsyncs just those, unlike a file-system-wide sync that would wait for
+    // everybody's dirty data), then rename, then fsync the directory holding the new name.
     // mv -T is one rename(2): the run appears complete or not at all. rename onto a non-empty
     // directory fails, which is how an existing run is detected without a race.
-    std::string cmd = "if mv -T -- " + shell_quote(paths.staging_dir) + " " + shell_quote(paths.final_dir) +
-                      " 2>/dev/null; then ";
-    if (sync) cmd += "sync -f " + shell_quote(paths.final_dir) + " || exit 1; ";
-    cmd += "echo labsync:moved; elif [ -e " + shell_quote(paths.final_dir) +
+    std::string cmd;
+    if (sync) cmd += "find " + shell_quote(paths.staging_dir) + " -exec sync -- {} + || exit 1; ";
+    cmd += "if mv -T -- " + shell_quote(paths.staging_dir) + " " + shell_quote(paths.final_dir) +
+           " 2>/dev/null; then ";
+    if (sync) cmd += "sync -- " + shell_quote(paths.equipment_dir) + " || exit 1; ";
+    // The manifest of the run in its final place, in the same round trip: the first verification
+    // needs no extra ssh command.
+    cmd += "echo labsync:moved; (" + manifest_command(paths.final_dir) + "); elif [ -e " +
+           shell_quote(paths.final_dir) +
            " ]; then echo labsync:exists; else echo 'labsync: cannot move the staging directory into place' "
            ">&2; exit 1; fi";
     return cmd;

@@ -8,13 +8,17 @@
 // (argv, quoting, parsing) and classify_rsync (exit codes, stderr); this class only sequences
 // the subprocesses.
 
+#include "labsync/transports/rsync_ssh_commands.hpp"
 #include "labsync/transports/rsync_ssh_config.hpp"
 #include "labsync/transports/transport.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace labsync::transports {
@@ -45,12 +49,18 @@ private:
                                                          const std::string& equipment);
     boost::asio::awaitable<transport_result> judge_existing(const push_request& request,
                                                             const std::string& dir);
-    boost::asio::awaitable<transport_result> transfer(const push_request& request,
-                                                      const std::string& staging);
+    boost::asio::awaitable<transport_result> transfer(const push_request& request, const remote_paths& paths);
+    probe_result parse_manifest_output(std::string_view text, const std::string& dir) const;
 
     rsync_ssh_config config_;
     boost::asio::any_io_executor cpu_;
     bool own_control_dir_ = false;
+    std::mutex fresh_mutex_;
+    struct fresh_manifest {
+        probe_result result;
+        std::chrono::steady_clock::time_point at;
+    };
+    std::map<std::pair<std::string, std::string>, fresh_manifest> fresh_;  // (equipment, run) → after push
 };
 
 }  // namespace labsync::transports

@@ -40,11 +40,14 @@ struct remote_paths {
 remote_paths make_remote_paths(std::string_view dest, std::string_view equipment, std::string_view run,
                                std::string_view nonce);
 
-// Creates the staging root, removes this run's staging leftovers of earlier attempts, and prints
-// "labsync:exists" or "labsync:absent" for the final directory.
-std::string prepare_command(const remote_paths& paths, std::string_view run);
-// Renames staging → final (mv -T, one rename(2)); prints "labsync:moved", or "labsync:exists"
-// when the final directory already holds something. With `sync`, flushes the file system first.
+// rsync's --rsync-path: refuses (stderr "labsync:exists", exit 1) when the final directory
+// exists, else creates the staging root, removes this run's staging leftovers of earlier
+// attempts and execs the remote rsync.
+std::string rsync_path_command(const remote_paths& paths, std::string_view run);
+// Renames staging → final (mv -T, one rename(2)); prints "labsync:moved" followed by the output
+// of manifest_command(final), or "labsync:exists" when the final directory already holds
+// something. With `sync`, fsyncs the staged files and directories before the rename and the
+// equipment directory after it.
 std::string finalize_command(const remote_paths& paths, bool sync);
 // Prints "labsync:absent", or "labsync:present" and then the sha256sum manifest of the directory
 // in the verifier's canonical form (find -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum).
