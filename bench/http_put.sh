@@ -8,6 +8,9 @@
 #
 #   bench/http_put.sh [RUN_DIR] [REPEATS]       time both, print medians and the ratio
 #   bench/http_put.sh --serve STORE             start a receiver (prints its URL) for external timers
+#   WITH_RSYNC=1 bench/http_put.sh              also time `rsync -a -e ssh` of the same run into a
+#                                               private sshd (bench/rsync.sh setup / one bare-mixed;
+#                                               needs root; DATA = the bench data root, mixed only)
 #
 # SYNCD / RECEIVER (env): binaries; default build-httpput/, else build/.
 set -euo pipefail
@@ -26,9 +29,12 @@ syncd="$(pick SYNCD apps/syncd/syncd)"
 receiver="$(pick RECEIVER apps/syncd-receiver/syncd-receiver)"
 
 work="$(mktemp -d /var/tmp/labsync-bench-http.XXXXXX)"
+chmod 755 "$work"  # the private sshd user of bench/rsync.sh writes below it
 rx_pid=""
+with_rsync="${WITH_RSYNC:-0}"
 cleanup() {
     [[ -n "$rx_pid" ]] && kill "$rx_pid" 2>/dev/null && wait "$rx_pid" 2>/dev/null
+    [[ "$with_rsync" == 1 && -f "$work/rsync/port" ]] && STATE="$work/rsync" "$here/bench/rsync.sh" teardown
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -73,17 +79,27 @@ seed() {  # $1 = equipment
     rm -f "$final"
 }
 
+rsync_one() { STATE="$work/rsync" DATA="$(dirname "$parent")" "$here/bench/rsync.sh" one bare-mixed >/dev/null; }
+
 now_ns() { date +%s%N; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 bytes=$(find "$run_dir" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
 echo "run: $run_dir ($bytes bytes), receiver $url, $repeats runs each, alternating, warm cache"
 
+if [[ "$with_rsync" == 1 ]]; then
+    mkdir -p "$work/rsync" && STATE="$work/rsync" "$here/bench/rsync.sh" setup
+    rsync_one
+fi
 ours warmup-a; seed warmup-b; rm -rf "${work:?}/store/"*
-a=() b=()
+a=() b=() c=()
 for ((i = 0; i < repeats; i++)); do
     t0=$(now_ns); ours "a$i"; t1=$(now_ns); seed "b$i"; t2=$(now_ns)
     a+=($((t1 - t0))) b+=($((t2 - t1)))
     rm -rf "${work:?}/store/"*
+    if [[ "$with_rsync" == 1 ]]; then
+        t0=$(now_ns); rsync_one; t1=$(now_ns)
+        c+=($((t1 - t0)))
+    fi
 done
 m_a=$(printf '%s\n' "${a[@]}" | median)
 m_b=$(printf '%s\n' "${b[@]}" | median)
@@ -92,3 +108,10 @@ awk -v a="$m_a" -v b="$m_b" -v n="$bytes" 'BEGIN {
     printf "seed tar|zstd, sha256sum, curl median %.3f s  %.0f MB/s of run data\n", b / 1e9, n / (b / 1e9) / 1e6
     printf "syncd put / seed: %.2f\n", a / b
 }'
+if [[ "$with_rsync" == 1 ]]; then
+    m_c=$(printf '%s\n' "${c[@]}" | median)
+    awk -v a="$m_a" -v c="$m_c" -v n="$bytes" 'BEGIN {
+        printf "rsync -a -e ssh (no fsync)     median %.3f s  %.0f MB/s of run data\n", c / 1e9, n / (c / 1e9) / 1e6
+        printf "syncd put / rsync: %.2f\n", a / c
+    }'
+fi
