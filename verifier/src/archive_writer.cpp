@@ -174,7 +174,8 @@ private:
         // The header is written from the walk's size: the file must still be exactly that.
         if (static_cast<std::uint64_t>(before.st_size) != file.size || mtime_ns(before) != file.mtime_ns)
             return changed(file.path, "size or mtime differs from the directory walk"), false;
-        ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        // Read-ahead only matters for files spanning several reads; skip the syscall for the rest.
+        if (file.size > read_size_) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
 
         std::string header;
         append_tar_header(header, {file.path, tar_entry_type::regular, file.size, seconds_of(file.mtime_ns),
