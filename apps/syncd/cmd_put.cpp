@@ -38,15 +38,6 @@ struct put_args {
     unsigned connect_timeout_s = 10, io_timeout_s = 60;
 };
 
-bool valid_id(std::string_view id, std::size_t max) {
-    if (id.empty() || id.size() > max || id == "." || id == "..") return false;
-    for (char c : id)
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return false;
-    return true;
-}
-
 struct put_outcome {
     transports::transport_result push;
     transports::probe_result probe;
@@ -63,12 +54,12 @@ int run_put(const put_args& args) {
         return exit_usage;
     }
     std::string run_id = run.filename().string();
-    if (!valid_id(run_id, 128)) {
+    if (!transports::valid_run_id(run_id)) {
         fmt::print(stderr, "syncd put: run id '{}' (the directory name) must be 1-128 of [A-Za-z0-9._-]\n",
                    run_id);
         return exit_usage;
     }
-    if (!valid_id(args.equipment, 64)) {
+    if (!transports::valid_equipment_id(args.equipment)) {
         fmt::print(stderr, "syncd put: equipment '{}' must be 1-64 of [A-Za-z0-9._-]\n", args.equipment);
         return exit_usage;
     }

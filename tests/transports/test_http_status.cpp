@@ -131,3 +131,17 @@ TEST_CASE("token files: trimmed first line, clear errors", "[http_status]") {
     labsync::test::write_file(t / "spaced", "two words\n");
     CHECK(read_token_file(t / "spaced", &why).empty());
 }
+
+TEST_CASE("ids: SPEC §3 charset and lengths", "[http_status]") {
+    CHECK(valid_equipment_id("eq-1_A.b"));
+    CHECK(valid_equipment_id(std::string(64, 'e')));
+    CHECK_FALSE(valid_equipment_id(std::string(65, 'e')));
+    CHECK(valid_run_id(std::string(128, 'r')));
+    CHECK_FALSE(valid_run_id(std::string(129, 'r')));
+    for (auto bad : {"", ".", "..", "a/b", "a b", "run\n", "ü"}) {
+        INFO(bad);
+        CHECK_FALSE(valid_run_id(bad));
+        CHECK_FALSE(valid_equipment_id(bad));
+    }
+    CHECK(valid_run_id("..."));  // only "." and ".." name directories
+}

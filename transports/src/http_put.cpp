@@ -30,16 +30,6 @@ namespace fs = std::filesystem;
 namespace labsync::transports {
 namespace {
 
-// SPEC §3: [A-Za-z0-9._-], equipment ≤ 64, run ≤ 128; "." and ".." would name directories.
-bool valid_id(std::string_view id, std::size_t max) {
-    if (id.empty() || id.size() > max || id == "." || id == "..") return false;
-    for (char c : id)
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return false;
-    return true;
-}
-
 // Runs `f` on the CPU pool and resumes the awaiting coroutine on its own executor with the
 // result. Plain callbacks rather than a coroutine lambda: GCC 12 destroys by-value closure
 // parameters of coroutines twice.
@@ -125,7 +115,7 @@ fs::path http_put::outbox_path(std::string_view equipment, std::string_view run)
 }
 
 bool http_put::remove_outbox(std::string_view equipment, std::string_view run, std::string* why) const {
-    if (!valid_id(equipment, 64) || !valid_id(run, 128)) {
+    if (!valid_equipment_id(equipment) || !valid_run_id(run)) {
         if (why) *why = "invalid equipment or run id";
         return false;
     }
@@ -152,7 +142,7 @@ std::string http_put::run_url(const push_request& request) const {
 asio::awaitable<transport_result> http_put::push(const push_request& request) {
     const std::string target = run_url(request);
     const std::string where = fmt::format("{}{}", config_.url, target.substr(url_.base_path.size()));
-    if (!valid_id(request.equipment, 64) || !valid_id(request.run_id, 128))
+    if (!valid_equipment_id(request.equipment) || !valid_run_id(request.run_id))
         co_return transport_result::failure(
             error_kind::rejected,
             fmt::format("PUT {}: equipment '{}' or run '{}' is not a valid id ([A-Za-z0-9._-], ≤ 64/128)",
@@ -219,7 +209,7 @@ asio::awaitable<probe_result> http_put::probe(const push_request& request) {
     probe_result out;
     const std::string target = run_url(request);
     const std::string where = fmt::format("{}{}", config_.url, target.substr(url_.base_path.size()));
-    if (!valid_id(request.equipment, 64) || !valid_id(request.run_id, 128)) {
+    if (!valid_equipment_id(request.equipment) || !valid_run_id(request.run_id)) {
         out.status =
             transport_result::failure(error_kind::rejected, fmt::format("GET {}: invalid id", where));
         co_return out;

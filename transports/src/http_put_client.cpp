@@ -137,7 +137,22 @@ asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, con
             low.expires_after(config.io_timeout);
             auto [bec, bn] =
                 co_await asio::async_write(stream, asio::buffer(chunk.data(), n), tuple_awaitable);
-            if (bec) co_return failed(bec, false, "sending the body");
+            if (bec) {
+                // The receiver may have answered (413, 422, 507 …) and closed before taking the
+                // whole body; its answer says more than the broken pipe, so read it if it is there.
+                http::response_parser<http::string_body> late;
+                late.body_limit(response_body_limit);
+                low.expires_after(
+                    std::min<std::chrono::milliseconds>(config.io_timeout, std::chrono::seconds(2)));
+                auto [lec, ln] = co_await http::async_read(stream, conn.buffer, late, tuple_awaitable);
+                if (lec) co_return failed(bec, false, "sending the body");
+                http_exchange x;
+                x.completed = true;
+                x.status = late.get().result_int();
+                x.reason = std::string(late.get().reason());
+                x.body = std::move(late.get().body());
+                co_return x;
+            }
             offset += n;
             if (body->on_progress && *body->on_progress) (*body->on_progress)(offset, body->size);
         }

@@ -62,6 +62,26 @@ std::optional<parsed_url> parse_receiver_url(std::string_view url, std::string* 
     return out;
 }
 
+namespace {
+
+bool valid_id(std::string_view id, std::size_t max) noexcept {
+    if (id.empty() || id.size() > max || id == "." || id == "..") return false;
+    for (char c : id)
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return false;
+    return true;
+}
+
+}  // namespace
+
+bool valid_equipment_id(std::string_view id) noexcept {
+    return valid_id(id, 64);
+}
+bool valid_run_id(std::string_view id) noexcept {
+    return valid_id(id, 128);
+}
+
 std::string read_token_file(const std::filesystem::path& path, std::string* why) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
