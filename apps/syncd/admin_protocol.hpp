@@ -33,10 +33,11 @@ std::optional<admin_op> admin_op_from_string(std::string_view text) noexcept;
 
 struct admin_request {
     admin_op op = admin_op::status;
-    std::optional<queue::job_state> state;  // list
-    std::string path;                       // enqueue (absolute)
-    std::string run;                        // retry, override, verify
-    std::string who, why;                   // override (retry: who)
+    std::optional<queue::job_state> state{};  // list
+    std::string path{};                       // enqueue (absolute)
+    std::string run{};                        // retry, override, verify
+    std::string who{};                        // override (retry: optional)
+    std::string why{};                        // override
 };
 
 struct admin_response {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -427,7 +428,15 @@ void read_root(const toml::table& root, error_sink& sink, const fs::path& base, 
     }
     if (const toml::table* eqs = r.subtable("equipment")) {
         std::map<fs::path, std::string> roots;
-        for (auto&& [k, v] : *eqs) {
+        // toml++ keeps keys sorted; the file's order is what an operator expects back (status).
+        std::vector<std::pair<const toml::key*, const toml::node*>> ordered;
+        for (auto&& [k, v] : *eqs) ordered.emplace_back(&k, &v);
+        std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+            return a.first->source().begin < b.first->source().begin;
+        });
+        for (auto [kp, vp] : ordered) {
+            const toml::key& k = *kp;
+            const toml::node& v = *vp;
             std::string name(k.str());
             std::string key = "equipment." + name;
             std::string why;

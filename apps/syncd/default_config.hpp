@@ -10,7 +10,7 @@ namespace labsync::apps {
 struct default_config_params {
     std::string base_dir = ".";                           // state/, runs/, pki/ live below it
     std::string receiver_url = "https://127.0.0.1:8443";  // syncd-receiver base URL
-    std::string admin_socket;                             // empty = <base_dir>/syncd.sock
+    std::string admin_socket{};                           // empty = <base_dir>/syncd.sock
 };
 
 // TOML text; every path is absolute when base_dir is.

@@ -12,6 +12,10 @@ int main(int argc, char** argv) {
     labsync::apps::register_pack(app);
     labsync::apps::register_check_archive(app);
     labsync::apps::register_config(app);
+    labsync::apps::register_run(app);
+    labsync::apps::register_status(app);
+    labsync::apps::register_admin(app);
+    labsync::apps::register_doctor(app);
     CLI11_PARSE(app, argc, argv);
     return labsync::apps::command_exit_code;
 }

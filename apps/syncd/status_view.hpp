@@ -56,8 +56,8 @@ nlohmann::json status_json(const daemon_info& daemon, const std::vector<std::str
                            const std::map<std::int64_t, job_progress>& progress);
 
 struct render_options {
-    bool bars = false;  // unicode progress bars (a terminal)
-    int width = 80;
+    bool bars{false};  // unicode progress bars (a terminal)
+    int width{80};
 };
 std::string render_status_text(const nlohmann::json& status, const render_options& options);
 

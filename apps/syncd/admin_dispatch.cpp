@@ -1,0 +1,158 @@
+// See admin_dispatch.hpp.
+#include "admin_dispatch.hpp"
+
+#include "labsync/engine/gate_finding.hpp"
+
+#include <set>
+
+#include <fmt/format.h>
+
+namespace labsync::apps {
+namespace {
+
+using nlohmann::json;
+
+std::string error_code_name(const engine::engine_error& e) {
+    if (e.code == engine::errc::no_job) return "no_job";
+    if (e.code == engine::errc::wrong_state) return "wrong_state";
+    if (e.code == engine::errc::unknown_equipment) return "unknown_equipment";
+    if (e.code == engine::errc::invalid_run_path) return "invalid_run_path";
+    if (e.code == engine::errc::closed || e.code == engine::errc::not_open) return "unavailable";
+    return "failed";
+}
+
+admin_response from_engine_error(const engine::engine_error& e) {
+    return admin_error(error_code_name(e), e.message);
+}
+
+// The run path of the live (or latest) job a reference names.
+std::optional<queue::job> resolve(engine::engine& eng, const std::string& text, admin_response& error) {
+    std::string why;
+    auto ref = parse_run_reference(text, why);
+    if (!ref) {
+        error = admin_error("bad_request", why);
+        return std::nullopt;
+    }
+    if (auto* p = std::get_if<run_by_path>(&*ref)) {
+        if (auto j = eng.status(p->path)) return j;
+        error = admin_error("no_job", fmt::format("no job for {}", p->path));
+        return std::nullopt;
+    }
+    queue::job_store* store = eng.store();
+    if (!store) {
+        error = admin_error("unavailable", "the engine is not open (reloading?)");
+        return std::nullopt;
+    }
+    if (auto* j = std::get_if<run_by_job>(&*ref)) {
+        auto found = store->find(j->job_id);
+        if (found) return *found;
+        error = admin_error("no_job", fmt::format("no job #{}", j->job_id));
+        return std::nullopt;
+    }
+    const auto& id = std::get<run_by_id>(*ref);
+    queue::job_filter filter;
+    filter.run_id = id.run_id;
+    if (!id.equipment.empty()) filter.equipment = id.equipment;
+    filter.newest_first = true;
+    auto jobs = store->list(filter);
+    if (!jobs) {
+        error = admin_error("failed", jobs.error().message);
+        return std::nullopt;
+    }
+    std::vector<queue::job> live;
+    for (const auto& j : *jobs)
+        if (queue::is_live(j.state)) live.push_back(j);
+    if (live.empty() && !jobs->empty()) live.push_back(jobs->front());  // latest cleaned one
+    std::set<std::string> equipment;
+    for (const auto& j : live) equipment.insert(j.equipment);
+    if (live.empty()) {
+        error = admin_error("no_job", fmt::format("no job for run {}", text));
+        return std::nullopt;
+    }
+    if (equipment.size() > 1) {
+        error = admin_error("ambiguous", fmt::format("run {} exists for {} equipment; write EQUIPMENT/{}",
+                                                     id.run_id, equipment.size(), id.run_id));
+        return std::nullopt;
+    }
+    return live.front();
+}
+
+json findings_json(const std::vector<engine::gate_finding>& findings) {
+    json out = json::array();
+    for (const auto& f : findings)
+        out.push_back({{"severity", f.level == engine::severity::hard ? "hard" : "soft"},
+                       {"code", f.code},
+                       {"message", f.message},
+                       {"path", f.path}});
+    return out;
+}
+
+admin_response job_answer(engine::engine& eng, const std::filesystem::path& path) {
+    admin_response r;
+    if (auto j = eng.status(path)) r.data["job"] = job_json(*j);
+    return r;
+}
+
+}  // namespace
+
+admin_response dispatch_admin(const admin_request& request, const admin_context& context) {
+    if (!context.engine) return admin_error("unavailable", "syncd is reloading its configuration; try again");
+    engine::engine& eng = *context.engine;
+    switch (request.op) {
+        case admin_op::status: {
+            queue::job_store* store = eng.store();
+            if (!store) return admin_error("unavailable", "the engine is not open");
+            auto counts = store->counts();
+            if (!counts) return admin_error("failed", counts.error().message);
+            std::vector<queue::job> current;
+            for (auto state : {queue::job_state::running, queue::job_state::awaiting_verify}) {
+                auto jobs = store->jobs_in_state(state);
+                if (jobs) current.insert(current.end(), jobs->begin(), jobs->end());
+            }
+            admin_response r;
+            r.data = status_json(
+                context.daemon, context.equipment, *counts, current,
+                context.progress ? context.progress->snapshot() : std::map<std::int64_t, job_progress>{});
+            return r;
+        }
+        case admin_op::list: {
+            queue::job_filter filter;
+            filter.state = request.state;
+            admin_response r;
+            json jobs = json::array();
+            for (const auto& j : eng.list(filter)) jobs.push_back(job_json(j));
+            r.data["jobs"] = std::move(jobs);
+            return r;
+        }
+        case admin_op::enqueue: {
+            auto result = eng.enqueue(request.path);
+            if (result.error) return from_engine_error(result.error);
+            admin_response r;
+            r.data = {{"job_id", result.job_id},
+                      {"state", queue::to_string(result.state)},
+                      {"already_known", result.already_known},
+                      {"findings", findings_json(result.findings)}};
+            return r;
+        }
+        case admin_op::retry:
+        case admin_op::override_block:
+        case admin_op::verify: {
+            admin_response error;
+            auto job = resolve(eng, request.run, error);
+            if (!job) return error;
+            std::filesystem::path path = job->run_path;
+            engine::engine_error e;
+            if (request.op == admin_op::retry)
+                e = eng.retry(path, request.who.empty() ? "operator" : request.who);
+            else if (request.op == admin_op::override_block)
+                e = eng.override_block(path, request.who, request.why);
+            else
+                e = eng.force_verify(path);
+            if (e) return from_engine_error(e);
+            return job_answer(eng, path);
+        }
+    }
+    return admin_error("bad_request", "unknown op");
+}
+
+}  // namespace labsync::apps

@@ -1,0 +1,24 @@
+#pragma once
+// Answers admin requests from the engine's thread-safe API and the job store. Runs on the admin
+// thread. Run references (EQUIPMENT/RUN, RUN, #ID, path) are resolved to a run path here.
+
+#include "admin_protocol.hpp"
+#include "status_view.hpp"
+
+#include "labsync/engine/engine.hpp"
+
+#include <string>
+#include <vector>
+
+namespace labsync::apps {
+
+struct admin_context {
+    engine::engine* engine = nullptr;  // null while the daemon reloads
+    daemon_info daemon;
+    std::vector<std::string> equipment;  // configured names, in order
+    const progress_tracker* progress = nullptr;
+};
+
+admin_response dispatch_admin(const admin_request& request, const admin_context& context);
+
+}  // namespace labsync::apps

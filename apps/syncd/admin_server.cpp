@@ -1,0 +1,231 @@
+// Admin socket server and client; see admin_server.hpp.
+#include "admin_server.hpp"
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
+
+namespace labsync::apps {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool fill_address(const fs::path& path, sockaddr_un& addr) {
+    std::memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    const std::string& s = path.native();
+    if (s.size() >= sizeof addr.sun_path) return false;
+    std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
+    return true;
+}
+
+// Reads up to the first newline within `timeout_ms` in total.
+bool read_line(int fd, std::string& line, int timeout_ms, std::size_t max) {
+    char buffer[4096];
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (true) {
+        auto nl = line.find('\n');
+        if (nl != std::string::npos) {
+            line.resize(nl);
+            return true;
+        }
+        if (line.size() > max) return false;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                          std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{fd, POLLIN, 0};
+        int r = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        line.append(buffer, static_cast<std::size_t>(n));
+    }
+}
+
+bool write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+}  // namespace
+
+admin_server::admin_server(handler on_request, engine::log_fn log)
+    : on_request_(std::move(on_request)), log_(std::move(log)) {}
+
+admin_server::~admin_server() {
+    stop();
+}
+
+std::string admin_server::open(const fs::path& path, unsigned mode, const std::string& group_name) {
+    sockaddr_un addr;
+    if (!fill_address(path, addr))
+        return fmt::format("admin socket {}: path too long for a unix socket", path.string());
+    std::error_code ec;
+    fs::create_directories(path.parent_path(), ec);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return fmt::format(
+                "admin socket {}: exists and is not a socket (remove it or change admin_socket)",
+                path.string());
+        int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        if (probe >= 0) ::close(probe);
+        if (live)
+            return fmt::format("admin socket {}: another syncd answers on it (is one already running?)",
+                               path.string());
+        ::unlink(path.c_str());  // stale: left by a crash
+    }
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fmt::format("admin socket: socket(): {}", std::strerror(errno));
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        int err = errno;
+        ::close(fd);
+        return fmt::format("admin socket {}: bind: {}", path.string(), std::strerror(err));
+    }
+    if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
+        int err = errno;
+        ::close(fd);
+        ::unlink(path.c_str());
+        return fmt::format("admin socket {}: chmod {:o}: {}", path.string(), mode, std::strerror(err));
+    }
+    if (!group_name.empty()) {
+        struct group* g = ::getgrnam(group_name.c_str());
+        if (!g || ::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
+            int err = errno;
+            ::close(fd);
+            ::unlink(path.c_str());
+            return g ? fmt::format("admin socket {}: chgrp {}: {}", path.string(), group_name,
+                                   std::strerror(err))
+                     : fmt::format("admin socket {}: group \"{}\" does not exist (admin_socket_group)",
+                                   path.string(), group_name);
+        }
+    }
+    if (::listen(fd, 16) != 0) {
+        int err = errno;
+        ::close(fd);
+        ::unlink(path.c_str());
+        return fmt::format("admin socket {}: listen: {}", path.string(), std::strerror(err));
+    }
+    if (::pipe2(wake_pipe_, O_CLOEXEC) != 0) {
+        ::close(fd);
+        ::unlink(path.c_str());
+        return fmt::format("admin socket: pipe: {}", std::strerror(errno));
+    }
+    listen_fd_ = fd;
+    path_ = path;
+    return {};
+}
+
+void admin_server::start() {
+    thread_ = std::thread([this] { serve(); });
+}
+
+void admin_server::stop() {
+    if (wake_pipe_[1] >= 0) {
+        char c = 'x';
+        [[maybe_unused]] auto n = ::write(wake_pipe_[1], &c, 1);
+    }
+    if (thread_.joinable()) thread_.join();
+    if (listen_fd_ >= 0) {
+        ::close(listen_fd_);
+        listen_fd_ = -1;
+        ::unlink(path_.c_str());
+    }
+    for (int& fd : wake_pipe_)
+        if (fd >= 0) {
+            ::close(fd);
+            fd = -1;
+        }
+}
+
+void admin_server::serve() {
+    while (true) {
+        pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
+        int r = ::poll(fds, 2, -1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 || (fds[1].revents & POLLIN)) return;
+        if (fds[0].revents & POLLIN) {
+            int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (client < 0) continue;
+            handle_connection(client);
+            ::close(client);
+        }
+    }
+}
+
+void admin_server::handle_connection(int fd) {
+    std::string line;
+    admin_response response;
+    if (!read_line(fd, line, 5'000, admin_max_line)) {
+        response = admin_error("bad_request", "no complete request line within 5 s");
+    } else {
+        std::string why;
+        auto request = decode_request(line, why);
+        if (!request) {
+            response = admin_error("bad_request", why);
+        } else {
+            try {
+                response = on_request_(*request);
+            } catch (const std::exception& e) {
+                response = admin_error("internal", e.what());
+                if (log_)
+                    log_(engine::log_level::error,
+                         fmt::format("admin {}: {}", to_string(request->op), e.what()));
+            }
+        }
+    }
+    write_all(fd, encode_response(response) + "\n");
+}
+
+std::optional<admin_response> admin_call(const fs::path& socket, const admin_request& request,
+                                         std::string& why, int timeout_ms) {
+    sockaddr_un addr;
+    if (!fill_address(socket, addr)) {
+        why = fmt::format("{}: path too long for a unix socket", socket.string());
+        return std::nullopt;
+    }
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        why = std::strerror(errno);
+        return std::nullopt;
+    }
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        int err = errno;
+        ::close(fd);
+        why = err == ENOENT || err == ECONNREFUSED
+                  ? fmt::format(
+                        "cannot reach syncd at {}: {} (is the daemon running? see `systemctl status syncd`)",
+                        socket.string(), std::strerror(err))
+              : err == EACCES
+                  ? fmt::format("cannot reach syncd at {}: permission denied (join the socket's group)",
+                                socket.string())
+                  : fmt::format("cannot reach syncd at {}: {}", socket.string(), std::strerror(err));
+        return std::nullopt;
+    }
+    std::string line;
+    bool ok = write_all(fd, encode_request(request) + "\n") && read_line(fd, line, timeout_ms, 64 << 20);
+    ::close(fd);
+    if (!ok) {
+        why = fmt::format("syncd at {} did not answer within {} s", socket.string(), timeout_ms / 1000);
+        return std::nullopt;
+    }
+    return decode_response(line, why);
+}
+
+}  // namespace labsync::apps

@@ -1,0 +1,126 @@
+// The admin subcommands that act on jobs: `syncd list [--state S]`, `syncd enqueue PATH`,
+// `syncd retry RUN`, `syncd override RUN --who W --why TEXT`, `syncd verify RUN`. RUN is
+// EQUIPMENT/RUN, RUN, #JOB_ID or the run's path. Each has --json (the daemon's answer as is).
+#include "admin_client.hpp"
+#include "commands.hpp"
+
+#include <fmt/format.h>
+
+#include <pwd.h>
+#include <unistd.h>
+#include <cstdlib>
+#include <filesystem>
+
+namespace labsync::apps {
+namespace {
+
+using nlohmann::json;
+
+struct admin_args {
+    admin_target target;
+    bool json = false;
+    std::string state, path, run, who, why;
+};
+
+std::string text_or_dash(const json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "-";
+}
+
+void print_job(const json& job) {
+    fmt::print("#{} {}/{} {} (attempts {}){}\n", job.value("id", 0), text_or_dash(job, "equipment"),
+               text_or_dash(job, "run_id"), text_or_dash(job, "state"), job.value("attempts", 0),
+               job.contains("last_error") && job["last_error"].is_string()
+                   ? fmt::format(" last error [{}] {}", text_or_dash(job, "last_error_kind"),
+                                 job["last_error"].get<std::string>())
+                   : "");
+}
+
+int finish(const admin_args& args, const admin_request& request,
+           const std::function<void(const json&)>& print) {
+    int code = exit_ok;
+    auto response = call_daemon(args.target, request, code);
+    if (!response || !response->ok) return code;
+    if (args.json)
+        fmt::print("{}\n", response->data.dump(2));
+    else
+        print(response->data);
+    return exit_ok;
+}
+
+std::string current_user() {
+    if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo) return sudo;
+    if (passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
+    return "operator";
+}
+
+admin_args& add(CLI::App& app, const char* name, const char* help, CLI::App*& out) {
+    static std::map<std::string, admin_args> all;
+    admin_args& args = all[name];
+    out = app.add_subcommand(name, help);
+    add_target_options(*out, args.target);
+    out->add_flag("--json", args.json, "print the daemon's JSON answer");
+    return args;
+}
+
+}  // namespace
+
+void register_admin(CLI::App& app) {
+    CLI::App* c = nullptr;
+
+    admin_args& list = add(app, "list", "list jobs (newest first)", c);
+    c->add_option("--state", list.state, "only jobs in this state")
+        ->check(CLI::IsMember({"queued", "running", "awaiting_verify", "verified", "cleanup_eligible",
+                               "cleaned", "failed", "blocked_by_validation"}));
+    c->callback([&list] {
+        admin_request r{.op = admin_op::list};
+        if (!list.state.empty()) r.state = queue::job_state_from_string(list.state);
+        command_exit_code = finish(list, r, [](const json& data) {
+            fmt::print("{:>6}  {:<16} {:<28} {:<22} {:>3}  {}\n", "ID", "EQUIPMENT", "RUN", "STATE", "ATT",
+                       "LAST ERROR");
+            for (const json& j : data.value("jobs", json::array()))
+                fmt::print("{:>6}  {:<16} {:<28} {:<22} {:>3}  {}\n", j.value("id", 0),
+                           text_or_dash(j, "equipment"), text_or_dash(j, "run_id"), text_or_dash(j, "state"),
+                           j.value("attempts", 0), text_or_dash(j, "last_error"));
+        });
+    });
+
+    admin_args& enqueue = add(app, "enqueue", "queue a run now (runs the pre-sync gate)", c);
+    c->add_option("PATH", enqueue.path, "the run directory")->required();
+    c->callback([&enqueue] {
+        std::error_code ec;
+        auto abs = std::filesystem::absolute(enqueue.path, ec).lexically_normal();
+        if (!abs.has_filename()) abs = abs.parent_path();
+        admin_request r{.op = admin_op::enqueue, .path = abs.string()};
+        command_exit_code = finish(enqueue, r, [](const json& data) {
+            fmt::print("job #{} {}{}\n", data.value("job_id", 0), data.value("state", std::string()),
+                       data.value("already_known", false) ? " (already known)" : "");
+            for (const json& f : data.value("findings", json::array()))
+                fmt::print("  {} {}: {}\n", f.value("severity", std::string()),
+                           f.value("code", std::string()), f.value("message", std::string()));
+        });
+    });
+
+    auto run_command = [&app](const char* name, const char* help, admin_op op) -> admin_args& {
+        CLI::App* sub = nullptr;
+        admin_args& args = add(app, name, help, sub);
+        sub->add_option("RUN", args.run, "EQUIPMENT/RUN, RUN, #JOB_ID or the run's path")->required();
+        if (op == admin_op::override_block) {
+            sub->add_option("--who", args.who, "who takes responsibility")->required();
+            sub->add_option("--why", args.why, "why the block is wrong")->required();
+        }
+        sub->callback([&args, op] {
+            admin_request r{.op = op, .run = args.run, .who = args.who, .why = args.why};
+            if (op == admin_op::retry && r.who.empty()) r.who = current_user();
+            command_exit_code = finish(args, r, [](const json& data) {
+                if (data.contains("job")) print_job(data["job"]);
+            });
+        });
+        return args;
+    };
+    run_command("retry", "put a failed job back in the queue (attempts reset)", admin_op::retry);
+    run_command("override", "release a job blocked by validation (recorded with who and why)",
+                admin_op::override_block);
+    run_command("verify", "prove a verified run's remote copy again", admin_op::verify);
+}
+
+}  // namespace labsync::apps
