@@ -329,3 +329,38 @@ TEST_CASE("syncd put --json ships, verifies and reports", "[http_put]") {
     CHECK(usage.exit_code == 2);
     CHECK_THAT(usage.err, Catch::Contains("bad name"));
 }
+
+TEST_CASE("http_put: 412 for a commit not allowed and 413 for a run over the body limit are rejected",
+          "[http_put]") {
+    test::temp_dir t;
+    auto options = tls_options();
+    options.allowed_commits = std::vector<std::string>{"0123456789abcdef0123456789abcdef01234567"};
+    options.extra_args = {"--max-body", "200K"};
+    test::receiver_fixture rx(options, LABSYNC_RECEIVER);
+    make_run(t / "runs" / "small", 1, 10'000, 12);
+    make_run(t / "runs" / "big", 2, 1'000'000, 13);
+
+    auto config = config_for(rx, t);
+    config.code_commit = "fedcba9876543210fedcba9876543210fedcba98";
+    driver_harness stranger(config);
+    auto r = stranger.push(request_for("eq1", t / "runs" / "small"));
+    INFO(r.message);
+    CHECK(r.kind == error_kind::rejected);
+    CHECK(r.returncode == 412);
+    CHECK_THAT(r.message, Catch::Contains("412"));
+
+    config.code_commit = "0123456789abcdef0123456789abcdef01234567";
+    driver_harness allowed(config);
+    auto ok = allowed.push(request_for("eq1", t / "runs" / "small"));
+    INFO(ok.message);
+    CHECK(ok.ok);
+    // ~2 MB against a 200 KiB limit: refused from the headers, before any body byte is sent.
+    std::uint64_t sent = 0;
+    auto req = request_for("eq1", t / "runs" / "big");
+    req.on_progress = [&](std::uint64_t done, std::uint64_t) { sent = done; };
+    auto big = allowed.push(req);
+    INFO(big.message);
+    CHECK(big.kind == error_kind::rejected);
+    CHECK(big.returncode == 413);
+    CHECK(sent == 0);
+}
