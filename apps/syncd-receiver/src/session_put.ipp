@@ -25,7 +25,8 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
     facts.chunked = parser.chunked();
     if (auto cl = parser.content_length()) facts.content_length = *cl;
     facts.sha_header_count = req.count("X-Content-SHA256");
-    std::string claimed(facts.sha_header_count == 1 ? std::string_view(req["X-Content-SHA256"]) : std::string_view{});
+    std::string claimed(facts.sha_header_count == 1 ? std::string_view(req["X-Content-SHA256"])
+                                                    : std::string_view{});
     facts.sha256 = claimed;
     auto commit_header = header(req, "X-Code-Commit");
     std::string commit(commit_header.value_or(""));
@@ -39,7 +40,8 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
     auto refuse = [&](const put_verdict& verdict) -> awaitable<bool> {
         auto res = error_response(verdict.status, v, verdict.error, verdict.message, false);
         if (verdict.status == 401) res.set(http::field::www_authenticate, "Bearer");
-        ctx_.log->info("{}: PUT {} → {} {}", peer_, std::string_view(req.target()), verdict.status, verdict.error);
+        ctx_.log->info("{}: PUT {} → {} {}", peer_, std::string_view(req.target()), verdict.status,
+                       verdict.error);
         co_return co_await finish(req, std::move(res), !body_pending);
     };
 
@@ -92,7 +94,9 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         co_await discard();
         bool full = open_ec == std::errc::no_space_on_device || open_ec.value() == EDQUOT;
         ctx_.log->warn("{}: PUT {}/{}: temp file: {}", peer_, r.equipment, r.run, open_ec.message());
-        if (full) co_return co_await refuse({507, "insufficient_storage", "the store cannot hold " + std::to_string(length) + " more bytes"});
+        if (full)
+            co_return co_await refuse({507, "insufficient_storage",
+                                       "the store cannot hold " + std::to_string(length) + " more bytes"});
         co_return co_await refuse({500, "store_error", "cannot create a temporary file in the store"});
     }
 
@@ -115,10 +119,13 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
     // Body bytes that arrived with the header come first.
     std::vector<std::byte> cur(chunk_size), next(chunk_size);
     std::uint64_t remaining = length;
-    std::size_t have = std::min<std::size_t>(buffer_.size(), static_cast<std::size_t>(std::min<std::uint64_t>(remaining, chunk_size)));
+    std::size_t have = std::min<std::size_t>(
+        buffer_.size(), static_cast<std::size_t>(std::min<std::uint64_t>(remaining, chunk_size)));
     asio::buffer_copy(asio::buffer(cur.data(), have), buffer_.data());
     buffer_.consume(have);
-    auto want_of = [](std::uint64_t rem) { return static_cast<std::size_t>(std::min<std::uint64_t>(rem, chunk_size)); };
+    auto want_of = [](std::uint64_t rem) {
+        return static_cast<std::size_t>(std::min<std::uint64_t>(rem, chunk_size));
+    };
     auto [rec, got] = co_await read_chunk(cur, have, want_of(remaining));
     beast::error_code read_ec = rec;
     std::error_code disk_ec;
@@ -130,15 +137,16 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
             disk_ec = co_await store_chunk(*file, checker.get(), cur, cur_n);
             break;
         }
-        auto [dec, rd] = co_await (store_chunk(*file, checker.get(), cur, cur_n) && read_chunk(next, 0, want_of(remaining)));
+        auto [dec, rd] = co_await (store_chunk(*file, checker.get(), cur, cur_n) &&
+                                   read_chunk(next, 0, want_of(remaining)));
         disk_ec = dec;
         read_ec = rd.first;
         cur_n = rd.second;
         std::swap(cur, next);
     }
     if (read_ec) {
-        ctx_.log->info("{}: PUT {}/{}: body ended after {} of {} bytes: {}; nothing stored", peer_, r.equipment, r.run,
-                       length - remaining, length, read_ec.message());
+        ctx_.log->info("{}: PUT {}/{}: body ended after {} of {} bytes: {}; nothing stored", peer_,
+                       r.equipment, r.run, length - remaining, length, read_ec.message());
         co_await discard();
         ctx_.stats.count_request("PUT", 499);
         co_return false;
@@ -147,7 +155,8 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         co_await discard();
         bool full = disk_ec == std::errc::no_space_on_device || disk_ec.value() == EDQUOT;
         ctx_.log->warn("{}: PUT {}/{}: writing: {}", peer_, r.equipment, r.run, disk_ec.message());
-        auto res = full ? error_response(507, v, "insufficient_storage", "the store ran out of space during the upload", true)
+        auto res = full ? error_response(507, v, "insufficient_storage",
+                                         "the store ran out of space during the upload", true)
                         : error_response(500, v, "store_error", "cannot write the upload to the store", true);
         co_return co_await finish(req, std::move(res), true);
     }
@@ -166,8 +175,10 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         std::error_code check_ec = checker ? checker->finish() : std::error_code{};
         std::string actual = checker ? checker->sha256() : file->finish_hash();
         if (actual != claimed) {
-            return outcome{422, "sha256_mismatch",
-                           "the body's sha256 is " + actual + " but X-Content-SHA256 said " + claimed, {}};
+            return outcome{422,
+                           "sha256_mismatch",
+                           "the body's sha256 is " + actual + " but X-Content-SHA256 said " + claimed,
+                           {}};
         }
         if (check_ec) return outcome{422, "member_mismatch", checker->failure(), {}};
         meta.sha256 = actual;
@@ -176,20 +187,27 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         std::error_code pec;
         auto published = ctx_.store.publish(*file, r.equipment, r.run, meta, o.stored, pec);
         if (pec) return outcome{500, "store_error", "cannot publish the upload: " + pec.message(), {}};
-        o.status = published == publish_outcome::created ? 201 : published == publish_outcome::same ? 200 : 409;
+        o.status = published == publish_outcome::created ? 201
+                   : published == publish_outcome::same  ? 200
+                                                         : 409;
         if (o.status == 409) {
             o.error = "conflict";
-            o.message = "run already stored with sha256 " + o.stored.sha256 + " (" + std::to_string(o.stored.bytes) +
-                        " bytes); the upload was " + actual;
+            o.message = "run already stored with sha256 " + o.stored.sha256 + " (" +
+                        std::to_string(o.stored.bytes) + " bytes); the upload was " + actual;
         }
         return o;
     });
     co_await discard();
-    ctx_.stats.observe_upload(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    ctx_.stats.observe_upload(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     ctx_.log->info("{}: PUT {}/{} {} bytes → {}{}", peer_, r.equipment, r.run, length, result.status,
                    result.error.empty() ? "" : " " + result.message);
-    if (!result.error.empty()) co_return co_await finish(req, error_response(result.status, v, result.error, result.message, true), true);
-    co_return co_await finish(req, make_response(static_cast<http::status>(result.status), v, sidecar_json(result.stored), true), true);
+    if (!result.error.empty())
+        co_return co_await finish(req, error_response(result.status, v, result.error, result.message, true),
+                                  true);
+    co_return co_await finish(
+        req, make_response(static_cast<http::status>(result.status), v, sidecar_json(result.stored), true),
+        true);
 }
 
 }  // namespace
