@@ -72,8 +72,16 @@ public:
         REQUIRE(line);
         port_ = port_of(*line);
     }
-    // Starts the same command again (after a kill) on a new port.
-    void restart() { start(argv_); }
+    // Starts the same command again (after a kill) on the same port, so senders and proxies
+    // configured with it keep working (the acceptor sets SO_REUSEADDR).
+    void restart_same_port() {
+        auto argv = argv_;
+        for (auto& a : argv)
+            if (a == "127.0.0.1:0") a = "127.0.0.1:" + std::to_string(port_);
+        int old = port_;
+        start(argv);
+        REQUIRE(port_ == old);
+    }
     test::child_process& process() { return *proc_; }
     int port() const noexcept { return port_; }
     const fs::path& store() const noexcept { return store_; }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Long form of the fault campaigns (docs/reliability.md): runs the fault test executables of a
+# build with many iterations. Usage: tests/fault/run-campaigns.sh [BUILD_DIR] [ITERATIONS] [SEED]
+# e.g. tests/fault/run-campaigns.sh build-proof 1000   (the syncd kill -9 campaign: ~12 min / 1,000)
+set -euo pipefail
+build=${1:-build}
+export LABSYNC_FAULT_ITERATIONS=${2:-1000}
+export LABSYNC_FAULT_SEED=${3:-$RANDOM}
+echo "fault campaigns: ${LABSYNC_FAULT_ITERATIONS} iterations, seed ${LABSYNC_FAULT_SEED}, build ${build}"
+status=0
+"$build/tests/fault/fault_http_put_tests" 2>&1 | grep -E '^fault proxy|test cases|FAILED' || status=1
+"$build/tests/fault/fault_kill_tests" 2>&1 | grep -E 'campaign:|test cases|FAILED' || status=1
+exit $status
