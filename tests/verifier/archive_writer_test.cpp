@@ -195,14 +195,19 @@ TEST_CASE("pack: a name reserved for the embedded manifest is refused", "[archiv
 
 TEST_CASE("pack: a full disk fails with no_space and leaves nothing behind", "[archive][component]") {
     temp_dir dir;
-    // 3 MiB that zstd cannot shrink, into a 1 MiB filesystem.
+    // Data zstd cannot shrink, into a 1 MiB filesystem: 3 MiB is packed on the calling thread,
+    // 6 MiB with the reading and writing threads (both error paths).
     write_file(dir / "run" / "a.bin", random_bytes(3u << 20, 7));
+    write_file(dir / "big" / "a.bin", random_bytes(6u << 20, 8));
     fs::create_directories(dir / "small");
     if (::mount("tmpfs", (dir / "small").c_str(), "tmpfs", 0, "size=1m") == 0) {
-        auto r = pack_run(dir / "run", dir / "small" / "out.tar.zst");
-        CHECK(r.error == errc::no_space);
-        CHECK(r.error_path == (dir / "small" / "out.tar.zst.partial").string());
-        CHECK_FALSE(has_partial_or_final(dir / "small" / "out.tar.zst"));
+        for (const char* run : {"run", "big"}) {
+            INFO(run);
+            auto r = pack_run(dir / run, dir / "small" / "out.tar.zst");
+            CHECK(r.error == errc::no_space);
+            CHECK(r.error_path == (dir / "small" / "out.tar.zst.partial").string());
+            CHECK_FALSE(has_partial_or_final(dir / "small" / "out.tar.zst"));
+        }
         ::umount2((dir / "small").c_str(), MNT_DETACH);
         return;
     }

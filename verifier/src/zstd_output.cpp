@@ -14,6 +14,8 @@ namespace {
 
 constexpr std::size_t out_buffer_size = 1u << 20;
 constexpr std::uint64_t writeback_window = 8u << 20;
+// Output buffers in flight between the compressing and the writing thread.
+constexpr std::size_t out_slots = 4;
 
 std::error_code zstd_error(std::size_t code) {
     // Compression only fails on resource exhaustion or misuse; report it as an I/O failure of
@@ -33,6 +35,8 @@ std::error_code write_error(int err) {
 zstd_output::zstd_output() = default;
 
 zstd_output::~zstd_output() {
+    std::error_code ignored;
+    stop_writer(ignored);
     discard();
     ZSTD_freeCCtx(cctx_);
 }
@@ -72,7 +76,12 @@ bool zstd_output::open(const std::filesystem::path& out, int level, unsigned thr
     // A libzstd built without threads refuses nbWorkers: compress on this thread then.
     if (threads > 0) ZSTD_CCtx_setParameter(cctx_, ZSTD_c_nbWorkers, static_cast<int>(threads));
     out_cap_ = out_buffer_size;
-    out_buf_.reset(new std::byte[out_cap_]);
+    if (threads > 0) {
+        out_pipe_.emplace(out_slots, out_cap_);
+        writer_ = std::thread([this] { writer_loop(); });
+    } else {
+        out_buf_.reset(new std::byte[out_cap_]);
+    }
     return true;
 }
 
@@ -82,6 +91,7 @@ bool zstd_output::write(std::span<const std::byte> data, std::error_code& ec) {
 
 bool zstd_output::finish(std::error_code& ec) {
     if (!drain(nullptr, 0, ZSTD_e_end, ec)) return false;
+    if (!stop_writer(ec)) return false;
     digest_ = hasher_.finish();
     return true;
 }
@@ -90,13 +100,26 @@ bool zstd_output::drain(const void* in, std::size_t size, int directive, std::er
     ZSTD_inBuffer input{in, size, 0};
     auto mode = static_cast<ZSTD_EndDirective>(directive);
     for (;;) {
-        ZSTD_outBuffer output{out_buf_.get(), out_cap_, 0};
+        std::byte* buf = out_pipe_ ? out_pipe_->acquire() : out_buf_.get();
+        if (buf == nullptr) {  // the writer failed and cancelled
+            ec = writer_ec_;
+            return false;
+        }
+        ZSTD_outBuffer output{buf, out_cap_, 0};
         std::size_t r = ZSTD_compressStream2(cctx_, &output, &input, mode);
         if (ZSTD_isError(r)) {
+            if (out_pipe_) out_pipe_->release(buf);
             ec = zstd_error(r);
             return false;
         }
-        if (output.pos > 0 && !write_all(out_buf_.get(), output.pos, ec)) return false;
+        if (out_pipe_) {
+            if (output.pos > 0)
+                out_pipe_->submit(buf, output.pos);
+            else
+                out_pipe_->release(buf);
+        } else if (output.pos > 0 && !write_all(buf, output.pos, ec)) {
+            return false;
+        }
         if (mode == ZSTD_e_end ? r == 0 : input.pos == input.size) return true;
     }
 }
@@ -120,6 +143,26 @@ bool zstd_output::write_all(const std::byte* data, std::size_t size, std::error_
     while (written_ - flushed_ >= writeback_window) {
         ::sync_file_range(fd_.get(), static_cast<off_t>(flushed_), writeback_window, SYNC_FILE_RANGE_WRITE);
         flushed_ += writeback_window;
+    }
+    return true;
+}
+
+void zstd_output::writer_loop() {
+    std::byte* chunk = nullptr;
+    std::size_t size = 0;
+    while (out_pipe_->next(chunk, size)) {
+        if (!writer_ec_ && !write_all(chunk, size, writer_ec_)) out_pipe_->cancel();
+        out_pipe_->release(chunk);
+    }
+}
+
+bool zstd_output::stop_writer(std::error_code& ec) {
+    if (!writer_.joinable()) return true;
+    out_pipe_->close();
+    writer_.join();
+    if (writer_ec_) {
+        ec = writer_ec_;
+        return false;
     }
     return true;
 }
@@ -149,6 +192,11 @@ bool zstd_output::commit(std::error_code& ec) {
 
 void zstd_output::discard() noexcept {
     if (committed_ || partial_name_.empty() || !dir_fd_) return;
+    if (writer_.joinable()) {
+        out_pipe_->cancel();
+        std::error_code ignored;
+        stop_writer(ignored);
+    }
     fd_.reset();
     ::unlinkat(dir_fd_.get(), partial_name_.c_str(), 0);
     partial_name_.clear();

@@ -3,6 +3,7 @@
 // the compressed bytes as they are written, then fsync + rename + directory fsync. Private to the
 // verifier module.
 
+#include "chunk_pipe.hpp"
 #include "labsync/verifier/sha256.hpp"
 #include "labsync/verifier/unique_fd.hpp"
 
@@ -10,8 +11,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <system_error>
+#include <thread>
 
 struct ZSTD_CCtx_s;
 
@@ -42,6 +45,8 @@ public:
 private:
     bool drain(const void* in, std::size_t size, int directive, std::error_code& ec);
     bool write_all(const std::byte* data, std::size_t size, std::error_code& ec);
+    void writer_loop();
+    bool stop_writer(std::error_code& ec);
 
     ZSTD_CCtx_s* cctx_ = nullptr;
     unique_fd dir_fd_;
@@ -50,6 +55,11 @@ private:
     std::string partial_name_;
     std::string final_name_;
     std::unique_ptr<std::byte[]> out_buf_;
+    // With zstd workers, the compressed bytes are hashed and written on their own thread, fed
+    // through `out_pipe_`; `writer_ec_` is its first error (read after it cancelled or joined).
+    std::optional<chunk_pipe> out_pipe_;
+    std::thread writer_;
+    std::error_code writer_ec_;
     std::size_t out_cap_ = 0;
     sha256 hasher_;
     sha256_digest digest_{};
