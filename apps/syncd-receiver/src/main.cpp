@@ -57,15 +57,15 @@ bool apply_config(const std::string& path, CLI::App& app, std::string& error) {
         }
         if (opt->count() > 0 || name == "--config") continue;
         std::string value;
-        if (auto s = node.value<std::string>())
-            value = *s;
-        else if (auto b = node.value<bool>())
-            value = *b ? "true" : "false";
-        else if (auto i = node.value<std::int64_t>())
-            value = std::to_string(*i);
-        else if (auto d = node.value<double>())
-            value = std::to_string(*d);
-        else {
+        if (node.is_string()) {
+            value = *node.value<std::string>();
+        } else if (node.is_boolean()) {
+            value = *node.value<bool>() ? "true" : "false";
+        } else if (node.is_integer()) {
+            value = std::to_string(*node.value<std::int64_t>());
+        } else if (node.is_floating_point()) {
+            value = std::to_string(*node.value<double>());
+        } else {
             error = path + ": key `" + std::string(key.str()) + "` must be a string, number or boolean";
             return false;
         }

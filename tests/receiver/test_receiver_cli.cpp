@@ -1,0 +1,98 @@
+// The receiver's command line and --config file: refusals name what is wrong; a TOML config
+// applies like the options.
+#include "receiver_client.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+
+using namespace labsync::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+run_result receiver(std::vector<std::string> args) {
+    args.insert(args.begin(), receiver_fixture::default_binary());
+    process_options o;
+    o.timeout = 10s;
+    return run_process(args, o);
+}
+
+}  // namespace
+
+TEST_CASE("the receiver refuses to start without credentials or with bad files", "[receiver][cli]") {
+    temp_dir tmp;
+    auto store = (tmp / "store").string();
+    auto r = receiver({"--listen", "127.0.0.1:0", "--store", store});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("no --tokens given") != std::string::npos);
+    write_file(tmp / "tokens", "# ok\nshort eq1\n");
+    r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--tokens", (tmp / "tokens").string()});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("tokens:2: token is shorter") != std::string::npos);
+    r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--tokens", (tmp / "missing").string()});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("cannot be read") != std::string::npos);
+    write_file(tmp / "commits", "v1.0\n");
+    r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--insecure-no-auth", "--allowed-commits",
+                  (tmp / "commits").string()});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("commits:1: `v1.0` is not a git commit") != std::string::npos);
+    r = receiver({"--listen", "nohost", "--store", store, "--insecure-no-auth"});
+    CHECK(r.exit_code == 2);
+    r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--insecure-no-auth", "--max-body", "lots"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--max-body") != std::string::npos);
+    r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--insecure-no-auth", "--tls-cert", "x.pem"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("go together") != std::string::npos);
+    write_file(tmp / "bad.toml", "bogus = 1\n");
+    r = receiver({"--config", (tmp / "bad.toml").string(), "--store", store});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("unknown key `bogus`") != std::string::npos);
+    write_file(tmp / "broken.toml", "listen = \n");
+    r = receiver({"--config", (tmp / "broken.toml").string(), "--store", store});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("broken.toml:1") != std::string::npos);
+}
+
+TEST_CASE("a TOML config file (--config) sets the same options", "[receiver][cli]") {
+    temp_dir tmp;
+    write_file(tmp / "tokens", std::string(receiver_options::eq1_token) + " eq1\n");
+    write_file(tmp / "rx.toml", "listen = \"127.0.0.1:0\"\nstore = \"" + (tmp / "store").string() +
+                                    "\"\ntokens = \"" + (tmp / "tokens").string() +
+                                    "\"\nmax-body = \"1K\"\nno-member-check = true\nheader-timeout = 5\n");
+    child_process rx({receiver_fixture::default_binary(), "--config", (tmp / "rx.toml").string()});
+    auto line = rx.wait_for_line("listening on ");
+    REQUIRE(line);
+    int port = std::stoi(line->substr(line->rfind(':') + 1));
+    std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1/runs/eq1/r1";
+    auto small = make_blob(tmp / "small", 1000, 1);
+    auto big = make_blob(tmp / "big", 2000, 2);
+    auto put = [&](const std::filesystem::path& f) {
+        return curl(url, {"-T", f.string(), "-H", "X-Content-SHA256: " + sha256_of_file(f), "-H",
+                          "Authorization: Bearer " + std::string(receiver_options::eq1_token)});
+    };
+    CHECK(put(big).status == 413);    // max-body from the file
+    CHECK(put(small).status == 201);  // a blob passes: no-member-check from the file
+    auto end = rx.stop(SIGTERM, 10s);
+    REQUIRE(end);
+    CHECK(end->exit_code == 0);
+}
+
+TEST_CASE("Expect: 100-continue on a stored run is answered without the body", "[receiver][cli]") {
+    receiver_fixture rx(blob_options());
+    temp_dir tmp;
+    auto blob = make_blob(tmp / "a", 5000, 3);
+    auto sha = sha256_of_file(blob);
+    REQUIRE(curl_put(rx, "eq1", "r1", blob).status == 201);
+    for (auto [claimed, expected] :
+         {std::pair{sha, "HTTP/1.1 200"}, std::pair{std::string(64, 'b'), "HTTP/1.1 409"}}) {
+        raw_conn c(rx.port());
+        c.send("PUT /v1/runs/eq1/r1 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + rx.token() +
+               "\r\nX-Content-SHA256: " + claimed +
+               "\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n");
+        auto got = c.read_until("\r\n\r\n");
+        CHECK(got.starts_with(expected));
+    }
+}
