@@ -263,7 +263,8 @@ asio::awaitable<void> engine::impl::ship(equipment_runtime& eq, queue::job job) 
     }
     queue::transition_details d;
     d.attempts = queue::attempts_update::increment;
-    d.clear_error = true;
+    // The last error stays until `verified`: a verification mismatch right after a re-ship must
+    // see that the previous attempt was a mismatch too (one immediate retry, not a loop).
     d.bytes = static_cast<std::int64_t>(built.manifest.total_bytes());
     d.manifest_digest = verifier::to_hex(built.manifest.digest());
     d.archive_sha256 = eq.transport->shipped_archive_sha256(req);

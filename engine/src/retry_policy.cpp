@@ -68,6 +68,11 @@ retry_decision retry_policy::decide(error_kind kind, int attempts,
         case error_kind::binary_missing:
             if (previous_kind == kind)
                 return {retry_action::fail, {}, fmt::format("{}: twice in a row; failed (terminal)", name)};
+            if (attempts >= config_.max_attempts)  // a bound even when kinds alternate
+                return {retry_action::fail,
+                        {},
+                        fmt::format("{}: giving up after {} attempts (max_attempts {})", name, attempts,
+                                    config_.max_attempts)};
             return {retry_action::immediate_retry, std::chrono::milliseconds(0),
                     fmt::format("{}: one immediate retry", name)};
         case error_kind::local_file_vanished:

@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 namespace labsync::test {
@@ -30,8 +32,9 @@ public:
 
 private:
     mutable std::mutex mutex_;
-    queue::time_point now_ =
-        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    // An hour ahead of real time: files the test writes (real mtimes) count as settled at once.
+    queue::time_point now_ = std::chrono::time_point_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now() + std::chrono::hours(1));
 };
 
 class job_observer {
@@ -86,6 +89,11 @@ class engine_runner {
 public:
     engine_runner(engine::engine_config config, engine::engine_deps deps) {
         deps.on_job_changed = [this](const queue::job& j) { observer.on_change(j); };
+        if (std::getenv("LABSYNC_TEST_LOG") && !deps.log)
+            deps.log = [](engine::log_level l, std::string_view m) {
+                std::fprintf(stderr, "[%s] %.*s\n", std::string(engine::to_string(l)).c_str(),
+                             static_cast<int>(m.size()), m.data());
+            };
         engine_ = std::make_unique<engine::engine>(io_, std::move(config), std::move(deps));
     }
     engine::engine_error open() { return engine_->open(); }

@@ -7,6 +7,7 @@
 //                                 ("full jitter"), until attempts reaches max_attempts -> fail
 //   auth                          fail (retrying cannot fix credentials)
 //   hash_mismatch, binary_missing one immediate retry; the same kind twice in a row -> fail
+//                                 (and fail once attempts reaches max_attempts)
 //   local_file_vanished           fail (the run changed under us; an operator must look)
 //   conflict                      fail; the local run is left untouched for the operator
 //   rejected                      quarantine: the run moves to quarantine/<equipment>/<run>
