@@ -1,7 +1,7 @@
 #pragma once
 // Packs a run into one deterministic tar+zstd archive in a single pass: every file is read once
 // (>= 1 MiB reads), hashed into the manifest, framed as a pax/ustar member and compressed with
-// libzstd's streaming API (its worker threads compress while this thread reads and hashes); the
+// libzstd's streaming API (its worker threads compress while other threads read and hash); the
 // compressed bytes are hashed as they are written. The manifest travels as the archive's last
 // member, `.labsync/manifest.sha256` (its sha256sum text). The archive is written to
 // `<out>.partial`, fsynced, renamed to `<out>` and its directory fsynced; on any error the
@@ -25,8 +25,10 @@ namespace labsync::verifier {
 inline constexpr std::string_view archive_manifest_path = ".labsync/manifest.sha256";
 
 struct pack_options {
-    int level = 3;                     // zstd compression level
-    unsigned threads = 2;              // zstd worker threads (0 = compress on the calling thread)
+    int level = 3;  // zstd compression level
+    // zstd worker threads; with any, a reading and a writing thread run beside them (see
+    // docs/architecture.md, "Archiver"). 0, or a run under 4 MiB: everything on the calling thread.
+    unsigned threads = 2;
     std::size_t read_size = 2u << 20;  // bytes per read(); raised to 1 MiB when smaller
     // Test hook: called right before a file is opened and read (path relative to the run).
     std::function<void(std::string_view)> before_read;
