@@ -53,10 +53,11 @@ doctor_check check_state_dir(const fs::path& dir) {
     fs::path existing = dir;
     while (!existing.empty() && !fs::exists(existing, ec)) existing = existing.parent_path();
     if (existing != dir) {
-        bool writable = !existing.empty() && ::access(existing.c_str(), W_OK) == 0;
+        bool writable =
+            !existing.empty() && fs::is_directory(existing, ec) && ::access(existing.c_str(), W_OK) == 0;
         c.ok = writable;
         c.detail = writable ? fmt::format("missing; syncd will create it below {}", existing.string())
-                            : fmt::format("missing and {} is not writable", existing.string());
+                            : fmt::format("missing, and {} is not a writable directory", existing.string());
         c.hint = fmt::format("create it: install -d -o labsync -g labsync {}", dir.string());
         return c;
     }
@@ -336,7 +337,7 @@ std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const d
             case engine::transport_kind::rsync_ssh: {
                 auto rsync = check_binary(eq.name, eq.transport.rsync_ssh.rsync_binary);
                 auto ssh = check_binary(eq.name, eq.transport.rsync_ssh.ssh_binary);
-                bool have_ssh = ssh.ok;
+                bool have_ssh = ssh.ok && rsync.ok;  // without both the transport cannot work anyway
                 checks.push_back(rsync);
                 checks.push_back(ssh);
                 if (have_ssh) checks.push_back(check_ssh(eq, options));
