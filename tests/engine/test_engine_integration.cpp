@@ -1,0 +1,147 @@
+// The engine with the real http_put driver against a real syncd-receiver process on loopback:
+// runs of two equipment end to end to `cleaned`, a receiver that is down and then comes up
+// (backoff, then success), and a receiver refusing the code commit (412 -> quarantine).
+#include "engine_harness.hpp"
+#include "receiver_fixture.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+using namespace labsync;
+using namespace std::chrono_literals;
+using queue::job_state;
+using test::engine_runner;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct fixture {
+    test::temp_dir dir;
+
+    engine::engine_config config(const std::string& url,
+                                 std::vector<std::string> equipment = {"lab-a", "lab-b"}) {
+        test::write_file(dir / "token", std::string(test::receiver_options::lab_token) + "\n");
+        engine::engine_config c;
+        c.state_dir = dir / "state";
+        c.outbox_dir = dir / "outbox";
+        c.quarantine_dir = dir / "quarantine";
+        c.backoff = {100ms, 400ms, 50};
+        c.cpu_threads = 2;
+        c.rescan_interval = 0s;
+        for (const auto& name : equipment) {
+            engine::equipment_config e;
+            e.name = name;
+            e.runs_root = dir / "runs" / name;
+            e.settle = 0s;
+            e.watch = false;
+            e.retention = 0s;
+            e.max_parallel = 2;
+            e.transport.http_put.url = url;
+            e.transport.http_put.token_file = dir / "token";
+            e.transport.http_put.io_timeout = 10s;
+            e.transport.http_put.connect_timeout = 2s;
+            c.equipment.push_back(e);
+        }
+        return c;
+    }
+    fs::path make_run(const std::string& equipment, const std::string& run, std::size_t kib) {
+        const auto p = dir / "runs" / equipment / run;
+        std::string blob(kib * 1024, '\0');
+        for (std::size_t i = 0; i < blob.size(); ++i)
+            blob[i] = static_cast<char>((i * 131 + run.size() * 7) % 251);
+        test::write_file(p / "raw/frame.bin", blob);
+        test::write_file(p / "meta.json", R"({"run":")" + run + R"("})");
+        test::write_file(p / "done.marker", "");
+        return p;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("integration: runs of two equipment go end to end to cleaned", "[engine][integration]") {
+    test::receiver_fixture rx;
+    fixture f;
+    engine_runner r(f.config(rx.url()), {});
+    REQUIRE_FALSE(r.open());
+    r.start();
+    std::vector<std::pair<fs::path, std::int64_t>> runs;
+    for (const auto* eq : {"lab-a", "lab-b"})
+        for (int i = 0; i < 3; ++i) {
+            const auto path =
+                f.make_run(eq, "run-" + std::to_string(i), 64 + 100 * static_cast<std::size_t>(i));
+            auto res = r->enqueue(path);
+            REQUIRE_FALSE(res.error);
+            runs.emplace_back(path, res.job_id);
+        }
+    for (const auto& [path, id] : runs) {
+        auto j = r.observer.wait_for(id, job_state::cleaned, 60s);
+        INFO(path.string());
+        REQUIRE(j);
+        CHECK_FALSE(fs::exists(path));
+        REQUIRE(j->archive_sha256);
+        CHECK(j->attempts == 1);
+    }
+    // The receiver holds each archive; the outbox is empty again.
+    CHECK(fs::is_empty(f.dir / "outbox/lab-a"));
+    CHECK(fs::is_empty(f.dir / "outbox/lab-b"));
+}
+
+TEST_CASE("integration: receiver down, then up - backoff, then success", "[engine][integration]") {
+    fixture f;
+    const int port = test::free_tcp_port();
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    engine_runner r(f.config(url, {"lab-a"}), {});
+    REQUIRE_FALSE(r.open());
+    r.start();
+    const auto path = f.make_run("lab-a", "late", 32);
+    auto res = r->enqueue(path);
+    REQUIRE_FALSE(res.error);
+    // Wait until at least two network failures have been recorded.
+    std::optional<queue::job> j;
+    for (int i = 0; i < 500; ++i) {
+        j = r->status(path);
+        if (j && j->attempts >= 2 && j->last_error_kind == "network") break;
+        std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(j);
+    CHECK(j->attempts >= 2);
+    CHECK(j->last_error_kind == "network");
+    test::write_file(f.dir / "tokens", std::string(test::receiver_options::lab_token) + " lab-*\n");
+    test::child_process rx({test::receiver_fixture::default_binary(), "--listen",
+                            "127.0.0.1:" + std::to_string(port), "--store", (f.dir / "store").string(),
+                            "--tokens", (f.dir / "tokens").string()});
+    REQUIRE(rx.wait_for_line("listening on"));
+    auto done = r.observer.wait_for(res.job_id, job_state::cleaned, 60s);
+    REQUIRE(done);
+    CHECK(done->attempts >= 3);
+    CHECK_FALSE(fs::exists(path));
+}
+
+TEST_CASE("integration: receiver answers 412 (commit not allowed) - quarantine", "[engine][integration]") {
+    test::receiver_options o;
+    o.allowed_commits = std::vector<std::string>{"0123456789abcdef0123456789abcdef01234567"};
+    test::receiver_fixture rx(o);
+    fixture f;
+    auto cfg = f.config(rx.url(), {"lab-a"});
+    cfg.equipment[0].transport.http_put.code_commit = "fedcba9876543210fedcba9876543210fedcba98";
+    engine_runner r(cfg, {});
+    REQUIRE_FALSE(r.open());
+    r.start();
+    const auto path = f.make_run("lab-a", "old-code", 16);
+    auto res = r->enqueue(path);
+    auto j = r.observer.wait_for(res.job_id, job_state::failed, 60s);
+    REQUIRE(j);
+    CHECK(j->last_error_kind == "rejected");
+    const auto q = f.dir / "quarantine/lab-a/old-code";
+    for (int i = 0; i < 300 && !fs::exists(q / "quarantine_reason.json"); ++i)
+        std::this_thread::sleep_for(10ms);
+    REQUIRE(fs::exists(q / "quarantine_reason.json"));
+    CHECK_FALSE(fs::exists(path));
+    auto reason = nlohmann::json::parse(test::read_file(q / "quarantine_reason.json"));
+    CHECK(reason["status"] == 412);
+    CHECK(reason["code"] == "rejected");
+    CHECK(fs::exists(q / "raw/frame.bin"));
+    CHECK_FALSE(fs::exists(f.dir / "outbox/lab-a/old-code.tar.zst"));
+}
