@@ -161,6 +161,7 @@ fi
 BENCH_WARMUP=0 measure memory "syncd manifest, $MEM_FILES tiny files" "files-$MEM_FILES" "$MEM_FILES" 1 "" "$SYNCD manifest --allow-findings $MEM/run > /dev/null"
 BENCH_WARMUP=0 measure memory "syncd pack, $MEM_FILES tiny files" "files-$MEM_FILES" "$MEM_FILES" 1 "rm -f $BENCH_WORK/m.tar.zst" "$SYNCD pack $MEM/run $BENCH_WORK/m.tar.zst > /dev/null"
 BENCH_WARMUP=0 measure memory "syncd manifest, 1,000 tiny files" files-1000 1000 1 "" "$SYNCD manifest --allow-findings $MEM/run/d0000 > /dev/null"
+BENCH_WARMUP=0 measure memory "syncd pack, 1,000 tiny files" files-1000 1000 1 "rm -f $BENCH_WORK/m.tar.zst" "$SYNCD pack $MEM/run/d0000 $BENCH_WORK/m.tar.zst > /dev/null"
 rm -f "$BENCH_WORK/m.tar.zst"
 
 # ---- idle: syncd run with 50 equipment, CPU over IDLE_SECONDS --------------------------------
