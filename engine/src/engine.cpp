@@ -183,7 +183,7 @@ enqueue_result engine::impl::enqueue_blocking(const std::filesystem::path& run_p
     std::string run_id;
     auto* eq = equipment_of(run_path, run_id, out.error);
     if (!eq) return out;
-    std::lock_guard lock(api_mutex);
+    std::unique_lock lock(api_mutex);
     if (!store) {
         out.error = make_error(errc::not_open, "engine is not open");
         return out;
@@ -200,7 +200,14 @@ enqueue_result engine::impl::enqueue_blocking(const std::filesystem::path& run_p
         return out;
     }
     const auto path = normal(run_path);
+    // The gate walks the run and may run an external validator for a while: not under the lock.
+    lock.unlock();
     const auto outcome = evaluate_gate(collect_gate_inputs(path, eq->cfg), eq->cfg, from_watcher);
+    lock.lock();
+    if (!store) {
+        out.error = make_error(errc::closed, "engine closed during enqueue");
+        return out;
+    }
     out.findings = outcome.findings;
     const auto t = now();
     if (from_watcher && !outcome.blocked() && outcome.settled_at > t) {
