@@ -376,6 +376,7 @@ asio::awaitable<void> engine::impl::handle_failure(equipment_runtime& eq, const 
             d.message = fmt::format("{}; run moves to {}", d.message,
                                     (config.quarantine_dir / eq.cfg.name / job.run_id).string());
             if (!transition(job.id, job_state::failed, d)) break;
+            remove_outbox(eq.cfg.name, job.run_id);  // re-shipping cannot help; drop the archive first
             quarantine_reason reason{eq.cfg.name,
                                      job.run_id,
                                      std::string(transports::to_string(result.kind)),
@@ -399,7 +400,6 @@ asio::awaitable<void> engine::impl::handle_failure(equipment_runtime& eq, const 
             else
                 log(log_level::warning, "{}/{}: quarantined to {}{}", eq.cfg.name, job.run_id, dest.string(),
                     moved ? "" : " (run left in place: other filesystem)");
-            remove_outbox(eq.cfg.name, job.run_id);
             break;
         }
     }
