@@ -137,6 +137,15 @@ TEST_CASE("status JSON, list, admin errors, metrics", "[e2e]") {
     CHECK_THAT(metrics.out, Catch::Contains("labsync_verified_jobs_total{equipment=\"eq1\"} 1"));
     CHECK_THAT(metrics.out, Catch::Contains("labsync_watchdog_stalled 0"));
 
+    // A second daemon on the same state dir is refused; an invalid config never starts.
+    auto second = run_process({LABSYNC_SYNCD, "run", "--config", d.config_path().string()});
+    CHECK(second.exit_code == 1);
+    CHECK_THAT(second.err, Catch::Contains("cannot start"));
+    write_file(d.dir() / "bad.toml", "[global]\nstate_dir = \"x\"\nbogus = 1\n");
+    auto bad = run_process({LABSYNC_SYNCD, "run", "--config", (d.dir() / "bad.toml").string()});
+    CHECK(bad.exit_code == 2);
+    CHECK_THAT(bad.err, Catch::Contains("bad.toml:3:1: global.bogus: unknown key"));
+
     auto stopped = d.stop(SIGTERM);
     REQUIRE(stopped);
     CHECK(stopped->exit_code == 0);
