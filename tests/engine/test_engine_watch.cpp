@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <filesystem>
 
 using namespace labsync;
@@ -103,4 +104,39 @@ TEST_CASE("watch: an unsettled run waits for its settle time", "[engine][watch]"
     r.start();
     REQUIRE(r.observer.wait_run("slow", job_state::verified, 10s));
     CHECK(std::chrono::steady_clock::now() - start >= 500ms);
+}
+
+TEST_CASE("watch: an idle engine with 50 equipment uses ~0 CPU", "[engine][watch]") {
+    test::temp_dir dir;
+    engine::engine_config c;
+    c.state_dir = dir / "state";
+    c.outbox_dir = dir / "outbox";
+    c.quarantine_dir = dir / "quarantine";
+    c.cpu_threads = 2;
+    for (int i = 0; i < 50; ++i) {
+        engine::equipment_config e;
+        e.name = "eq-" + std::to_string(i);
+        e.runs_root = dir / "runs" / e.name;
+        e.transport.http_put.url = "http://127.0.0.1:1";
+        c.equipment.push_back(e);
+    }
+    auto remote = std::make_shared<test::fake_remote>();
+    engine::engine_deps d;
+    d.transports = [remote](const engine::equipment_config&, const engine::transport_context&, std::string&) {
+        return std::make_unique<test::fake_transport>(remote);
+    };
+    engine_runner r(c, std::move(d));
+    REQUIRE_FALSE(r.open());
+    r.start();
+    std::this_thread::sleep_for(300ms);  // startup scan and first cleanup pass
+    const auto cpu = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+    };
+    const auto before = cpu();
+    std::this_thread::sleep_for(1500ms);  // measuring idle time, not waiting for an event
+    const auto used = std::chrono::duration_cast<std::chrono::milliseconds>(cpu() - before);
+    INFO("CPU used while idle: " << used.count() << " ms");
+    CHECK(used < 50ms);
 }
