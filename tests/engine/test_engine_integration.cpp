@@ -145,3 +145,31 @@ TEST_CASE("integration: receiver answers 412 (commit not allowed) - quarantine",
     CHECK(fs::exists(q / "raw/frame.bin"));
     CHECK_FALSE(fs::exists(f.dir / "outbox/lab-a/old-code.tar.zst"));
 }
+
+TEST_CASE("integration: the equipment's bandwidth limit throttles the http stream", "[engine][integration]") {
+    test::receiver_fixture rx;
+    fixture f;
+    auto cfg = f.config(rx.url(), {"lab-a"});
+    cfg.equipment[0].bandwidth = "256K";  // all day
+    cfg.equipment[0].retention = std::chrono::hours(1);
+    engine_runner r(cfg, {});
+    REQUIRE_FALSE(r.open());
+    r.start();
+    // 640 KiB of incompressible bytes: about 2.2 s at 256 KiB/s after the 64 KiB burst.
+    std::string blob(640 * 1024, '\0');
+    std::uint64_t x = 88172645463325252ull;
+    for (auto& c : blob) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        c = static_cast<char>(x);
+    }
+    const auto path = f.dir / "runs/lab-a/big";
+    test::write_file(path / "noise.bin", blob);
+    test::write_file(path / "done.marker", "");
+    const auto start = std::chrono::steady_clock::now();
+    auto res = r->enqueue(path);
+    REQUIRE(r.observer.wait_for(res.job_id, job_state::verified, 60s));
+    const auto took = std::chrono::steady_clock::now() - start;
+    INFO("shipping took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    CHECK(took >= 1800ms);
+    CHECK(took < 20s);
+}
