@@ -59,6 +59,7 @@ private:
     void schedule_tick();
     void on_tick();
     std::string status_line();
+    bool queued_overdue();
     admin_response on_admin(const admin_request& request);
     std::string render_metrics();
     daemon_info info() const;
@@ -155,6 +156,23 @@ std::string daemon::status_line() {
     return line;
 }
 
+// A queued job that has been due for longer than watchdog_stall counts as active work: if the
+// engine never starts it (and nothing else moves), the watchdog stops as it would for a hung
+// transport. Runs on the io thread; skipped while main holds the engine (reload, shutdown).
+bool daemon::queued_overdue() {
+    std::unique_lock lock(engine_mutex_, std::try_to_lock);
+    if (!lock || !engine_ || !engine_->store()) return false;
+    auto queued = engine_->store()->jobs_in_state(queue::job_state::queued);
+    if (!queued) return false;
+    // A job may legitimately wait for its run to settle before it is started.
+    std::chrono::seconds settle{0};
+    for (const auto& e : config_.engine.equipment) settle = std::max(settle, e.settle);
+    auto limit = std::chrono::system_clock::now() - config_.daemon.watchdog_stall - settle;
+    for (const auto& j : *queued)
+        if (j.next_attempt_at.value_or(j.updated_at) < limit) return true;
+    return false;
+}
+
 void daemon::schedule_tick() {
     tick_timer_->expires_after(tick_interval_);
     tick_timer_->async_wait([this](boost::system::error_code ec) {
@@ -182,6 +200,7 @@ void daemon::on_tick() {
     }
     if (ready_ && now - last_status_at_ >= std::chrono::seconds(2)) {
         last_status_at_ = now;
+        state_.set_due_waiting(queued_overdue(), now);
         std::string line = status_line();
         if (stalled) line = "STALLED: " + line;
         if (line != last_status_) {

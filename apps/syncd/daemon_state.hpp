@@ -1,7 +1,7 @@
 #pragma once
-// What the watchdog knows about the engine: which jobs are active (running or verifying) and when
-// anything last moved. Fed from the engine's callbacks and read by the watchdog tick, all on the io
-// thread; `stalled` is also read by the metrics thread, hence atomic.
+// What the watchdog knows about the engine: which jobs are active (running or verifying, or queued
+// and overdue) and when anything last moved. Fed from the engine's callbacks and read by the watchdog tick,
+// all on the io thread; `stalled` is also read by the metrics thread, hence atomic.
 
 #include "watchdog_gate.hpp"
 
@@ -32,9 +32,14 @@ public:
         else
             active_.erase(job.id);
         gate_.on_progress(now);
-        gate_.on_activity(!active_.empty(), now);
+        gate_.on_activity(!active_.empty() || due_waiting_, now);
     }
     void on_progress(std::chrono::steady_clock::time_point now) { gate_.on_progress(now); }
+    // Whether a queued job has been due for longer than the stall limit (checked by the tick).
+    void set_due_waiting(bool waiting, std::chrono::steady_clock::time_point now) {
+        due_waiting_ = waiting;
+        gate_.on_activity(!active_.empty() || due_waiting_, now);
+    }
     void set_stall(std::chrono::milliseconds stall) { gate_.set_stall(stall); }
     std::optional<std::chrono::milliseconds> stalled_for(std::chrono::steady_clock::time_point now) const {
         return gate_.stalled_for(now);
@@ -45,6 +50,7 @@ public:
 private:
     watchdog_gate gate_;
     std::set<std::int64_t> active_;
+    bool due_waiting_ = false;
 };
 
 }  // namespace labsync::apps
