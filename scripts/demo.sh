@@ -95,12 +95,17 @@ echo "$run: $(du -sh "$run" | cut -f1)"
 
 step "waiting until the run is verified and cleaned"
 state=""
+in_state() {
+    local jobs
+    jobs=$("$syncd" list --config "$demo/syncd.toml" --state "$1" --json) || return 1
+    grep -q '"run-0001"' <<< "$jobs"
+}
 for _ in $(seq 1 300); do
-    state=$("$syncd" list --config "$demo/syncd.toml" --json |
-        python3 -c 'import json,sys; j=[x for x in json.load(sys.stdin)["jobs"] if x["run_id"]=="run-0001"]; print(j[0]["state"] if j else "")')
-    [[ $state == cleaned ]] && break
-    [[ $state == failed || $state == blocked_by_validation ]] && { echo "demo: job ended $state" >&2; exit 1; }
-    sleep 0.2
+    if in_state cleaned; then state=cleaned; break; fi
+    for bad in failed blocked_by_validation; do
+        in_state $bad && { echo "demo: the job ended $bad:" >&2; "$syncd" list --config "$demo/syncd.toml" >&2; exit 1; }
+    done
+    sleep 0.2  # polling the daemon's job list (documented in the demo)
 done
 [[ $state == cleaned ]] || { echo "demo: run not cleaned in time (state: ${state:-none})" >&2; exit 1; }
 [[ ! -e $run ]] || { echo "demo: local copy still present" >&2; exit 1; }
