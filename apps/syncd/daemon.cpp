@@ -285,9 +285,12 @@ void daemon::reload() {
     notifier_.reloading();
     std::lock_guard lock(engine_mutex_);
     if (!stop_engine(config_.daemon.shutdown_grace)) {
-        log_(engine::log_level::error, "reload: the engine did not stop in time; keeping it running");
-        metrics_.on_config_reload(false);
-        return;
+        // The old engine is cancelled but stuck (a hung transport): neither configuration can run
+        // in this process. Every transition is durable, so exit and let systemd restart us.
+        log_(engine::log_level::error,
+             "reload: the engine did not stop within shutdown_grace; exiting for a restart");
+        std::fflush(nullptr);
+        std::_Exit(exit_failed);
     }
     if (auto err = start_engine(next.config)) {
         log_(engine::log_level::error,
