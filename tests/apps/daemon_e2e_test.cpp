@@ -100,6 +100,11 @@ TEST_CASE("status JSON, list, admin errors, metrics", "[e2e]") {
     d.write_run("r1", 2, 64 << 10);
     check_arrived(d, rx, "r1");
 
+    auto perms = std::filesystem::status(d.socket()).permissions();
+    CHECK((perms & std::filesystem::perms::all) ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+           std::filesystem::perms::group_read | std::filesystem::perms::group_write));  // 0660
+
     auto st = run_process({LABSYNC_SYNCD, "status", "--json", "--config", d.config_path().string()});
     REQUIRE(st.exit_code == 0);
     json s = json::parse(st.out);
