@@ -6,7 +6,9 @@
 #   bench/rsync.sh one CASE        run one case once (for an external timer)
 #   bench/rsync.sh teardown        stop the sshd (by its PID), remove the state
 #
-# Cases: driver-mixed bare-mixed driver-many bare-many rclone-driver-mixed rclone-bare-mixed
+# Cases: driver-mixed bare-mixed driver-many bare-many rclone-driver-mixed rclone-push-mixed
+#        rclone-bare-mixed driver-many-nosync (rclone-push-mixed: the driver without its verify;
+#        driver-many-nosync: without the remote fsyncs)
 # Needs root (creates the unprivileged user labsync-test once), rsync, openssh-server, rclone.
 # BENCH: the transport_bench binary (built from tests/transports), DATA: the bench data sets.
 set -euo pipefail
@@ -93,12 +95,19 @@ one() {
         fresh drv
         "$BENCH" rsync 127.0.0.1 "$port" "$USER_NAME" "$STATE/client" "$STATE/known_hosts" "$STATE/dest/drv" \
             bench "$DATA"/many/run-*/ ;;
+    driver-many-nosync)
+        fresh drv
+        REMOTE_SYNC=0 "$BENCH" rsync 127.0.0.1 "$port" "$USER_NAME" "$STATE/client" "$STATE/known_hosts" \
+            "$STATE/dest/drv" bench "$DATA"/many/run-*/ ;;
     bare-many)
         fresh bare
         for r in "$DATA"/many/run-*/; do rsync -a -e "$rsh" "$r" "$USER_NAME@127.0.0.1:$STATE/dest/bare/$(basename "$r")/"; done ;;
     rclone-driver-mixed)
         fresh rdrv
         "$BENCH" rclone "$STATE/rclone.conf" "nas:$STATE/dest/rdrv" bench "$DATA"/mixed/run-*/ 2>/dev/null ;;
+    rclone-push-mixed)
+        fresh rdrv
+        PUSH_ONLY=1 "$BENCH" rclone "$STATE/rclone.conf" "nas:$STATE/dest/rdrv" bench "$DATA"/mixed/run-*/ 2>/dev/null ;;
     rclone-bare-mixed)
         fresh rbare
         for r in "$DATA"/mixed/run-*/; do
@@ -123,7 +132,8 @@ one) one "$2" ;;
 all)
     setup
     trap teardown EXIT
-    for pair in "driver-mixed bare-mixed" "driver-many bare-many" "rclone-driver-mixed rclone-bare-mixed"; do
+    for pair in "driver-mixed bare-mixed" "driver-many bare-many" "rclone-push-mixed rclone-bare-mixed" \
+        "rclone-driver-mixed rclone-bare-mixed"; do
         set -- $pair
         one "$1" >/dev/null; one "$2" >/dev/null   # warm-up
         a=$(median_ms "$1"); b=$(median_ms "$2")

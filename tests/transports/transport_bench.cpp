@@ -4,6 +4,7 @@
 //
 //   transport_bench rsync  HOST PORT USER KEY KNOWN_HOSTS DEST EQUIPMENT RUN...
 //   transport_bench rclone CONFIG REMOTE EQUIPMENT RUN...
+//   (PUSH_ONLY=1 in the environment skips the probe; REMOTE_SYNC=0 skips rsync_ssh's fsyncs)
 #include "labsync/transports/rclone.hpp"
 #include "labsync/transports/rsync_ssh.hpp"
 
@@ -13,6 +14,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -35,6 +37,9 @@ std::size_t regular_files(const fs::path& run) {
 int ship_all(transport& driver, const std::string& equipment, char** runs, int count) {
     asio::io_context io;
     int failures = 0;
+    // PUSH_ONLY=1: time the transfer alone (no probe), to separate shipping from verifying.
+    const char* env = std::getenv("PUSH_ONLY");
+    const bool push_only = env && std::string(env) == "1";
     auto all = [&]() -> asio::awaitable<void> {
         for (int i = 0; i < count; ++i) {
             push_request req;
@@ -49,6 +54,7 @@ int ship_all(transport& driver, const std::string& equipment, char** runs, int c
                 ++failures;
                 continue;
             }
+            if (push_only) continue;
             auto probed = co_await driver.probe(req);
             if (!probed.status.ok || !probed.remote_manifest ||
                 probed.remote_manifest->entries().size() != regular_files(req.run_path)) {
@@ -77,6 +83,9 @@ int main(int argc, char** argv) {
         c.identity_file = argv[5];
         c.known_hosts = argv[6];
         c.dest = argv[7];
+        // REMOTE_SYNC=0: skip the remote fsyncs (to show what durability costs).
+        if (const char* sync = std::getenv("REMOTE_SYNC"); sync && std::string(sync) == "0")
+            c.remote_sync = false;
         auto d = rsync_ssh::create(c, cpu.get_executor(), &why);
         if (!d) return std::cerr << why << "\n", 2;
         return ship_all(*d, argv[8], argv + 9, argc - 9);
