@@ -25,7 +25,7 @@ constexpr std::uint64_t single_thread_below = 4u << 20;
 // Buffers (of 2 x read_size) between the reading and the compressing thread. Slack matters on
 // a busy machine: with 3 a descheduled stage soon stalls the other; 8 measured ~6 % faster
 // (wall, same CPU) with the machine loaded.
-constexpr std::size_t pipe_slots = 8;
+constexpr std::size_t pipe_slots = 4;
 
 std::int64_t mtime_ns(const struct stat& st) {
     return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
