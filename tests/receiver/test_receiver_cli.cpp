@@ -1,5 +1,6 @@
 // The receiver's command line and --config file: refusals name what is wrong; a TOML config
 // applies like the options.
+#include "notify_listener.hpp"
 #include "receiver_client.hpp"
 
 #include <catch2/catch.hpp>
@@ -95,4 +96,25 @@ TEST_CASE("Expect: 100-continue on a stored run is answered without the body", "
         auto got = c.read_until("\r\n\r\n");
         CHECK(got.starts_with(expected));
     }
+}
+
+TEST_CASE("under systemd the receiver sends READY, WATCHDOG and STOPPING", "[receiver][cli][watchdog]") {
+    temp_dir tmp;
+    notify_listener notify(tmp / "notify.sock");
+    process_options o;
+    o.env = {{"NOTIFY_SOCKET", notify.path().string()}, {"WATCHDOG_USEC", "200000"}};
+    child_process p({receiver_fixture::default_binary(), "--listen", "127.0.0.1:0", "--store",
+                     (tmp / "store").string(), "--insecure-no-auth"},
+                    o);
+    REQUIRE(p.wait_for_line("listening on", 10s));
+    auto ready = notify.wait_for("READY=1", 5s);
+    REQUIRE(ready);
+    // Two pings after READY: they come from the running event loop, not once at start.
+    auto first = notify.wait_for("WATCHDOG=1", 3s, ready->at);
+    REQUIRE(first);
+    REQUIRE(notify.wait_for("WATCHDOG=1", 3s, first->at + 1ms));
+    auto stopped = p.stop(SIGTERM, 10s);
+    REQUIRE(stopped);
+    CHECK(stopped->exit_code == 0);
+    CHECK(notify.wait_for("STOPPING=1", 3s));
 }

@@ -12,6 +12,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
+
+#include <systemd/sd-daemon.h>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -113,6 +115,7 @@ awaitable<void> shutdown_on_signal(receiver_context& ctx, tcp::acceptor& accepto
     ctx.log->info("signal {}: no new connections; waiting up to {} ms for {} connection(s)", sig,
                   ctx.config.shutdown_grace.count(), ctx.connections.size());
     ctx.stopping = true;
+    ::sd_notify(0, "STOPPING=1");
     boost::system::error_code ignored;
     acceptor.close(ignored);
     ctx.connections.close(false);
@@ -127,6 +130,20 @@ awaitable<void> shutdown_on_signal(receiver_context& ctx, tcp::acceptor& accepto
         ctx.log->warn("grace period over: closing {} connection(s); their uploads are discarded",
                       ctx.connections.size());
         ctx.connections.close(true);
+    }
+}
+
+// Under systemd (Type=notify, WatchdogSec=) the pings come from the I/O context itself, so a
+// wedged event loop stops them and systemd restarts the receiver. Without WATCHDOG_USEC: no-op.
+awaitable<void> watchdog_loop(receiver_context& ctx) {
+    std::uint64_t usec = 0;
+    if (::sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) co_return;
+    asio::steady_timer timer(ctx.io);
+    while (!ctx.stopping) {
+        ::sd_notify(0, "WATCHDOG=1");
+        timer.expires_after(std::chrono::microseconds(usec / 2));
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
     }
 }
 
@@ -172,6 +189,8 @@ int run_server(const server_config& cfg) {
 
     asio::co_spawn(io, accept_loop(ctx, acceptor), asio::detached);
     asio::co_spawn(io, shutdown_on_signal(ctx, acceptor), asio::detached);
+    asio::co_spawn(io, watchdog_loop(ctx), asio::detached);
+    ::sd_notify(0, "READY=1");
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < cfg.io_threads; ++i) threads.emplace_back([&io] { io.run(); });
     io.run();
