@@ -162,6 +162,22 @@ inline std::vector<std::string> visible_files(const fs::path& store) {
     return out;
 }
 
+// syncd.toml for one http_put equipment `scope-1` shipping to the receiver on `port`: retention 0
+// and cleanup on (deletion races whatever the campaign does), short backoff, no metrics listener.
+inline std::string daemon_config_text(const fs::path& dir, const fs::path& runs, const fs::path& state,
+                                      int port) {
+    return "[global]\nstate_dir = \"" + state.string() + "\"\nadmin_socket = \"" +
+           (dir / "syncd.sock").string() +
+           "\"\nmetrics_listen = \"\"\nmax_parallel = 2\nrescan_interval = \"1s\"\n"
+           "cleanup_interval = \"1s\"\nshutdown_grace = \"5s\"\n"
+           "[global.backoff]\nbase = \"100ms\"\ncap = \"500ms\"\nmax_attempts = 1000\n"
+           "[equipment.scope-1]\nruns_root = \"" +
+           runs.string() +
+           "\"\nsettle = \"0s\"\nretention = \"0s\"\ncleanup = true\n"
+           "[equipment.scope-1.transport]\nkind = \"http_put\"\nurl = \"http://127.0.0.1:" +
+           std::to_string(port) + "\"\nio_timeout = \"5s\"\n";
+}
+
 inline unsigned env_unsigned(const char* name, unsigned fallback) {
     const char* v = std::getenv(name);
     return v && *v ? static_cast<unsigned>(std::stoul(v)) : fallback;

@@ -90,17 +90,7 @@ TEST_CASE("kill -9 of syncd while shipping: every run stored once, byte-identica
     receiver rx(dir / "store");
 
     fs::path config = dir / "syncd.toml";
-    test::write_file(config,
-                     "[global]\nstate_dir = \"" + state.string() + "\"\nadmin_socket = \"" +
-                         (dir / "syncd.sock").string() +
-                         "\"\nmetrics_listen = \"\"\nmax_parallel = 2\nrescan_interval = \"1s\"\n"
-                         "cleanup_interval = \"1s\"\nshutdown_grace = \"5s\"\n"
-                         "[global.backoff]\nbase = \"100ms\"\ncap = \"500ms\"\nmax_attempts = 1000\n"
-                         "[equipment.scope-1]\nruns_root = \"" +
-                         runs.string() +
-                         "\"\nsettle = \"0s\"\nretention = \"0s\"\ncleanup = true\n"
-                         "[equipment.scope-1.transport]\nkind = \"http_put\"\nurl = \"http://127.0.0.1:" +
-                         std::to_string(rx.port()) + "\"\nio_timeout = \"5s\"\n");
+    test::write_file(config, daemon_config_text(dir.path(), runs, state, rx.port()));
     const std::vector<std::string> syncd{LABSYNC_SYNCD,   "run",         "--config",
                                          config.string(), "--log-level", "warning"};
 
@@ -198,4 +188,79 @@ TEST_CASE("kill -9 of syncd while shipping: every run stored once, byte-identica
         "%u/%zu runs stored exactly once and byte-identical, one job per run)\n",
         passed, failed, iterations, written.size(), drained ? "yes" : "NO", content_ok, written.size());
     CHECK(failed == 0);
+}
+
+// SQLite under contention: a second process (sqlite3) holds the write lock of jobs.db for longer
+// than the store's busy timeout (5 s) while runs arrive. The daemon must survive it, lose nothing,
+// and ship, verify and clean every run once the lock is gone.
+// [!mayfail] until the engine retries a refused transition: today a job whose transition write
+// fails with "database is locked" stays `running` until the daemon restarts (docs/reliability.md,
+// defect 2). The test still runs and prints its verdict; drop the tag once that is fixed.
+TEST_CASE("jobs.db write-locked by another process for 8 s: syncd survives and loses nothing", "[!mayfail]") {
+    test::temp_dir dir;
+    fs::path runs = dir / "runs" / "scope-1";
+    fs::create_directories(runs);
+    fs::path state = dir / "state";
+    receiver rx(dir / "store");
+    fs::path config = dir / "syncd.toml";
+    test::write_file(config, daemon_config_text(dir.path(), runs, state, rx.port()));
+    test::child_process daemon({LABSYNC_SYNCD, "run", "--config", config.string(), "--log-level", "warning"});
+    REQUIRE(daemon.wait_for_line("syncd ready", std::chrono::seconds(30)));
+
+    std::map<std::string, run_files> written;
+    for (unsigned k = 0; k < 2; ++k)
+        written["before-" + std::to_string(k)] =
+            make_recorded_run(runs, "before-" + std::to_string(k), 500 + k);
+    // The lock holder: BEGIN EXCLUSIVE, 8 s, COMMIT. Runs arrive while it holds the lock.
+    std::thread lock_holder([&] {
+        test::process_options o;
+        o.stdin_data = ".timeout 10000\nBEGIN EXCLUSIVE;\n.shell sleep 8\nCOMMIT;\n";
+        o.timeout = std::chrono::seconds(30);
+        test::run_process({"sqlite3", (state / "jobs.db").string()}, o);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (unsigned k = 0; k < 3; ++k)
+        written["during-" + std::to_string(k)] =
+            make_recorded_run(runs, "during-" + std::to_string(k), 600 + k);
+    lock_holder.join();
+    bool alive = daemon.running();
+    INFO("syncd stderr: " << daemon.stderr_text());
+    CHECK(alive);
+
+    bool drained = false;
+    auto released = std::chrono::steady_clock::now();
+    auto deadline = released + std::chrono::seconds(30);
+    while (alive && std::chrono::steady_clock::now() < deadline) {
+        bool all_gone = true;
+        for (const auto& [id, files] : written) all_gone = all_gone && !fs::exists(runs / id);
+        if (all_gone &&
+            sqlite(state / "jobs.db", "SELECT count(*) FROM jobs WHERE state <> 'cleaned';") == "0\n") {
+            drained = true;
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    double drain_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - released).count();
+    INFO("jobs: " << sqlite(state / "jobs.db", "SELECT run_id, state, last_error FROM jobs;"));
+    CHECK(drained);
+    unsigned identical = 0;
+    for (const auto& [id, files] : written) {
+        std::string why;
+        bool good = stored_matches(rx, id, files, dir.path(), why);
+        INFO(id << ": " << why);
+        CHECK(good);
+        identical += good;
+    }
+    if (alive) {
+        auto stopped = daemon.stop(SIGTERM, std::chrono::seconds(20));
+        REQUIRE(stopped);
+        CHECK(stopped->exit_code == 0);
+    }
+    CHECK(sqlite(state / "jobs.db", "PRAGMA integrity_check;") == "ok\n");
+    bool ok = alive && drained && identical == written.size();
+    std::printf(
+        "sqlite contention: %d passed, %d failed (write lock held 8 s by sqlite3 while 3 runs arrived; "
+        "checked: syncd alive, drained=%s %.1f s after the lock, %u/%zu runs stored byte-identical, "
+        "integrity ok)\n",
+        ok ? 1 : 0, ok ? 0 : 1, drained ? "yes" : "NO", drain_s, identical, written.size());
 }
