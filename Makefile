@@ -25,8 +25,10 @@ test: build
 demo: build
 	./scripts/demo.sh $(BUILD_DIR)
 
+# UBSan only prints by default; halt so that UB in a child process (syncd, syncd-receiver started
+# by a test) fails that test instead of scrolling by.
 test-asan:
-	$(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS=-DLABSYNC_SANITIZE=address,undefined
+	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1 $(UBSAN_OPTIONS)" $(MAKE) test BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_FLAGS=-DLABSYNC_SANITIZE=address,undefined
 
 # GCC warns (-Wtsan, an error under LABSYNC_WERROR) that TSan does not model atomic_thread_fence,
 # which libstdc++ and Asio use; the suppressions file lists the reports that follow from it.
