@@ -67,7 +67,7 @@ daemon_config() {
       http_put) printf 'url = "%s"\nzstd_level = 3\n' "$RX1_URL" ;;
       rsync_ssh) printf 'host = "127.0.0.1"\nuser = "%s"\nport = %d\nkey_file = "%s"\nknown_hosts = "%s"\nremote_dir = "%s"\n' \
         "$SSH_USER" "$SSH_PORT" "$SSHD/id_ed25519" "$SSHD/known_hosts" "$DST/labsync-rsync-$ds" ;;
-      rclone) printf 'remote = "%s"\n' "$DST/labsync-rclone-$ds" ;;
+      rclone) printf 'remote = "benchlocal:%s"\nconfig_file = "%s"\n' "$DST/labsync-rclone-$ds" "$BENCH_WORK/rclone.conf" ;;
     esac
   } > "$BENCH_WORK/cfg-$kind-$ds.toml"
 }
@@ -84,6 +84,8 @@ labsync_measure() {
     "syncd run until all $n job(s) verified"
 }
 
+# rclone's local backend as a named remote (the driver wants "name:path" and a config file).
+printf '[benchlocal]\ntype = local\n' > "$BENCH_WORK/rclone.conf"
 E="-e 'ssh -F $SSHCFG'"
 for ds in mixed small many; do
   inb=$(bytes_of "$BENCH_DATA/$ds")
