@@ -42,12 +42,13 @@ start_receiver() { # name extra-args...
   printf 'bench-token-0123456789abcdef bench\n' > "$WORK/tokens"
   "$RECEIVER" --listen 127.0.0.1:0 --store "$WORK/$name/store" --tokens "$WORK/tokens" "$@" \
     > "$WORK/$name/out" 2> "$WORK/$name/err" &
-  PIDS+=($!)
+  echo $! > "$WORK/$name/pid"  # start_receiver runs in $(...): PIDS+= would not reach the parent
   for _ in $(seq 100); do grep -q '^listening on' "$WORK/$name/out" && break; sleep 0.05; done
   sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$WORK/$name/out"
 }
 PORT_OFF=$(start_receiver off --no-member-check)
 PORT_ON=$(start_receiver on)
+PIDS+=("$(cat "$WORK/off/pid")" "$(cat "$WORK/on/pid")")
 
 # --- nginx: default settings plus the WebDAV PUT the test needs
 NGX=$WORK/nginx

@@ -16,7 +16,8 @@ namespace labsync::verifier {
 
 class archive_checker::impl {
 public:
-    impl() : dctx_(ZSTD_createDCtx()), out_(new std::byte[out_size]) {
+    explicit impl(bool hash_stream)
+        : hash_stream_(hash_stream), dctx_(ZSTD_createDCtx()), out_(new std::byte[out_size]) {
         if (dctx_ == nullptr) throw std::bad_alloc();
     }
     ~impl() { ZSTD_freeDCtx(dctx_); }
@@ -25,7 +26,7 @@ public:
 
     std::error_code feed(std::span<const std::byte> data) {
         if (finished_) throw std::logic_error("archive_checker::feed after finish");
-        whole_.update(data);
+        if (hash_stream_) whole_.update(data);
         bytes_fed_ += data.size();
         if (error_) return error_;
         ZSTD_inBuffer in{data.data(), data.size(), 0};
@@ -52,7 +53,7 @@ public:
     std::error_code finish() {
         if (finished_) return error_;
         finished_ = true;
-        sha256_ = to_hex(whole_.finish());
+        if (hash_stream_) sha256_ = to_hex(whole_.finish());
         if (error_) return error_;
         if (!frame_done_)
             return fail(make_error_code(errc::archive_corrupt), "",
@@ -120,6 +121,7 @@ private:
         return {};
     }
 
+    bool hash_stream_;
     ZSTD_DCtx* dctx_;
     std::unique_ptr<std::byte[]> out_;
     verifier::sha256 whole_;
@@ -128,7 +130,7 @@ private:
     bool finished_ = false;
 };
 
-archive_checker::archive_checker() : impl_(std::make_unique<impl>()) {}
+archive_checker::archive_checker(bool hash_stream) : impl_(std::make_unique<impl>(hash_stream)) {}
 archive_checker::~archive_checker() = default;
 archive_checker::archive_checker(archive_checker&&) noexcept = default;
 archive_checker& archive_checker::operator=(archive_checker&&) noexcept = default;

@@ -6,7 +6,8 @@ namespace labsync::receiver {
 namespace {
 
 // The verifier's streaming archive checker: decompresses, walks the tar members, hashes each and
-// compares them with the embedded `.labsync/manifest.sha256`; it also hashes the raw bytes.
+// compares them with the embedded `.labsync/manifest.sha256`. The raw bytes are hashed by the
+// upload file while it writes them, on another pool thread, so the two passes run in parallel.
 class archive_member_checker final : public body_checker {
 public:
     std::error_code feed(std::span<const std::byte> data) override { return checker_.feed(data); }
@@ -17,10 +18,9 @@ public:
         if (path.empty()) return "archive check failed: " + reason;
         return "archive member " + path + ": " + reason;
     }
-    std::string sha256() const override { return checker_.sha256(); }
 
 private:
-    verifier::archive_checker checker_;
+    verifier::archive_checker checker_{false};
 };
 
 }  // namespace

@@ -18,9 +18,6 @@ public:
     virtual std::error_code finish() = 0;
     // What failed, one line (e.g. "member data/a.bin: sha256 differs from the manifest").
     virtual std::string failure() const = 0;
-    // The sha256 (hex) of every byte fed, after finish(), when the checker computes it anyway;
-    // empty otherwise. Lets the server skip its own hash of the same bytes.
-    virtual std::string sha256() const { return {}; }
 };
 
 // The tar+zstd member check against the embedded `.labsync/manifest.sha256`, or nullptr when

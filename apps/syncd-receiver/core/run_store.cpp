@@ -128,9 +128,15 @@ upload_file::~upload_file() {
 }
 
 std::error_code upload_file::append(std::span<const std::byte> data) {
-    if (hashing_) hash_.update(data);
+    hash_.update(data);
     if (auto ec = write_all(fd_, data.data(), data.size())) return ec;
     bytes_ += data.size();
+    // Start writeback as the body arrives so the fsync before publishing only waits for the
+    // tail (as the packer does). Asynchronous: durability is still decided by that fsync.
+    while (bytes_ - flushed_ >= writeback_window) {
+        ::sync_file_range(fd_, static_cast<off_t>(flushed_), writeback_window, SYNC_FILE_RANGE_WRITE);
+        flushed_ += writeback_window;
+    }
     return {};
 }
 

@@ -48,9 +48,7 @@ public:
     upload_file(const upload_file&) = delete;
     upload_file& operator=(const upload_file&) = delete;
 
-    // When another component hashes the same bytes (the archive checker), don't hash twice.
-    void skip_hashing() noexcept { hashing_ = false; }
-    // Hashes (unless skipped) and writes (all of) `data`.
+    // Hashes and writes (all of) `data`.
     std::error_code append(std::span<const std::byte> data);
     // Reserves `bytes` on disk up front so a full filesystem is found before the body is read.
     std::error_code reserve(std::uint64_t bytes);
@@ -63,7 +61,8 @@ private:
     int fd_;
     std::filesystem::path named_path_;  // empty for O_TMPFILE
     std::uint64_t bytes_ = 0;
-    bool hashing_ = true;
+    std::uint64_t flushed_ = 0;  // bytes handed to writeback so far
+    static constexpr std::uint64_t writeback_window = 8u << 20;
     verifier::sha256 hash_;
 };
 

@@ -82,7 +82,6 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         if (f && !e) e = f->reserve(length);
         return std::pair{std::move(f), e};
     });
-    if (file && checker) file->skip_hashing();
     // The temp file is released on the pool too: freeing a large unlinked file takes time.
     auto discard = [&]() -> awaitable<void> {
         co_await on_disk(ctx_, [&] {
@@ -173,7 +172,7 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
     auto result = co_await on_disk(ctx_, [&] {
         outcome o;
         std::error_code check_ec = checker ? checker->finish() : std::error_code{};
-        std::string actual = checker ? checker->sha256() : file->finish_hash();
+        std::string actual = file->finish_hash();
         if (actual != claimed) {
             return outcome{422,
                            "sha256_mismatch",

@@ -22,7 +22,9 @@ namespace labsync::verifier {
 
 class archive_checker {
 public:
-    archive_checker();
+    // hash_stream=false skips the sha256 of the raw bytes (sha256() stays empty) for callers
+    // that hash them elsewhere in parallel, such as the receiver's writing thread.
+    explicit archive_checker(bool hash_stream = true);
     ~archive_checker();
     archive_checker(archive_checker&&) noexcept;
     archive_checker& operator=(archive_checker&&) noexcept;
@@ -40,7 +42,8 @@ public:
     const std::string& error_reason() const noexcept;
 
     std::uint64_t bytes_fed() const noexcept;
-    // Hex sha256 of every byte fed; set by finish() (also when it reports an error).
+    // Hex sha256 of every byte fed; set by finish() (also when it reports an error); empty when
+    // constructed with hash_stream=false.
     const std::string& sha256() const noexcept;
     // Members seen so far (directories, files and the manifest; not pax headers).
     std::uint64_t members_seen() const noexcept;
