@@ -7,10 +7,9 @@
 #include "labsync/transports/rclone_commands.hpp"
 #include "labsync/transports/rsync_ssh_commands.hpp"
 #include "labsync/transports/subprocess.hpp"
-#include "labsync/verifier/manifest_builder.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include "driver_steps.hpp"
+#include "labsync/verifier/manifest_builder.hpp"
 
 #include <fmt/format.h>
 
@@ -150,43 +149,13 @@ asio::awaitable<transport_result> rclone::judge_existing(const push_request& req
                                                          const std::string& dir) {
     auto remote = co_await remote_manifest(dir, request.equipment);
     if (!remote.status.ok) co_return remote.status;
-    std::optional<verifier::manifest> built;
-    const verifier::manifest* local = request.local_manifest;
-    if (!local) {
-        auto result = co_await asio::co_spawn(
-            cpu_,
-            [path = request.run_path]() -> asio::awaitable<verifier::build_result> {
-                co_return verifier::build_manifest(path);
-            },
-            asio::use_awaitable);
-        if (!result.ok())
-            co_return transport_result::failure(error_kind::local_file_vanished,
-                                                "cannot hash the local run " + request.run_path.string() +
-                                                    " (" + result.error_path +
-                                                    "): " + result.error.message());
-        built = std::move(result.manifest);
-        local = &*built;
-    }
-    if (remote.present && remote.remote_manifest && same_files(*remote.remote_manifest, *local)) {
-        auto ok = transport_result::success();
-        ok.message = "already present with identical content at " + dir;
-        co_return ok;
-    }
-    co_return transport_result::failure(
-        error_kind::conflict,
+    co_return co_await detail::judge_against_local(
+        request, remote, dir, cpu_,
         "rclone remote already holds a different run at " + dir + " (local data kept untouched)");
 }
 
 asio::awaitable<transport_result> rclone::push(const push_request& request) {
-    if (!valid_remote_id(request.equipment, 64) || !valid_remote_id(request.run_id, 128))
-        co_return transport_result::failure(
-            error_kind::rejected, "equipment '" + request.equipment + "' or run '" + request.run_id +
-                                      "' is not a valid id ([A-Za-z0-9._-], no "
-                                      "leading dot)");
-    std::error_code ec;
-    if (!fs::is_directory(request.run_path, ec))
-        co_return transport_result::failure(error_kind::local_file_vanished,
-                                            "run directory " + request.run_path.string() + " is missing");
+    if (auto refused = detail::check_push_request(request)) co_return std::move(*refused);
     const auto paths = make_rclone_paths(config_.remote, request.equipment, request.run_id);
 
     // Is the run already there? (lsf: exit 3 = directory not found; empty = absent on buckets.)
@@ -248,11 +217,7 @@ asio::awaitable<transport_result> rclone::push(const push_request& request) {
 }
 
 asio::awaitable<probe_result> rclone::probe(const push_request& request) {
-    if (!valid_remote_id(request.equipment, 64) || !valid_remote_id(request.run_id, 128)) {
-        probe_result r;
-        r.status = transport_result::failure(error_kind::rejected, "invalid equipment or run id");
-        co_return r;
-    }
+    if (auto refused = detail::check_probe_request(request)) co_return std::move(*refused);
     const auto paths = make_rclone_paths(config_.remote, request.equipment, request.run_id);
     co_return co_await remote_manifest(paths.final_dir, request.equipment);
 }

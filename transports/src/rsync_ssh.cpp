@@ -6,10 +6,9 @@
 #include "labsync/transports/http_put_outbox.hpp"
 #include "labsync/transports/rsync_ssh_commands.hpp"
 #include "labsync/transports/subprocess.hpp"
-#include "labsync/verifier/manifest_builder.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include "driver_steps.hpp"
+#include "labsync/verifier/manifest_builder.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -217,32 +216,10 @@ asio::awaitable<transport_result> rsync_ssh::judge_existing(const push_request& 
                                                             const std::string& dir) {
     auto remote = co_await remote_manifest(dir, request.equipment);
     if (!remote.status.ok) co_return remote.status;
-    std::optional<verifier::manifest> built;
-    const verifier::manifest* local = request.local_manifest;
-    if (!local) {
-        auto result = co_await asio::co_spawn(
-            cpu_,
-            [path = request.run_path]() -> asio::awaitable<verifier::build_result> {
-                co_return verifier::build_manifest(path);
-            },
-            asio::use_awaitable);
-        if (!result.ok())
-            co_return transport_result::failure(error_kind::local_file_vanished,
-                                                "cannot hash the local run " + request.run_path.string() +
-                                                    " (" + result.error_path +
-                                                    "): " + result.error.message());
-        built = std::move(result.manifest);
-        local = &*built;
-    }
-    if (remote.present && remote.remote_manifest && same_files(*remote.remote_manifest, *local)) {
-        auto ok = transport_result::success();
-        ok.message = "already present with identical content at " + dir;
-        co_return ok;
-    }
-    co_return transport_result::failure(error_kind::conflict,
-                                        fmt::format("{}:{} already holds a different run at {} "
-                                                    "(local data kept untouched)",
-                                                    config_.host, config_.port, dir));
+    co_return co_await detail::judge_against_local(request, remote, dir, cpu_,
+                                                   fmt::format("{}:{} already holds a different run at {} "
+                                                               "(local data kept untouched)",
+                                                               config_.host, config_.port, dir));
 }
 
 asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& request,
@@ -303,15 +280,7 @@ asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& reques
 }
 
 asio::awaitable<transport_result> rsync_ssh::push(const push_request& request) {
-    if (!valid_remote_id(request.equipment, 64) || !valid_remote_id(request.run_id, 128))
-        co_return transport_result::failure(
-            error_kind::rejected, "equipment '" + request.equipment + "' or run '" + request.run_id +
-                                      "' is not a valid id ([A-Za-z0-9._-], no "
-                                      "leading dot)");
-    std::error_code ec;
-    if (!fs::is_directory(request.run_path, ec))
-        co_return transport_result::failure(error_kind::local_file_vanished,
-                                            "run directory " + request.run_path.string() + " is missing");
+    if (auto refused = detail::check_push_request(request)) co_return std::move(*refused);
     const auto paths = make_remote_paths(config_.dest, request.equipment, request.run_id, nonce());
 
     auto sent = co_await transfer(request, paths);
@@ -343,11 +312,7 @@ asio::awaitable<transport_result> rsync_ssh::push(const push_request& request) {
 }
 
 asio::awaitable<probe_result> rsync_ssh::probe(const push_request& request) {
-    if (!valid_remote_id(request.equipment, 64) || !valid_remote_id(request.run_id, 128)) {
-        probe_result r;
-        r.status = transport_result::failure(error_kind::rejected, "invalid equipment or run id");
-        co_return r;
-    }
+    if (auto refused = detail::check_probe_request(request)) co_return std::move(*refused);
     {
         // The first probe after a push uses the manifest the remote computed right after the
         // rename (same host, same files, one round trip less); later probes ask again.
