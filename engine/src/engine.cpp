@@ -308,7 +308,19 @@ void engine::impl::remove_outbox(const std::string& equipment_name, const std::s
 bool engine::impl::transition(std::int64_t job_id, queue::job_state to,
                               const queue::transition_details& details) {
     if (!store) return false;
-    if (auto err = store->transition(job_id, to, details)) {
+    // Another connection holding the write lock past busy_timeout (an operator's sqlite3, a
+    // backup) refuses the write without changing anything. Dropping the transition would strand
+    // the job in its old state until a restart, so wait for the lock (each try waits busy_timeout
+    // inside SQLite). This blocks the strand, which cannot make durable progress anyway.
+    constexpr int busy_tries = 6;
+    for (int attempt = 1;; ++attempt) {
+        auto err = store->transition(job_id, to, details);
+        if (!err) break;
+        if (err.code == queue::errc::store_busy && attempt < busy_tries && !stopping) {
+            log(log_level::warning, "job {}: transition to {} waits for the store's write lock ({}/{}): {}",
+                job_id, queue::to_string(to), attempt, busy_tries, err.message);
+            continue;
+        }
         log(log_level::error, "job {}: transition to {} refused: {}", job_id, queue::to_string(to),
             err.message);
         return false;

@@ -165,7 +165,9 @@ asio::awaitable<void> engine::impl::cleanup_one(equipment_runtime& eq, queue::jo
         case cleanup_action::delete_run: {
             std::error_code ec;
             std::string where;
-            if (!run_gone) {
+            {
+                // Also when the run is gone: a deletion interrupted after its rename leaves a
+                // tombstone that this removes.
                 const auto parent = run_path.parent_path();
                 const auto name = run_path.filename().string();
                 auto pool_task = [parent, name] {

@@ -104,6 +104,30 @@ std::error_code fsync_directory(const std::filesystem::path& dir) {
     return ec;
 }
 
+std::string deletion_tombstone(const std::string& name) {
+    return name + ".labsync~deleting";
+}
+
+namespace {
+
+// Empties and removes <parent_fd>/<name> if it exists; ENOENT is success.
+std::error_code remove_tree_at(int parent_fd, const std::string& name, std::string* error_path) {
+    const int run_fd = ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (run_fd < 0) {
+        if (errno == ENOENT) return {};
+        if (error_path) *error_path = name;
+        return last_error();
+    }
+    if (auto ec = empty_directory(run_fd, name, error_path)) return ec;
+    if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0) {
+        if (error_path) *error_path = name;
+        return last_error();
+    }
+    return {};
+}
+
+}  // namespace
+
 std::error_code remove_run_tree(const std::filesystem::path& parent, const std::string& name,
                                 std::string* error_path) {
     if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
@@ -115,19 +139,29 @@ std::error_code remove_run_tree(const std::filesystem::path& parent, const std::
         if (error_path) *error_path = parent.string();
         return last_error();
     }
-    std::error_code ec;
-    const int run_fd = ::openat(parent_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (run_fd < 0) {
-        ec = last_error();
+    // The run disappears from its path in one step (rename to a tombstone, fsync of the parent),
+    // so a crash mid-deletion never leaves a half-deleted run where the engine would find "local
+    // files changed". The tombstone's name is not a valid run id, so no watcher picks it up; a
+    // tombstone left by an interrupted deletion is removed first, and again by the next call.
+    const std::string tomb = deletion_tombstone(name);
+    std::error_code ec = remove_tree_at(parent_fd, tomb, error_path);
+    struct stat st {};
+    if (!ec && ::fstatat(parent_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+        ec = std::make_error_code(std::errc::not_a_directory);  // a symlinked run is never touched
         if (error_path) *error_path = name;
-    } else if (!(ec = empty_directory(run_fd, name, error_path))) {
-        if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) != 0) {
+    }
+    if (!ec) {
+        if (::renameat(parent_fd, name.c_str(), parent_fd, tomb.c_str()) == 0) {
+            if (::fsync(parent_fd) != 0) ec = last_error();
+        } else if (errno != ENOENT) {
             ec = last_error();
             if (error_path) *error_path = name;
-        } else if (::fsync(parent_fd) != 0) {
-            ec = last_error();
-            if (error_path) *error_path = parent.string();
         }
+    }
+    if (!ec) ec = remove_tree_at(parent_fd, tomb, error_path);
+    if (!ec && ::fsync(parent_fd) != 0) {
+        ec = last_error();
+        if (error_path) *error_path = parent.string();
     }
     ::close(parent_fd);
     return ec;

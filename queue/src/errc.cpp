@@ -32,6 +32,8 @@ public:
                 return "SQLite error";
             case errc::store_in_use:
                 return "job store is owned by another process";
+            case errc::store_busy:
+                return "job store is locked by another connection";
         }
         return "unknown queue error " + std::to_string(ev);
     }

@@ -169,6 +169,7 @@ store_error from_sqlite(const std::exception& e, const std::filesystem::path& pa
         if (primary == SQLITE_CANTOPEN || primary == SQLITE_PERM || primary == SQLITE_READONLY) {
             code = errc::cannot_open;
         }
+        if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = errc::store_busy;
     }
     return make_store_error(code, "job store " + path.string() + ": " + what + ": " + e.what());
 }

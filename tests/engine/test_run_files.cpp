@@ -41,7 +41,28 @@ TEST_CASE("run files: remove_run_tree refuses a symlinked run and bad names", "[
     CHECK(fs::exists(dir / "real/f"));
     CHECK(remove_run_tree(dir / "runs", "..", &where) == std::errc::invalid_argument);
     CHECK(remove_run_tree(dir / "runs", "a/b", &where) == std::errc::invalid_argument);
-    CHECK(remove_run_tree(dir / "runs", "missing", &where) == std::errc::no_such_file_or_directory);
+    // A run that is already gone is success: the deletion it asked for has happened.
+    CHECK_FALSE(remove_run_tree(dir / "runs", "missing", &where));
+}
+
+TEST_CASE("run files: an interrupted deletion leaves only a tombstone, removed by the next call",
+          "[cleanup]") {
+    temp_dir dir;
+    write_file(dir / "runs/r5/a/b.bin", "x");
+    // What a crash after the rename and part of the unlinking leaves behind.
+    write_file(dir / "runs" / deletion_tombstone("r5") / "half/left.bin", "y");
+    fs::rename(dir / "runs/r5", dir / "runs/r5-new");  // the run path is free...
+    std::string where;
+    CHECK_FALSE(remove_run_tree(dir / "runs", "r5", &where));  // ...so only the tombstone goes
+    CHECK_FALSE(fs::exists(dir / "runs" / deletion_tombstone("r5")));
+    CHECK(fs::exists(dir / "runs/r5-new/a/b.bin"));
+    // A run and a stale tombstone of the same name: both end up removed, nothing else touched.
+    write_file(dir / "runs/r6/data.bin", "d");
+    write_file(dir / "runs" / deletion_tombstone("r6") / "old.bin", "o");
+    CHECK_FALSE(remove_run_tree(dir / "runs", "r6", &where));
+    CHECK_FALSE(fs::exists(dir / "runs/r6"));
+    CHECK_FALSE(fs::exists(dir / "runs" / deletion_tombstone("r6")));
+    CHECK(fs::exists(dir / "runs/r5-new/a/b.bin"));
 }
 
 TEST_CASE("run files: quarantine moves the run and writes its reason", "[quarantine]") {

@@ -219,3 +219,28 @@ TEST_CASE("files: a missing directory and a row this code cannot read give clear
     CHECK(events.code() == errc::corrupt_database);
     CHECK_THAT(events.error().message, Catch::Contains("teleported"));
 }
+
+TEST_CASE("files: a write lock held by another connection is store_busy, nothing written, retry works",
+          "[store][files]") {
+    temp_dir dir;
+    store_options o;
+    o.busy_timeout = std::chrono::milliseconds(100);
+    auto opened = job_store::open(dir / "jobs.db", o);
+    REQUIRE(opened.has_value());
+    auto store = std::move(opened).value();
+    auto created = store.create_job("eq1", "run-1", "/data/eq1/run-1", job_state::queued, "test");
+    REQUIRE(created.has_value());
+    const auto id = created->id;
+
+    SQLite::Database other((dir / "jobs.db").string(), SQLite::OPEN_READWRITE);
+    other.exec("BEGIN EXCLUSIVE");
+    transition_details d;
+    d.message = "start";
+    auto err = store.transition(id, job_state::running, d);
+    CHECK(err.code == errc::store_busy);
+    CHECK(err.message.find("jobs.db") != std::string::npos);
+    other.exec("ROLLBACK");
+    CHECK(store.find(id)->state == job_state::queued);  // the refused write left no trace
+    CHECK_FALSE(store.transition(id, job_state::running, d));
+    CHECK(store.find(id)->state == job_state::running);
+}

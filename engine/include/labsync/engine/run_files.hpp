@@ -11,10 +11,15 @@
 
 namespace labsync::engine {
 
-// Deletes <parent>/<name> recursively: every directory is opened with
+// Deletes <parent>/<name> recursively. It first renames it to deletion_tombstone(name) and fsyncs
+// the parent, so the run vanishes from its path atomically; a missing run is not an error (only
+// a leftover tombstone is removed). Every directory is opened with
 // openat(O_NOFOLLOW|O_DIRECTORY) relative to its parent, entries are removed with unlinkat, a
 // symlink is removed as a link (its target is never touched), then the parent is fsynced.
 // `error_path` (when not null) receives the path the error is about.
+// `<name>.labsync~deleting`: '~' is outside the run id charset (SPEC §3).
+std::string deletion_tombstone(const std::string& name);
+
 std::error_code remove_run_tree(const std::filesystem::path& parent, const std::string& name,
                                 std::string* error_path = nullptr);
 

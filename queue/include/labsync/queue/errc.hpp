@@ -16,6 +16,8 @@ enum class errc {
     cannot_open,             // the file or its directory cannot be opened/created
     sqlite_error,            // any other SQLite failure (message carries SQLite's text)
     store_in_use,            // another process already owns (replays and drives) this store
+    store_busy,              // another connection held the write lock past busy_timeout; nothing
+                             // was written, the same write may be tried again
 };
 
 const std::error_category& queue_category() noexcept;
