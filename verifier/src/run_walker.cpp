@@ -276,7 +276,14 @@ walk_result walk_run(int run_dir_fd) {
     return out;
 }
 
-unique_fd open_run_file(int run_dir_fd, std::string_view relative_path, std::error_code& ec) {
+namespace {
+
+enum class entry_kind { file, directory };
+
+// Opens `relative_path` beneath the run without following links and checks it is still of the
+// kind the walk saw (anything else means the run changed under us).
+unique_fd open_run_entry(int run_dir_fd, std::string_view relative_path, entry_kind kind,
+                         std::error_code& ec) {
     ec.clear();
     if (!path_is_safe(relative_path)) {
         ec = make_error_code(errc::unsafe_path);
@@ -293,36 +300,25 @@ unique_fd open_run_file(int run_dir_fd, std::string_view relative_path, std::err
         ec = last_error();
         return {};
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (kind == entry_kind::directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
         ec = make_error_code(errc::local_file_changed);
         return {};
     }
-    int fl = ::fcntl(fd.get(), F_GETFL);
-    if (fl >= 0) ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+    if (kind == entry_kind::file) {
+        int fl = ::fcntl(fd.get(), F_GETFL);
+        if (fl >= 0) ::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+    }
     return fd;
 }
 
+}  // namespace
+
+unique_fd open_run_file(int run_dir_fd, std::string_view relative_path, std::error_code& ec) {
+    return open_run_entry(run_dir_fd, relative_path, entry_kind::file, ec);
+}
+
 unique_fd open_run_subdir(int run_dir_fd, std::string_view relative_path, std::error_code& ec) {
-    ec.clear();
-    if (!path_is_safe(relative_path)) {
-        ec = make_error_code(errc::unsafe_path);
-        return {};
-    }
-    unique_fd fd(open_beneath(run_dir_fd, std::string(relative_path)));
-    if (!fd) {
-        ec = map_open_error(errno);
-        return {};
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        ec = last_error();
-        return {};
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        ec = make_error_code(errc::local_file_changed);
-        return {};
-    }
-    return fd;
+    return open_run_entry(run_dir_fd, relative_path, entry_kind::directory, ec);
 }
 
 }  // namespace labsync::verifier
