@@ -1,6 +1,8 @@
 // Admin socket server and client; see admin_server.hpp.
 #include "admin_server.hpp"
 
+#include "accept_loop.hpp"
+
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -137,10 +139,7 @@ void admin_server::start() {
 }
 
 void admin_server::stop() {
-    if (wake_pipe_[1] >= 0) {
-        char c = 'x';
-        [[maybe_unused]] auto n = ::write(wake_pipe_[1], &c, 1);
-    }
+    wake_accept_loop(wake_pipe_[1]);
     if (thread_.joinable()) thread_.join();
     if (listen_fd_ >= 0) {
         ::close(listen_fd_);
@@ -155,18 +154,7 @@ void admin_server::stop() {
 }
 
 void admin_server::serve() {
-    while (true) {
-        pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_pipe_[0], POLLIN, 0}};
-        int r = ::poll(fds, 2, -1);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0 || (fds[1].revents & POLLIN)) return;
-        if (fds[0].revents & POLLIN) {
-            int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (client < 0) continue;
-            handle_connection(client);
-            ::close(client);
-        }
-    }
+    accept_until_woken(listen_fd_, wake_pipe_[0], [this](int client) { handle_connection(client); });
 }
 
 void admin_server::handle_connection(int fd) {
