@@ -9,5 +9,5 @@ export LABSYNC_FAULT_SEED=${3:-$RANDOM}
 echo "fault campaigns: ${LABSYNC_FAULT_ITERATIONS} iterations, seed ${LABSYNC_FAULT_SEED}, build ${build}"
 status=0
 "$build/tests/fault/fault_http_put_tests" 2>&1 | grep -E '^fault proxy|test cases|FAILED' || status=1
-"$build/tests/fault/fault_kill_tests" 2>&1 | grep -E 'campaign:|test cases|FAILED' || status=1
+"$build/tests/fault/fault_kill_tests" 2>&1 | grep -E 'campaign:|disk full:|contention:|test cases|FAILED' || status=1
 exit $status

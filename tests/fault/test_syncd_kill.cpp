@@ -193,10 +193,8 @@ TEST_CASE("kill -9 of syncd while shipping: every run stored once, byte-identica
 // SQLite under contention: a second process (sqlite3) holds the write lock of jobs.db for longer
 // than the store's busy timeout (5 s) while runs arrive. The daemon must survive it, lose nothing,
 // and ship, verify and clean every run once the lock is gone.
-// [!mayfail] until the engine retries a refused transition: today a job whose transition write
-// fails with "database is locked" stays `running` until the daemon restarts (docs/reliability.md,
-// defect 2). The test still runs and prints its verdict; drop the tag once that is fixed.
-TEST_CASE("jobs.db write-locked by another process for 8 s: syncd survives and loses nothing", "[!mayfail]") {
+// Regression test of docs/reliability.md defect 2 (a refused transition stranded the job).
+TEST_CASE("jobs.db write-locked by another process for 8 s: syncd survives and loses nothing") {
     test::temp_dir dir;
     fs::path runs = dir / "runs" / "scope-1";
     fs::create_directories(runs);
