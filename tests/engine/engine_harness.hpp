@@ -15,6 +15,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <memory>
 #include <thread>
 
 namespace labsync::test {
@@ -119,5 +121,27 @@ private:
     std::unique_ptr<engine::engine> engine_;
     std::thread thread_;
 };
+
+// The engine directories (state, outbox, quarantine) under `dir` and two CPU threads; each test
+// adds its equipment and timing.
+inline engine::engine_config engine_config_under(const std::filesystem::path& dir) {
+    engine::engine_config c;
+    c.state_dir = dir / "state";
+    c.outbox_dir = dir / "outbox";
+    c.quarantine_dir = dir / "quarantine";
+    c.cpu_threads = 2;
+    return c;
+}
+
+// Every equipment ships through a fake_transport on `remote`; `clock`, when given, is the wall clock.
+inline engine::engine_deps fake_transport_deps(std::shared_ptr<fake_remote> remote,
+                                               std::shared_ptr<manual_clock> clock = nullptr) {
+    engine::engine_deps d;
+    d.transports = [remote](const engine::equipment_config&, const engine::transport_context&, std::string&) {
+        return std::make_unique<fake_transport>(remote);
+    };
+    if (clock) d.clock = [clock] { return clock->now(); };
+    return d;
+}
 
 }  // namespace labsync::test

@@ -22,12 +22,8 @@ struct fixture {
     std::atomic<std::uint64_t> free_bytes{1ull << 40};
 
     engine::engine_config config(std::chrono::seconds retention) {
-        engine::engine_config c;
-        c.state_dir = dir / "state";
-        c.outbox_dir = dir / "outbox";
-        c.quarantine_dir = dir / "quarantine";
+        auto c = test::engine_config_under(dir.path());
         c.backoff = {1000ms, 8000ms, 3};
-        c.cpu_threads = 2;
         c.cleanup_interval = std::chrono::seconds(3600);
         c.rescan_interval = std::chrono::seconds(0);
         engine::equipment_config e;
@@ -42,13 +38,7 @@ struct fixture {
         return c;
     }
     engine::engine_deps deps() {
-        engine::engine_deps d;
-        auto r = remote;
-        d.transports = [r](const engine::equipment_config&, const engine::transport_context&, std::string&) {
-            return std::make_unique<test::fake_transport>(r);
-        };
-        auto c = clock;
-        d.clock = [c] { return c->now(); };
+        auto d = test::fake_transport_deps(remote, clock);
         d.random_unit = [] { return 0.0; };
         d.disk_space_of = [this](const fs::path&) {
             return engine::disk_space{free_bytes.load(), 1ull << 41};

@@ -27,12 +27,8 @@ struct fixture {
     std::shared_ptr<test::manual_clock> clock = std::make_shared<test::manual_clock>();
 
     engine_config config(int max_attempts = 3) {
-        engine_config c;
-        c.state_dir = dir / "state";
-        c.outbox_dir = dir / "outbox";
-        c.quarantine_dir = dir / "quarantine";
+        auto c = test::engine_config_under(dir.path());
         c.backoff = {1000ms, 8000ms, max_attempts};
-        c.cpu_threads = 2;
         c.cleanup_interval = std::chrono::seconds(3600);
         c.rescan_interval = std::chrono::seconds(0);
         engine::equipment_config e;
@@ -48,13 +44,7 @@ struct fixture {
     }
 
     engine::engine_deps deps() {
-        engine::engine_deps d;
-        auto r = remote;
-        d.transports = [r](const engine::equipment_config&, const engine::transport_context&, std::string&) {
-            return std::make_unique<test::fake_transport>(r);
-        };
-        auto c = clock;
-        d.clock = [c] { return c->now(); };
+        auto d = test::fake_transport_deps(remote, clock);
         d.random_unit = [] { return 0.5; };
         return d;
     }

@@ -23,12 +23,8 @@ struct fixture {
     engine::engine_config config(const std::string& url,
                                  std::vector<std::string> equipment = {"lab-a", "lab-b"}) {
         test::write_file(dir / "token", std::string(test::receiver_options::lab_token) + "\n");
-        engine::engine_config c;
-        c.state_dir = dir / "state";
-        c.outbox_dir = dir / "outbox";
-        c.quarantine_dir = dir / "quarantine";
+        auto c = test::engine_config_under(dir.path());
         c.backoff = {100ms, 400ms, 50};
-        c.cpu_threads = 2;
         c.rescan_interval = 0s;
         for (const auto& name : equipment) {
             engine::equipment_config e;

@@ -20,11 +20,7 @@ struct fixture {
     std::shared_ptr<test::fake_remote> remote = std::make_shared<test::fake_remote>();
 
     engine::engine_config config(std::chrono::seconds settle = 0s) {
-        engine::engine_config c;
-        c.state_dir = dir / "state";
-        c.outbox_dir = dir / "outbox";
-        c.quarantine_dir = dir / "quarantine";
-        c.cpu_threads = 2;
+        auto c = test::engine_config_under(dir.path());
         c.rescan_interval = std::chrono::seconds(3600);
         for (const auto* name : {"cam-a", "cam-b"}) {
             engine::equipment_config e;
@@ -37,14 +33,7 @@ struct fixture {
         }
         return c;
     }
-    engine::engine_deps deps() {
-        engine::engine_deps d;
-        auto r = remote;
-        d.transports = [r](const engine::equipment_config&, const engine::transport_context&, std::string&) {
-            return std::make_unique<test::fake_transport>(r);
-        };
-        return d;
-    }
+    engine::engine_deps deps() { return test::fake_transport_deps(remote); }
 };
 
 }  // namespace
@@ -108,11 +97,7 @@ TEST_CASE("watch: an unsettled run waits for its settle time", "[engine][watch]"
 
 TEST_CASE("watch: an idle engine with 50 equipment uses ~0 CPU", "[engine][watch]") {
     test::temp_dir dir;
-    engine::engine_config c;
-    c.state_dir = dir / "state";
-    c.outbox_dir = dir / "outbox";
-    c.quarantine_dir = dir / "quarantine";
-    c.cpu_threads = 2;
+    auto c = test::engine_config_under(dir.path());
     for (int i = 0; i < 50; ++i) {
         engine::equipment_config e;
         e.name = "eq-" + std::to_string(i);
@@ -120,12 +105,7 @@ TEST_CASE("watch: an idle engine with 50 equipment uses ~0 CPU", "[engine][watch
         e.transport.http_put.url = "http://127.0.0.1:1";
         c.equipment.push_back(e);
     }
-    auto remote = std::make_shared<test::fake_remote>();
-    engine::engine_deps d;
-    d.transports = [remote](const engine::equipment_config&, const engine::transport_context&, std::string&) {
-        return std::make_unique<test::fake_transport>(remote);
-    };
-    engine_runner r(c, std::move(d));
+    engine_runner r(c, test::fake_transport_deps(std::make_shared<test::fake_remote>()));
     REQUIRE_FALSE(r.open());
     r.start();
     std::this_thread::sleep_for(300ms);  // startup scan and first cleanup pass
