@@ -63,6 +63,16 @@ inline void write_random(const std::filesystem::path& path, std::size_t bytes, u
     }
 }
 
+// A push of `run` (its directory name is the run id) for `equipment`, without a local manifest.
+inline transports::push_request push_request_for(const std::filesystem::path& run,
+                                                 const std::string& equipment) {
+    transports::push_request r;
+    r.equipment = equipment;
+    r.run_id = run.filename().string();
+    r.run_path = run;
+    return r;
+}
+
 // A small run with a nested directory, a name with a space and an empty file.
 inline std::filesystem::path make_run(const temp_dir& dir, const std::string& name) {
     const auto run = dir / name;

@@ -57,12 +57,8 @@ struct rclone_case {
     }
 };
 
-push_request request_for(const fs::path& run, const std::string& equipment = "seq-1") {
-    push_request r;
-    r.equipment = equipment;
-    r.run_id = run.filename().string();
-    r.run_path = run;
-    return r;
+push_request request_for(const fs::path& run) {
+    return labsync::test::push_request_for(run, "seq-1");
 }
 
 }  // namespace

@@ -45,12 +45,8 @@ struct rsync_case {
     }
 };
 
-push_request request_for(const fs::path& run, const std::string& equipment = "scope-1") {
-    push_request r;
-    r.equipment = equipment;
-    r.run_id = run.filename().string();
-    r.run_path = run;
-    return r;
+push_request request_for(const fs::path& run) {
+    return labsync::test::push_request_for(run, "scope-1");
 }
 
 }  // namespace
