@@ -2,6 +2,8 @@
 
 #include "labsync/verifier/errc.hpp"
 
+#include "relative_path.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -174,16 +176,7 @@ private:
 };
 
 bool path_is_safe(std::string_view path) {
-    if (path.empty() || path.front() == '/' || path.find('\0') != std::string_view::npos) return false;
-    std::size_t start = 0;
-    while (start <= path.size()) {
-        std::size_t end = path.find('/', start);
-        if (end == std::string_view::npos) end = path.size();
-        auto comp = path.substr(start, end - start);
-        if (comp.empty() || comp == "." || comp == "..") return false;
-        start = end + 1;
-    }
-    return true;
+    return path.find('\0') == std::string_view::npos && detail::stays_beneath(path);
 }
 
 std::error_code map_open_error(int err) {

@@ -1,5 +1,7 @@
 #include "tar_stream_parser.hpp"
 
+#include "relative_path.hpp"
+
 #include "labsync/verifier/archive_writer.hpp"
 #include "labsync/verifier/errc.hpp"
 #include "labsync/verifier/tar_header.hpp"
@@ -39,20 +41,6 @@ std::optional<std::uint64_t> octal(const unsigned char* block, std::size_t off, 
 
 bool all_zero(const unsigned char* p, std::size_t n) {
     return std::all_of(p, p + n, [](unsigned char c) { return c == 0; });
-}
-
-// A member path must stay inside the directory it is extracted to.
-bool safe_member_path(std::string_view path) {
-    if (path.empty() || path.front() == '/') return false;
-    std::size_t start = 0;
-    while (start <= path.size()) {
-        std::size_t end = path.find('/', start);
-        if (end == std::string_view::npos) end = path.size();
-        auto comp = path.substr(start, end - start);
-        if (comp.empty() || comp == "." || comp == "..") return false;
-        start = end + 1;
-    }
-    return true;
 }
 
 const char* unsupported_type(char t) {
@@ -210,7 +198,8 @@ bool tar_stream_parser::on_header() {
         if (!path.empty() && path.back() == '/') path.pop_back();
         if (size != 0) return fail(corrupt(), path, "directory member with data");
     }
-    if (!safe_member_path(path))
+    // A member path must stay inside the directory it is extracted to.
+    if (!detail::stays_beneath(path))
         return fail(make_error_code(errc::unsafe_path), path, "member path leaves the archive root");
     if (manifest_seen_)
         return fail(make_error_code(errc::manifest_missing), path,
