@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -108,15 +110,24 @@ TEST_CASE("a file appended to by another thread while it is read fails with loca
     write_file(run / "live.dat", std::string(8u << 20, 'd'));
     // A second thread appends while the builder opens and reads; whichever check sees it first
     // (size/mtime against the walk, short read, fstat after the read) must refuse the file.
+    // The writer keeps appending until the build returns, and the hook waits for its first
+    // append, so the file changes after the walk on every run (no scheduling luck involved).
+    std::atomic<bool> done{false};
+    std::atomic<int> appends{0};
     std::jthread writer;
     build_options options;
     options.threads = 1;
     options.before_open = [&](std::string_view) {
-        writer = std::jthread([&run] {
-            for (int i = 0; i < 64; ++i) std::ofstream(run / "live.dat", std::ios::app) << "tail";
+        writer = std::jthread([&run, &done, &appends] {
+            while (!done) {
+                std::ofstream(run / "live.dat", std::ios::app) << "tail";
+                ++appends;
+            }
         });
+        while (appends == 0) std::this_thread::yield();
     };
     auto r = build_manifest(run, options);
+    done = true;
     writer.join();
     CHECK(r.error == errc::local_file_changed);
     CHECK(r.error_path == "live.dat");
