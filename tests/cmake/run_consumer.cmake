@@ -10,7 +10,12 @@ function(step)
   message(STATUS "${out}")
 endfunction()
 step(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${WORK_DIR}/prefix")
+# A sanitizer build installs instrumented libraries: the consumer must be built the same way.
+set(sanitize_flags "")
+if(SANITIZE)
+  set(sanitize_flags "-DCMAKE_CXX_FLAGS=-fsanitize=${SANITIZE}" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SANITIZE}")
+endif()
 step(${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}/build" -G Ninja -DCMAKE_BUILD_TYPE=Release
-     "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix")
+     "-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix" ${sanitize_flags})
 step(${CMAKE_COMMAND} --build "${WORK_DIR}/build" -j2)
 step("${WORK_DIR}/build/consumer" "${WORK_DIR}/run")
