@@ -11,7 +11,7 @@ packages=(
   libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libcli11-dev libtomlplusplus-dev libsystemd-dev catch2
   # real peers used by the integration tests
-  openssl zstd tar rsync openssh-server openssh-client rclone curl sqlite3 procps
+  openssl zstd tar rsync openssh-server openssh-client rclone curl sqlite3 procps strace
 )
 
 missing=()
