@@ -16,7 +16,7 @@
 # PUT into nginx (WebDAV) and into syncd-receiver. Also: `syncd manifest` / `syncd pack` against
 # openssl / tar|zstd, memory on a 1,000,000-file run, idle CPU of `syncd run` with 50 equipment.
 #
-# Env: SYNCD, RECEIVER (binaries; default build-proof/, else build/), BENCH_DATA (/tmp/benchdata),
+# Env: SYNCD, RECEIVER (binaries; default build/, the Makefile's build dir), BENCH_DATA (/tmp/benchdata),
 # BENCH_WORK (/tmp/labsync-bench), MEM_FILES (1000000), IDLE_SECONDS (60). Needs root (sshd user).
 # Servers: syncd-receiver x2 (port 0), nginx 127.0.0.1:18080, sshd 127.0.0.1:2222; all stopped by PID.
 set -euo pipefail
@@ -31,8 +31,8 @@ rm -rf "$BENCH_RESULTS"
 source "$HERE/lib.sh"
 source "$HERE/servers.sh"
 pick() { local c; for c in "$@"; do [ -x "$c" ] && { echo "$c"; return; }; done; return 1; }
-SYNCD=${SYNCD:-$(pick "$ROOT/build-proof/apps/syncd/syncd" "$ROOT/build/apps/syncd/syncd")} || die "no syncd; set SYNCD"
-RECEIVER=${RECEIVER:-$(pick "$ROOT/build-proof/apps/syncd-receiver/syncd-receiver" "$ROOT/build/apps/syncd-receiver/syncd-receiver")} || die "no syncd-receiver; set RECEIVER"
+SYNCD=${SYNCD:-$(pick "$ROOT/build/apps/syncd/syncd")} || die "no syncd; set SYNCD"
+RECEIVER=${RECEIVER:-$(pick "$ROOT/build/apps/syncd-receiver/syncd-receiver")} || die "no syncd-receiver; set RECEIVER"
 MEM_FILES=${MEM_FILES:-1000000}
 IDLE_SECONDS=${IDLE_SECONDS:-60}
 R=$BENCH_RUNS
