@@ -77,6 +77,16 @@ std::optional<queue::job> resolve(engine::engine& eng, const std::string& text, 
     return live.front();
 }
 
+// The client's own name for itself, kept beside the kernel's when they differ.
+std::string who_note(const admin_request& request, const std::string& peer_user) {
+    if (request.who.empty() || request.who == peer_user) return {};
+    return fmt::format("client-supplied name: {}", request.who);
+}
+
+std::string with_note(const std::string& text, const std::string& note) {
+    return note.empty() ? text : fmt::format("{} ({})", text, note);
+}
+
 json findings_json(const std::vector<engine::gate_finding>& findings) {
     json out = json::array();
     for (const auto& f : findings)
@@ -136,19 +146,32 @@ admin_response dispatch_admin(const admin_request& request, const admin_context&
         }
         case admin_op::retry:
         case admin_op::override_block:
-        case admin_op::verify: {
+        case admin_op::verify:
+        case admin_op::cancel: {
+            if (context.peer_user.empty()) return admin_error("internal", "the connecting user is unknown");
             admin_response error;
             auto job = resolve(eng, request.run, error);
             if (!job) return error;
             std::filesystem::path path = job->run_path;
+            const std::string& who = context.peer_user;
+            const std::string note = who_note(request, who);
             engine::engine_error e;
             if (request.op == admin_op::retry)
-                e = eng.retry(path, request.who.empty() ? "operator" : request.who);
+                e = eng.retry(path, who, note);
             else if (request.op == admin_op::override_block)
-                e = eng.override_block(path, request.who, request.why);
+                e = eng.override_block(path, who, with_note(request.why, note));
+            else if (request.op == admin_op::cancel)
+                e = eng.cancel_job(job->id, who, with_note(request.why, note));
             else
                 e = eng.force_verify(path);
             if (e) return from_engine_error(e);
+            if (request.op == admin_op::cancel) {
+                // By id: the job's equipment may no longer be configured (eng.status needs it).
+                admin_response r;
+                if (auto* store = eng.store())
+                    if (auto j = store->find(job->id)) r.data["job"] = job_json(*j);
+                return r;
+            }
             return job_answer(eng, path);
         }
     }

@@ -1,6 +1,8 @@
 #pragma once
 // Answers admin requests from the engine's thread-safe API and the job store. Runs on the admin
-// thread. Run references (EQUIPMENT/RUN, RUN, #ID, path) are resolved to a run path here.
+// thread. Run references (EQUIPMENT/RUN, RUN, #ID, path) are resolved to a run path here. The
+// operator recorded for override / retry / cancel is context.peer_user; a request's own "who" is
+// only appended as a note ("client-supplied name: ...").
 
 #include "admin_protocol.hpp"
 #include "status_view.hpp"
@@ -17,6 +19,7 @@ struct admin_context {
     daemon_info daemon;
     std::vector<std::string> equipment;  // configured names, in order
     const progress_tracker* progress = nullptr;
+    std::string peer_user;  // the connecting user (SO_PEERCRED): the recorded operator
 };
 
 admin_response dispatch_admin(const admin_request& request, const admin_context& context);

@@ -44,6 +44,20 @@ bool valid_id(std::string_view id, std::size_t max) {
     return true;
 }
 
+// The name a client may add as a note: short, printable, one line.
+bool valid_who_note(const std::string& who, std::string& why) {
+    if (who.size() > admin_max_who) {
+        why = fmt::format("field \"who\" is longer than {} bytes", admin_max_who);
+        return false;
+    }
+    for (unsigned char c : who)
+        if (c < 0x20 || c == 0x7f) {
+            why = "field \"who\" must not contain control characters";
+            return false;
+        }
+    return true;
+}
+
 }  // namespace
 
 std::string_view to_string(admin_op op) noexcept {
@@ -60,13 +74,15 @@ std::string_view to_string(admin_op op) noexcept {
             return "override";
         case admin_op::verify:
             return "verify";
+        case admin_op::cancel:
+            return "cancel";
     }
     return "status";
 }
 
 std::optional<admin_op> admin_op_from_string(std::string_view text) noexcept {
     for (admin_op op : {admin_op::status, admin_op::list, admin_op::enqueue, admin_op::retry,
-                        admin_op::override_block, admin_op::verify})
+                        admin_op::override_block, admin_op::verify, admin_op::cancel})
         if (to_string(op) == text) return op;
     return std::nullopt;
 }
@@ -83,6 +99,7 @@ std::string encode_request(const admin_request& r) {
             j["path"] = r.path;
             break;
         case admin_op::override_block:
+        case admin_op::cancel:
             j["why"] = r.why;
             [[fallthrough]];
         case admin_op::retry:
@@ -109,7 +126,8 @@ std::optional<admin_request> decode_request(std::string_view line, std::string& 
     if (!op_text) return std::nullopt;
     auto op = admin_op_from_string(*op_text);
     if (!op) {
-        why = fmt::format("unknown op \"{}\" (status, list, enqueue, retry, override, verify)", *op_text);
+        why = fmt::format("unknown op \"{}\" (status, list, enqueue, retry, override, cancel, verify)",
+                          *op_text);
         return std::nullopt;
     }
     admin_request r;
@@ -140,22 +158,20 @@ std::optional<admin_request> decode_request(std::string_view line, std::string& 
             r.path = *p;
             break;
         }
-        case admin_op::override_block: {
-            auto who = string_field(j, "who", true, field_why);
-            if (!who || who->empty())
-                return why = who ? "field \"who\" must not be empty" : field_why, std::nullopt;
+        case admin_op::override_block:
+        case admin_op::cancel: {
             auto w = string_field(j, "why", true, field_why);
             if (!w || w->empty())
                 return why = w ? "field \"why\" must not be empty" : field_why, std::nullopt;
-            r.who = *who;
             r.why = *w;
             [[fallthrough]];
         }
         case admin_op::retry:
         case admin_op::verify: {
-            if (r.op == admin_op::retry) {
+            if (r.op != admin_op::verify) {
                 auto who = string_field(j, "who", false, field_why);
                 if (!field_why.empty()) return why = field_why, std::nullopt;
+                if (who && !valid_who_note(*who, field_why)) return why = field_why, std::nullopt;
                 if (who) r.who = *who;
             }
             auto run = string_field(j, "run", true, field_why);

@@ -7,8 +7,11 @@
 //   -> {"op":"list","state":"failed"}            state optional
 //   -> {"op":"enqueue","path":"/data/scope-1/run-42"}
 //   -> {"op":"retry","run":"scope-1/run-42"}      run: EQUIPMENT/RUN, RUN, #JOB_ID or a path
-//   -> {"op":"override","run":"...","who":"ana","why":"marker written by hand"}
+//   -> {"op":"override","run":"...","why":"marker written by hand"}     who optional (a note)
+//   -> {"op":"cancel","run":"...","why":"equipment retired"}           who optional (a note)
 //   -> {"op":"verify","run":"..."}
+// Who acted is never taken from the request: the server records the peer's user (SO_PEERCRED);
+// a client-supplied "who" (e.g. the name behind sudo) is only added to the record as a note.
 //   <- {"ok":true,"data":{...}}  |  {"ok":false,"error":"no_job","message":"..."}
 
 #include "labsync/queue/job.hpp"
@@ -26,7 +29,9 @@ namespace labsync::apps {
 
 inline constexpr std::size_t admin_max_line = 1 << 20;  // longer requests are refused
 
-enum class admin_op { status, list, enqueue, retry, override_block, verify };
+enum class admin_op { status, list, enqueue, retry, override_block, verify, cancel };
+
+inline constexpr std::size_t admin_max_who = 64;  // a client-supplied name (a note)
 
 std::string_view to_string(admin_op op) noexcept;
 std::optional<admin_op> admin_op_from_string(std::string_view text) noexcept;
@@ -35,9 +40,9 @@ struct admin_request {
     admin_op op = admin_op::status;
     std::optional<queue::job_state> state{};  // list
     std::string path{};                       // enqueue (absolute)
-    std::string run{};                        // retry, override, verify
-    std::string who{};                        // override (retry: optional)
-    std::string why{};                        // override
+    std::string run{};                        // retry, override, verify, cancel
+    std::string who{};                        // retry, override, cancel: optional note
+    std::string why{};                        // override, cancel
 };
 
 struct admin_response {

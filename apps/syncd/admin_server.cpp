@@ -8,12 +8,15 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 namespace labsync::apps {
 namespace {
@@ -64,7 +67,28 @@ bool write_all(int fd, std::string_view data) {
     return true;
 }
 
+// The connecting process's credentials as the kernel recorded them at connect().
+std::optional<admin_peer> peer_of(int fd) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred)
+        return std::nullopt;
+    return admin_peer{cred.uid, cred.pid, user_name_of(cred.uid)};
+}
+
 }  // namespace
+
+std::string user_name_of(uid_t uid) {
+    long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+    std::vector<char> buffer(size > 0 ? static_cast<std::size_t>(size) : 16384);
+    passwd pw{};
+    passwd* found = nullptr;
+    while (::getpwuid_r(uid, &pw, buffer.data(), buffer.size(), &found) == ERANGE &&
+           buffer.size() < (1u << 20))
+        buffer.resize(buffer.size() * 2);
+    if (found && found->pw_name && *found->pw_name) return found->pw_name;
+    return fmt::format("uid:{}", uid);
+}
 
 admin_server::admin_server(handler on_request, engine::log_fn log)
     : on_request_(std::move(on_request)), log_(std::move(log)) {}
@@ -160,7 +184,12 @@ void admin_server::serve() {
 void admin_server::handle_connection(int fd) {
     std::string line;
     admin_response response;
-    if (!read_line(fd, line, 5'000, admin_max_line)) {
+    auto peer = peer_of(fd);
+    if (!peer) {
+        response = admin_error(
+            "internal",
+            fmt::format("cannot identify the connecting user (SO_PEERCRED): {}", std::strerror(errno)));
+    } else if (!read_line(fd, line, 5'000, admin_max_line)) {
         response = admin_error("bad_request", "no complete request line within 5 s");
     } else {
         std::string why;
@@ -169,7 +198,7 @@ void admin_server::handle_connection(int fd) {
             response = admin_error("bad_request", why);
         } else {
             try {
-                response = on_request_(*request);
+                response = on_request_(*request, *peer);
             } catch (const std::exception& e) {
                 response = admin_error("internal", e.what());
                 if (log_)

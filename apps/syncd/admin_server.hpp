@@ -6,6 +6,8 @@
 #include "admin_protocol.hpp"
 #include "labsync/engine/log.hpp"
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -13,9 +15,20 @@
 
 namespace labsync::apps {
 
+// Who is on the other end of an admin connection, from the kernel (SO_PEERCRED), not from the
+// request: what the daemon records as the operator of override / retry / cancel.
+struct admin_peer {
+    uid_t uid = 0;
+    pid_t pid = 0;
+    std::string user;  // the uid's login name, or "uid:N" when it has none
+};
+
+// getpwuid_r's name for `uid`, or "uid:N".
+std::string user_name_of(uid_t uid);
+
 class admin_server {
 public:
-    using handler = std::function<admin_response(const admin_request&)>;
+    using handler = std::function<admin_response(const admin_request&, const admin_peer&)>;
 
     admin_server(handler on_request, engine::log_fn log);
     ~admin_server();  // stop()s

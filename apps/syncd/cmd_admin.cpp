@@ -1,13 +1,13 @@
 // The admin subcommands that act on jobs: `syncd list [--state S]`, `syncd enqueue PATH`,
-// `syncd retry RUN`, `syncd override RUN --who W --why TEXT`, `syncd verify RUN`. RUN is
-// EQUIPMENT/RUN, RUN, #JOB_ID or the run's path. Each has --json (the daemon's answer as is).
+// `syncd retry RUN`, `syncd override RUN --why TEXT`, `syncd cancel RUN --why TEXT`,
+// `syncd verify RUN`. RUN is EQUIPMENT/RUN, RUN, #JOB_ID or the run's path. Each has --json (the
+// daemon's answer as is). The daemon records the calling user itself (SO_PEERCRED); --who (or
+// the name behind sudo) only travels as a note.
 #include "admin_client.hpp"
 #include "commands.hpp"
 
 #include <fmt/format.h>
 
-#include <pwd.h>
-#include <unistd.h>
 #include <cstdlib>
 #include <filesystem>
 
@@ -47,10 +47,10 @@ int finish(const admin_args& args, const admin_request& request,
     return exit_ok;
 }
 
-std::string current_user() {
-    if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo) return sudo;
-    if (passwd* pw = ::getpwuid(::getuid())) return pw->pw_name;
-    return "operator";
+// A note for the record: the daemon knows the caller's uid, not who ran sudo.
+std::string sudo_user() {
+    const char* sudo = std::getenv("SUDO_USER");
+    return sudo ? sudo : "";
 }
 
 admin_args& add(CLI::App& app, const char* name, const char* help, CLI::App*& out) {
@@ -104,13 +104,15 @@ void register_admin(CLI::App& app) {
         CLI::App* sub = nullptr;
         admin_args& args = add(app, name, help, sub);
         sub->add_option("RUN", args.run, "EQUIPMENT/RUN, RUN, #JOB_ID or the run's path")->required();
-        if (op == admin_op::override_block) {
-            sub->add_option("--who", args.who, "who takes responsibility")->required();
+        if (op != admin_op::verify)
+            sub->add_option("--who", args.who,
+                            "a name noted beside yours (the daemon records the calling user itself)");
+        if (op == admin_op::override_block)
             sub->add_option("--why", args.why, "why the block is wrong")->required();
-        }
+        if (op == admin_op::cancel) sub->add_option("--why", args.why, "why the job is dropped")->required();
         sub->callback([&args, op] {
             admin_request r{.op = op, .run = args.run, .who = args.who, .why = args.why};
-            if (op == admin_op::retry && r.who.empty()) r.who = current_user();
+            if (op != admin_op::verify && r.who.empty()) r.who = sudo_user();
             command_exit_code = finish(args, r, [](const json& data) {
                 if (data.contains("job")) print_job(data["job"]);
             });
@@ -120,6 +122,10 @@ void register_admin(CLI::App& app) {
     run_command("retry", "put a failed job back in the queue (attempts reset)", admin_op::retry);
     run_command("override", "release a job blocked by validation (recorded with who and why)",
                 admin_op::override_block);
+    run_command("cancel",
+                "drop a queued or awaiting_verify job (it ends failed, kind cancelled; the run's files "
+                "are not touched; `retry` queues it again)",
+                admin_op::cancel);
     run_command("verify", "prove a verified run's remote copy again", admin_op::verify);
 }
 

@@ -8,7 +8,13 @@ namespace labsync::apps {
 
 // 0 success · 1 the operation failed · 2 usage or configuration error · 3 verification mismatch
 // · 4 the daemon is not reachable (admin commands)
-enum exit_code : int { exit_ok = 0, exit_failed = 1, exit_usage = 2, exit_mismatch = 3, exit_unreachable = 4 };
+enum exit_code : int {
+    exit_ok = 0,
+    exit_failed = 1,
+    exit_usage = 2,
+    exit_mismatch = 3,
+    exit_unreachable = 4
+};
 
 // Set by the subcommand that ran.
 inline int command_exit_code = exit_ok;
@@ -28,7 +34,7 @@ void register_check_archive(CLI::App& app);
 void register_config(CLI::App& app);
 
 // `syncd run` (cmd_run.cpp); `syncd status` (cmd_status.cpp); `syncd list|enqueue|retry|override|
-// verify` (cmd_admin.cpp); `syncd doctor` (cmd_doctor.cpp).
+// cancel|verify` (cmd_admin.cpp); `syncd doctor` (cmd_doctor.cpp).
 void register_run(CLI::App& app);
 void register_status(CLI::App& app);
 void register_admin(CLI::App& app);

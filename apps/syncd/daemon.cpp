@@ -40,6 +40,12 @@ load_result load_and_validate(const std::filesystem::path& path);  // cmd_config
 
 namespace {
 
+bool configured(const daemon_config& config, const std::string& equipment) {
+    for (const auto& e : config.engine.equipment)
+        if (e.name == equipment) return true;
+    return false;
+}
+
 class daemon {
 public:
     daemon(const run_options& options, daemon_config config, std::shared_ptr<spdlog::logger> logger)
@@ -60,7 +66,7 @@ private:
     void on_tick();
     std::string status_line();
     bool queued_overdue();
-    admin_response on_admin(const admin_request& request);
+    admin_response on_admin(const admin_request& request, const admin_peer& peer);
     std::string render_metrics();
     daemon_info info() const;
 
@@ -91,12 +97,14 @@ engine::engine_deps daemon::make_deps() {
     // Both callbacks run on the io thread, as does on_tick(): daemon_state needs no lock there.
     deps.on_job_changed = [this](const queue::job& job) {
         metrics_.on_job_changed(job);
-        if (job.state != queue::job_state::running) progress_.forget(job.id);
+        if (job.state != queue::job_state::running && job.state != queue::job_state::awaiting_verify)
+            progress_.forget(job.id);
         state_.on_job_changed(job, std::chrono::steady_clock::now());
     };
     deps.on_progress = [this](const engine::progress_event& e) {
         auto now = std::chrono::steady_clock::now();
-        progress_.update(e.job_id, e.done, e.total, now);
+        // Every phase feeds the watchdog: a long manifest or pack is work, not a stall.
+        progress_.update(e.job_id, e.done, e.total, now, engine::to_string(e.phase));
         state_.on_progress(now);
     };
     return deps;
@@ -105,11 +113,14 @@ engine::engine_deps daemon::make_deps() {
 engine::engine_error daemon::start_engine(const daemon_config& config) {
     auto eng = std::make_unique<engine::engine>(io_, config.engine, make_deps());
     if (auto err = eng->open()) return err;
-    // Jobs the replay left running or awaiting verification count as active from the start.
+    // Jobs the replay left running or awaiting verification count as active from the start, if
+    // this configuration has a worker for them: a removed equipment's jobs never move.
     std::vector<queue::job> active;
     if (auto* store = eng->store())
         for (auto s : {queue::job_state::running, queue::job_state::awaiting_verify})
-            if (auto jobs = store->jobs_in_state(s)) active.insert(active.end(), jobs->begin(), jobs->end());
+            if (auto jobs = store->jobs_in_state(s))
+                for (auto& j : *jobs)
+                    if (configured(config, j.equipment)) active.push_back(std::move(j));
     auto promise = std::make_shared<std::promise<void>>();
     engine_done_ = promise->get_future().share();
     asio::post(io_, [this, active] { state_.reset(active, std::chrono::steady_clock::now()); });
@@ -168,8 +179,10 @@ bool daemon::queued_overdue() {
     std::chrono::seconds settle{0};
     for (const auto& e : config_.engine.equipment) settle = std::max(settle, e.settle);
     auto limit = std::chrono::system_clock::now() - config_.daemon.watchdog_stall - settle;
+    // A job of an equipment no longer configured has no worker: it waits for the operator
+    // (`syncd cancel`, or the equipment back in the config), not for the engine.
     for (const auto& j : *queued)
-        if (j.next_attempt_at.value_or(j.updated_at) < limit) return true;
+        if (configured(config_, j.equipment) && j.next_attempt_at.value_or(j.updated_at) < limit) return true;
     return false;
 }
 
@@ -217,15 +230,17 @@ daemon_info daemon::info() const {
         config_.source.string(), ready_.load()};
 }
 
-admin_response daemon::on_admin(const admin_request& request) {
+admin_response daemon::on_admin(const admin_request& request, const admin_peer& peer) {
     std::lock_guard lock(engine_mutex_);
     admin_context context;
+    context.peer_user = peer.user;
     context.engine = engine_.get();
     context.daemon = info();
     for (const auto& e : config_.engine.equipment) context.equipment.push_back(e.name);
     context.progress = &progress_;
     if (request.op != admin_op::status && request.op != admin_op::list)
-        log_(engine::log_level::info, fmt::format("admin: {}", encode_request(request)));
+        log_(engine::log_level::info, fmt::format("admin: {} from {} (uid {}, pid {})",
+                                                  encode_request(request), peer.user, peer.uid, peer.pid));
     return dispatch_admin(request, context);
 }
 
@@ -333,7 +348,7 @@ int daemon::run() {
             return err.code == engine::errc::invalid_config ? exit_usage : exit_failed;
         }
     }
-    admin_server admin([this](const admin_request& r) { return on_admin(r); }, log_);
+    admin_server admin([this](const admin_request& r, const admin_peer& p) { return on_admin(r, p); }, log_);
     if (auto err = admin.open(config_.daemon.admin_socket, config_.daemon.admin_socket_mode,
                               config_.daemon.admin_socket_group);
         !err.empty()) {

@@ -13,10 +13,15 @@ namespace labsync::apps {
 using nlohmann::json;
 
 void progress_tracker::update(std::int64_t job_id, std::uint64_t done, std::uint64_t total,
-                              std::chrono::steady_clock::time_point now) {
+                              std::chrono::steady_clock::time_point now, std::string_view phase) {
     std::lock_guard lock(mutex_);
     auto [it, inserted] = jobs_.try_emplace(job_id);
     job_progress& p = it->second;
+    if (!inserted && p.phase != phase) {
+        p = job_progress{};
+        inserted = true;
+    }
+    p.phase = std::string(phase);
     if (!inserted && done >= p.done && now > p.last_update) {
         double seconds = std::chrono::duration<double>(now - p.last_update).count();
         double instant = static_cast<double>(done - p.done) / seconds;
@@ -83,7 +88,8 @@ json status_json(const daemon_info& daemon, const std::vector<std::string>& equi
                 if (p->second.total > p->second.done && p->second.rate_bps > 1)
                     eta = static_cast<std::int64_t>(std::ceil(
                         static_cast<double>(p->second.total - p->second.done) / p->second.rate_bps));
-                j["progress"] = {{"done", p->second.done},
+                j["progress"] = {{"phase", p->second.phase},
+                                 {"done", p->second.done},
                                  {"total", p->second.total},
                                  {"rate_bps", std::round(p->second.rate_bps)},
                                  {"eta_s", eta ? json(*eta) : json(nullptr)}};
@@ -143,6 +149,8 @@ std::string render_status_text(const json& status, const render_options& options
             const json& p = j.contains("progress") ? j["progress"] : json(nullptr);
             std::string run = j.value("run_id", std::string());
             std::string state = j.value("state", std::string());
+            if (p.is_object() && p.contains("phase") && p["phase"].is_string())
+                state += " (" + p["phase"].get<std::string>() + ")";
             if (p.is_null()) {
                 out += fmt::format("  {:<28} {}\n", run, state);
                 continue;

@@ -20,11 +20,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace labsync::apps {
 
 struct job_progress {
+    std::string phase = "uploading";  // hashing, packing, uploading, verifying (engine::progress_phase)
     std::uint64_t done = 0;
     std::uint64_t total = 0;  // 0 = unknown
     double rate_bps = 0;      // smoothed bytes per second
@@ -34,8 +36,9 @@ struct job_progress {
 // Thread-safe: the engine's I/O thread updates it, the admin thread reads it.
 class progress_tracker {
 public:
+    // A new phase starts its own count (and rate).
     void update(std::int64_t job_id, std::uint64_t done, std::uint64_t total,
-                std::chrono::steady_clock::time_point now);
+                std::chrono::steady_clock::time_point now, std::string_view phase = "uploading");
     void forget(std::int64_t job_id);
     std::map<std::int64_t, job_progress> snapshot() const;
 

@@ -418,13 +418,14 @@ engine_error engine::force_verify(const std::filesystem::path& run_path) {
     });
 }
 
-engine_error engine::retry(const std::filesystem::path& run_path, const std::string& who) {
+engine_error engine::retry(const std::filesystem::path& run_path, const std::string& who,
+                           const std::string& note) {
     auto& m = *impl_;
     return with_live_job(m, run_path, [&](equipment_runtime& eq, const queue::job& j) -> engine_error {
         if (j.state != queue::job_state::failed)
             return make_error(errc::wrong_state, fmt::format("job {} is {}: only a failed job can be retried",
                                                              j.id, queue::to_string(j.state)));
-        if (auto err = m.store->retry(j.id, who)) return from_store(err);
+        if (auto err = m.store->retry(j.id, who, note)) return from_store(err);
         m.post_wake(eq.cfg.name);
         m.post_notify(j.id);
         return {};
@@ -444,6 +445,20 @@ engine_error engine::override_block(const std::filesystem::path& run_path, const
         m.post_notify(j.id);
         return {};
     });
+}
+
+engine_error engine::cancel_job(std::int64_t job_id, const std::string& who, const std::string& why) {
+    auto& m = *impl_;
+    std::lock_guard lock(m.api_mutex);
+    if (!m.store) return make_error(errc::not_open, "engine is not open");
+    if (auto err = m.store->cancel(job_id, who, why)) {
+        if (err.code == queue::errc::illegal_transition) return make_error(errc::wrong_state, err.message);
+        if (err.code == queue::errc::job_not_found) return make_error(errc::no_job, err.message);
+        return from_store(err);
+    }
+    // A worker that picked the job meanwhile finds it failed at its next transition and stops.
+    m.post_notify(job_id);
+    return {};
 }
 
 void engine::wake_all() {

@@ -149,9 +149,14 @@ struct engine::impl {
                                  std::optional<verifier::manifest> local);
     asio::awaitable<void> handle_failure(equipment_runtime& eq, const queue::job& job,
                                          const transports::transport_result& result, bool counts_attempt);
+    // For push (uploading + packing) or probe (verifying).
     transports::push_request make_request(equipment_runtime& eq, const queue::job& job,
-                                          const verifier::manifest* local);
-    asio::awaitable<verifier::build_result> build_manifest(const std::filesystem::path& run_path);
+                                          const verifier::manifest* local, bool for_probe = true);
+    // A callback for pool or driver threads: throttled there, delivered as progress_event on the strand.
+    transports::progress_fn progress_reporter(const equipment_runtime& eq, const queue::job& job,
+                                              progress_phase phase);
+    asio::awaitable<verifier::build_result> build_manifest(const std::filesystem::path& run_path,
+                                                           transports::progress_fn progress = {});
 
     // cleanup (engine_cleanup.cpp)
     asio::awaitable<void> cleanup_loop();

@@ -193,44 +193,54 @@ asio::awaitable<void> engine::impl::worker(equipment_runtime& eq, std::size_t in
     }
 }
 
+transports::progress_fn engine::impl::progress_reporter(const equipment_runtime& eq, const queue::job& job,
+                                                        progress_phase phase) {
+    if (!deps.on_progress) return {};
+    // Drivers and the verifier report from pool threads (every MiB): throttle there, deliver on the strand.
+    struct state {
+        std::mutex mutex;
+        std::chrono::steady_clock::time_point last{};
+    };
+    auto s = std::make_shared<state>();
+    return [this, s, ev = progress_event{job.id, eq.cfg.name, job.run_id, 0, 0, phase}](std::uint64_t done,
+                                                                                        std::uint64_t total) {
+        {
+            std::lock_guard lock(s->mutex);
+            const auto n = std::chrono::steady_clock::now();
+            if (n - s->last < std::chrono::milliseconds(200) && done != total) return;
+            s->last = n;
+        }
+        auto e = ev;
+        e.done = done;
+        e.total = total;
+        asio::post(strand, [this, e = std::move(e)] {
+            if (deps.on_progress) deps.on_progress(e);
+        });
+    };
+}
+
 transports::push_request engine::impl::make_request(equipment_runtime& eq, const queue::job& job,
-                                                    const verifier::manifest* local) {
+                                                    const verifier::manifest* local, bool for_probe) {
     transports::push_request req;
     req.equipment = eq.cfg.name;
     req.run_id = job.run_id;
     req.run_path = job.run_path;
     req.local_manifest = local;
     req.limiter = eq.bucket.get();
-    if (deps.on_progress) {
-        // Drivers may report from pool threads: throttle there, deliver on the strand.
-        struct state {
-            std::mutex mutex;
-            std::chrono::steady_clock::time_point last{};
-        };
-        auto s = std::make_shared<state>();
-        req.on_progress = [this, s, id = job.id, equipment = eq.cfg.name, run = job.run_id](
-                              std::uint64_t done, std::uint64_t total) {
-            {
-                std::lock_guard lock(s->mutex);
-                const auto n = std::chrono::steady_clock::now();
-                if (n - s->last < std::chrono::milliseconds(200) && done != total) return;
-                s->last = n;
-            }
-            asio::post(strand, [this, ev = progress_event{id, equipment, run, done, total}] {
-                if (deps.on_progress) deps.on_progress(ev);
-            });
-        };
-    }
+    req.on_progress =
+        progress_reporter(eq, job, for_probe ? progress_phase::verifying : progress_phase::uploading);
+    if (!for_probe) req.on_pack_progress = progress_reporter(eq, job, progress_phase::packing);
     return req;
 }
 
-asio::awaitable<verifier::build_result> engine::impl::build_manifest(const std::filesystem::path& run_path) {
+asio::awaitable<verifier::build_result> engine::impl::build_manifest(const std::filesystem::path& run_path,
+                                                                     transports::progress_fn progress) {
     auto builder = deps.build_manifest;
-    const unsigned threads = config.cpu_threads ? config.cpu_threads : 0;
-    auto pool_task = [builder, run_path, threads] {
-        if (builder) return builder(run_path);
-        verifier::build_options o;
-        o.threads = threads;
+    verifier::build_options o;
+    o.threads = config.cpu_threads ? config.cpu_threads : 0;
+    o.on_progress = std::move(progress);
+    auto pool_task = [builder, run_path, o] {
+        if (builder) return builder(run_path, o);
         return verifier::build_manifest(run_path, o);
     };
     co_return co_await on_pool(std::move(pool_task));
@@ -242,7 +252,7 @@ asio::awaitable<void> engine::impl::ship(equipment_runtime& eq, queue::job job) 
         d.message = fmt::format("shipping via {} (attempt {})", eq.transport->name(), job.attempts + 1);
         if (!transition(job.id, job_state::running, d)) co_return;
     }
-    auto built = co_await build_manifest(job.run_path);
+    auto built = co_await build_manifest(job.run_path, progress_reporter(eq, job, progress_phase::hashing));
     if (stopping) co_return;  // stays running: replayed as queued on the next open
     if (!built.ok()) {
         const auto kind = kind_of_build_error(built.error);
@@ -253,7 +263,7 @@ asio::awaitable<void> engine::impl::ship(equipment_runtime& eq, queue::job job) 
                                 true);
         co_return;
     }
-    auto req = make_request(eq, job, &built.manifest);
+    auto req = make_request(eq, job, &built.manifest, false);
     auto outcome = co_await (eq.transport->push(req) || wait_stop());
     if (outcome.index() == 1) co_return;  // cancelled by stop: the job stays running -> replayed
     auto& result = std::get<0>(outcome);
@@ -281,7 +291,8 @@ asio::awaitable<void> engine::impl::verify(equipment_runtime& eq, queue::job job
     const bool by_archive = job.archive_sha256.has_value() && !job.archive_sha256->empty();
     if (!by_archive && !local) {
         // Manifest transports after a restart: hash the run again and make sure it is what was shipped.
-        auto built = co_await build_manifest(job.run_path);
+        auto built =
+            co_await build_manifest(job.run_path, progress_reporter(eq, job, progress_phase::hashing));
         if (stopping) co_return;
         if (!built.ok()) {
             co_await handle_failure(
@@ -303,7 +314,8 @@ asio::awaitable<void> engine::impl::verify(equipment_runtime& eq, queue::job job
         }
         local = std::move(built.manifest);
     }
-    auto req = make_request(eq, job, local ? &*local : nullptr);
+    auto req = make_request(eq, job, local ? &*local : nullptr, true);
+    if (req.on_progress) req.on_progress(0, 0);  // entering the probe is a step of its own
     auto outcome = co_await (eq.transport->probe(req) || wait_stop());
     if (outcome.index() == 1) co_return;  // stays awaiting_verify: verified again on the next open
     auto& probe = std::get<0>(outcome);

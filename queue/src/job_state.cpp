@@ -49,6 +49,8 @@ std::string_view to_string(event_kind kind) noexcept {
             return "override";
         case event_kind::retry:
             return "retry";
+        case event_kind::cancel:
+            return "cancel";
     }
     return "unknown";
 }

@@ -360,7 +360,7 @@ store_error job_store::record_override(std::int64_t job_id, const std::string& w
     });
 }
 
-store_error job_store::retry(std::int64_t job_id, const std::string& who) {
+store_error job_store::retry(std::int64_t job_id, const std::string& who, const std::string& note) {
     if (who.empty()) {
         return make_store_error(errc::invalid_argument,
                                 "a retry of job " + std::to_string(job_id) + " needs who");
@@ -385,11 +385,42 @@ store_error job_store::retry(std::int64_t job_id, const std::string& who) {
         write_job(db, next);
         // The error is cleared on the job but kept in its history.
         std::string message = "retry by " + who;
+        if (!note.empty()) message += " (" + note + ")";
         if (current->last_error_kind) {
             message +=
                 " (last error " + *current->last_error_kind + ": " + current->last_error.value_or("") + ")";
         }
         insert_event(db, job_id, next.updated_at, current->state, job_state::queued, event_kind::retry,
+                     message);
+        tx.commit();
+        return {};
+    });
+}
+
+store_error job_store::cancel(std::int64_t job_id, const std::string& who, const std::string& why) {
+    if (who.empty() || why.empty()) {
+        return make_store_error(errc::invalid_argument, "a cancel of job " + std::to_string(job_id) +
+                                                            " needs who and why (both non-empty)");
+    }
+    return detail::guarded(*impl_, "cancel of job " + std::to_string(job_id), [&]() -> store_error {
+        auto& db = *impl_->db;
+        SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+        auto current = load(db, job_id);
+        if (!current) return not_found(job_id);
+        if (current->state != job_state::queued && current->state != job_state::awaiting_verify) {
+            return make_store_error(errc::illegal_transition,
+                                    describe(*current) + " is " + std::string(to_string(current->state)) +
+                                        ": only a queued or awaiting_verify job can be cancelled",
+                                    job_id);
+        }
+        job next = *current;
+        stamp_timings(next, job_state::failed, impl_->now());
+        next.next_attempt_at.reset();
+        const std::string message = "cancel by " + who + ": " + why;
+        next.last_error_kind = std::string(cancelled_error_kind);
+        next.last_error = message;
+        write_job(db, next);
+        insert_event(db, job_id, next.updated_at, current->state, job_state::failed, event_kind::cancel,
                      message);
         tx.commit();
         return {};

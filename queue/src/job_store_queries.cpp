@@ -30,7 +30,7 @@ std::optional<time_point> opt_time(SQLite::Statement& row, int col) {
 
 event_kind parse_kind(const std::string& text) {
     for (auto k : {event_kind::created, event_kind::transition, event_kind::replay, event_kind::override,
-                   event_kind::retry}) {
+                   event_kind::retry, event_kind::cancel}) {
         if (to_string(k) == text) return k;
     }
     throw bad_row("unknown event kind '" + text + "'");

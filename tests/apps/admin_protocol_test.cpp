@@ -12,6 +12,9 @@ TEST_CASE("requests round-trip through the codec", "[admin]") {
         {.op = admin_op::enqueue, .path = "/data/scope-1/run-42"},
         {.op = admin_op::retry, .run = "scope-1/run-42", .who = "ana"},
         {.op = admin_op::override_block, .run = "#17", .who = "ana", .why = "marker written by hand"},
+        {.op = admin_op::override_block, .run = "#18", .why = "no note"},
+        {.op = admin_op::cancel, .run = "eq-old/run-7", .who = "ana", .why = "equipment retired"},
+        {.op = admin_op::cancel, .run = "#19", .why = "duplicate"},
         {.op = admin_op::verify, .run = "run-42"},
     };
     for (const auto& r : requests) {
@@ -45,9 +48,12 @@ TEST_CASE("malformed requests are refused with a reason", "[admin]") {
         {R"({"op":"enqueue","path":"relative/run"})", "must be absolute"},
         {R"({"op":"retry"})", "\"run\" is required"},
         {R"({"op":"retry","run":"a b"})", "must be 1-128"},
-        {R"({"op":"override","run":"r","why":"x"})", "\"who\" is required"},
-        {R"({"op":"override","run":"r","who":"","why":"x"})", "\"who\" must not be empty"},
         {R"({"op":"override","run":"r","who":"w"})", "\"why\" is required"},
+        {R"({"op":"override","run":"r","why":""})", "\"why\" must not be empty"},
+        {R"({"op":"cancel","run":"r"})", "\"why\" is required"},
+        {R"({"op":"cancel","why":"x"})", "\"run\" is required"},
+        {R"({"op":"cancel","run":"r","why":"x","who":"a\nb"})", "control characters"},
+        {R"({"op":"retry","run":"r","who":5})", "\"who\" must be a string"},
         {R"({"op":"verify","run":"#x"})", "not a job id"},
     };
     for (const auto& c : cases) {

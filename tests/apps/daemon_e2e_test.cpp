@@ -54,7 +54,7 @@ bool wait_mid_upload(daemon_fixture& d, const std::string& run_id, std::chrono::
         for (const auto& e : s["equipment"])
             for (const auto& j : e["current"])
                 if (j["run_id"] == run_id && j["progress"].is_object() &&
-                    j["progress"]["done"].get<std::uint64_t>() > 0)
+                    j["progress"]["phase"] == "uploading" && j["progress"]["done"].get<std::uint64_t>() > 0)
                     return true;
         std::this_thread::sleep_for(50ms);
     }

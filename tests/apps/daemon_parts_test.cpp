@@ -1,10 +1,18 @@
 // Pure parts of the daemon: status document and its text, watchdog gate, metrics text, log lines.
+#include "admin_server.hpp"
+#include "daemon_state.hpp"
 #include "logging.hpp"
 #include "metrics_registry.hpp"
 #include "status_view.hpp"
+#include "temp_dir.hpp"
 #include "watchdog_gate.hpp"
 
+#include "labsync/transports/http_put_outbox.hpp"
+#include "labsync/verifier/manifest_builder.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <unistd.h>
 
 using namespace labsync::apps;
 using namespace std::chrono_literals;
@@ -80,6 +88,62 @@ TEST_CASE("watchdog gate: idle pings, active jobs must move", "[watchdog]") {
     CHECK(gate.should_ping(t + 1h + 13s));
     gate.on_activity(false, t + 1h + 14s);
     CHECK(gate.should_ping(t + 5h));
+}
+
+TEST_CASE("watchdog: progress from the manifest and pack phases keeps it fed", "[watchdog]") {
+    // A run whose manifest + pack take longer than watchdog_stall is work, not a wedge. Time is
+    // simulated: every progress report the verifier or the archiver makes moves the clock by
+    // 0.6 x stall, so between two reports the gate never goes quiet for a whole stall, while the
+    // whole phase lasts many stalls.
+    labsync::test::temp_dir t;
+    for (int i = 0; i < 6; ++i)
+        labsync::test::write_file(t / "run" / ("f" + std::to_string(i) + ".bin"),
+                                  std::string(3u << 20, static_cast<char>('a' + i)));
+    const auto stall = 1000ms;
+    auto now = std::chrono::steady_clock::time_point{} + 1h;
+    daemon_state state(stall);
+    labsync::queue::job running = make_job(7, "scope-1", "run-7", job_state::running);
+    state.reset({running}, now);
+    int reports = 0;
+    bool ever_stalled = false;
+    std::mutex mutex;  // the callbacks may come from worker threads
+    auto feed = [&](std::uint64_t, std::uint64_t) {
+        std::lock_guard lock(mutex);
+        now += stall * 6 / 10;
+        ++reports;
+        ever_stalled = ever_stalled || state.stalled_for(now).has_value();
+        state.on_progress(now);
+    };
+
+    labsync::verifier::build_options build;
+    build.threads = 1;
+    build.on_progress = feed;
+    auto built = labsync::verifier::build_manifest(t / "run", build);
+    REQUIRE(built.ok());
+    const int hashing_reports = reports;
+    CHECK(hashing_reports >= 18);  // one per MiB read: 6 files x 3 MiB
+
+    auto ops = labsync::transports::default_outbox_ops();
+    auto out = t / "outbox" / "run-7.tar.zst";
+    auto packed = labsync::transports::prepare_outbox(ops, t / "run", out, 1, &built.manifest, feed);
+    REQUIRE(packed.status.ok);
+    const int packing_reports = reports - hashing_reports;
+    CHECK(packing_reports >= 6);  // one per read of up to 2 MiB
+    // A retry reuses the archive after checking it end to end: that reports too.
+    auto reused = labsync::transports::prepare_outbox(ops, t / "run", out, 1, &built.manifest, feed);
+    REQUIRE(reused.reused);
+    CHECK(reports > hashing_reports + packing_reports);
+
+    CHECK_FALSE(ever_stalled);
+    CHECK(now - (std::chrono::steady_clock::time_point{} + 1h) > stall * 10);  // many stalls long
+    CHECK(state.stalled_for(now + stall / 2) == std::nullopt);
+    CHECK(state.stalled_for(now + stall * 2));  // and silence is still a stall
+}
+
+TEST_CASE("admin peer: a uid without a passwd entry is recorded as uid:N", "[admin]") {
+    CHECK(user_name_of(4'000'000'000u) == "uid:4000000000");
+    CHECK_FALSE(user_name_of(::getuid()).empty());
+    CHECK(user_name_of(::getuid()).rfind("uid:", 0) != 0);  // the test's own user has a name
 }
 
 TEST_CASE("metrics text: jobs by state, bytes, retries, durations, disks", "[metrics]") {

@@ -8,7 +8,10 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 
 using namespace labsync;
 using namespace std::chrono_literals;
@@ -320,4 +323,46 @@ TEST_CASE("engine: progress and completion callbacks reach the embedder", "[engi
     REQUIRE(r.observer.wait_for(res.job_id, job_state::verified));
     r.stop();
     CHECK(progress >= 1);
+}
+
+TEST_CASE("engine: building the manifest reports hashing progress while it runs", "[engine][watchdog]") {
+    // A manifest of a large run takes longer than watchdog_stall: the daemon only keeps pinging
+    // systemd if the engine reports bytes during it. The injected builder does not finish until
+    // the embedder has seen a `hashing` event for the job, so the event must come while it runs.
+    fixture f;
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<engine::progress_event> events;
+    auto deps = f.deps();
+    deps.on_progress = [&](const engine::progress_event& ev) {
+        std::lock_guard lock(mutex);
+        events.push_back(ev);
+        cv.notify_all();
+    };
+    bool seen_while_building = false;
+    deps.build_manifest = [&](const fs::path& run, const verifier::build_options& options) {
+        if (options.on_progress) options.on_progress(1, 2);  // no Catch2 assertion off the test thread
+        {
+            std::unique_lock lock(mutex);
+            seen_while_building = cv.wait_for(lock, 10s, [&] {
+                return std::any_of(events.begin(), events.end(), [](const auto& ev) {
+                    return ev.phase == engine::progress_phase::hashing && ev.done == 1 && ev.total == 2;
+                });
+            });
+        }
+        return verifier::build_manifest(run, options);
+    };
+    engine_runner r(f.config(), std::move(deps));
+    REQUIRE_FALSE(r.open());
+    r.start();
+    auto res = r->enqueue(f.make_run("run-h"));
+    REQUIRE(r.observer.wait_for(res.job_id, job_state::verified));
+    r.stop();
+    CHECK(seen_while_building);
+    std::lock_guard lock(mutex);
+    REQUIRE_FALSE(events.empty());
+    CHECK(events.front().phase == engine::progress_phase::hashing);
+    CHECK(events.front().job_id == res.job_id);
+    CHECK(std::any_of(events.begin(), events.end(),
+                      [](const auto& ev) { return ev.phase == engine::progress_phase::verifying; }));
 }

@@ -76,6 +76,55 @@ TEST_CASE("store: retry puts a failed job back in the queue with attempts reset"
     CHECK(events->back().kind == event_kind::retry);
     CHECK_THAT(events->back().message, Catch::Contains("alice") && Catch::Contains("auth: 401"));
 }
+TEST_CASE("store: cancel ends a queued or awaiting_verify job failed, recorded with who and why", "[store]") {
+    temp_dir dir;
+    fake_clock clock;
+    auto store = open_store(dir, clock);
+    auto queued = make_job(store, "e", "q");
+    auto verifying = make_job(store, "e", "v");
+    move(store, verifying.id, job_state::running);
+    move(store, verifying.id, job_state::awaiting_verify);
+    auto running = make_job(store, "e", "run");
+    move(store, running.id, job_state::running);
+    auto blocked = make_job(store, "e", "b", job_state::blocked_by_validation);
+
+    CHECK(store.cancel(queued.id, "", "why").code == errc::invalid_argument);
+    CHECK(store.cancel(queued.id, "alice", "").code == errc::invalid_argument);
+    CHECK(store.cancel(4242, "alice", "gone").code == errc::job_not_found);
+    for (auto id : {running.id, blocked.id}) {
+        const auto before = store.find(id)->state;
+        auto err = store.cancel(id, "alice", "gone");
+        CHECK(err.code == errc::illegal_transition);
+        CHECK_THAT(err.message, Catch::Contains("only a queued or awaiting_verify job"));
+        CHECK(store.find(id)->state == before);
+    }
+    clock.advance(1s);
+    for (auto id : {queued.id, verifying.id}) {
+        const auto from = store.find(id)->state;
+        auto err = store.cancel(id, "alice", "equipment retired");
+        INFO(err.message);
+        REQUIRE_FALSE(err);
+        auto after = store.find(id);
+        CHECK(after->state == job_state::failed);
+        CHECK(after->last_error_kind == std::string(cancelled_error_kind));
+        CHECK(after->last_error == "cancel by alice: equipment retired");
+        CHECK(after->finished_at == *clock.now);
+        auto events = store.events(id);
+        CHECK(events->back().kind == event_kind::cancel);
+        CHECK(events->back().from_state == from);
+        CHECK(events->back().to_state == job_state::failed);
+        CHECK(events->back().message == "cancel by alice: equipment retired");
+    }
+    // Failed holds the run's slot (no new job for it) and is terminal until an operator retries.
+    CHECK(store.create_job("e", "q", "/runs/q", job_state::queued, "again").code() ==
+          errc::duplicate_live_job);
+    CHECK(store.cancel(queued.id, "alice", "twice").code == errc::illegal_transition);
+    REQUIRE_FALSE(store.retry(queued.id, "bob", "client-supplied name: carol"));
+    CHECK(store.find(queued.id)->state == job_state::queued);
+    CHECK_THAT(store.events(queued.id)->back().message,
+               Catch::StartsWith("retry by bob (client-supplied name: carol)"));
+}
+
 TEST_CASE("store: leaving blocked_by_validation or failed is an operator action", "[store]") {
     temp_dir dir;
     fake_clock clock;

@@ -29,13 +29,14 @@ void make_run(const fs::path& run, int files, std::size_t bytes_each, unsigned s
 transports::outbox_ops counting_ops::ops() {
     auto base = transports::default_outbox_ops();
     transports::outbox_ops out;
-    out.pack = [base, n = packs](const fs::path& run, const fs::path& archive, int level) {
+    out.pack = [base, n = packs](const fs::path& run, const fs::path& archive, int level,
+                                 const transports::progress_fn& progress) {
         ++*n;
-        return base.pack(run, archive, level);
+        return base.pack(run, archive, level, progress);
     };
-    out.check = [base, n = checks](const fs::path& archive) {
+    out.check = [base, n = checks](const fs::path& archive, const transports::progress_fn& progress) {
         ++*n;
-        return base.check(archive);
+        return base.check(archive, progress);
     };
     return out;
 }

@@ -166,8 +166,9 @@ TEST_CASE("http_put: the receiver's 422 for a body that does not match the sha i
     make_run(t / "runs" / "run-004", 1, 50'000, 5);
     auto ops = transports::default_outbox_ops();
     auto real_pack = ops.pack;
-    ops.pack = [real_pack](const fs::path& run, const fs::path& out, int level) {
-        auto a = real_pack(run, out, level);
+    ops.pack = [real_pack](const fs::path& run, const fs::path& out, int level,
+                           const transports::progress_fn& progress) {
+        auto a = real_pack(run, out, level, progress);
         a.sha256_hex = std::string(64, '0');  // what a corrupted disk read would announce
         return a;
     };

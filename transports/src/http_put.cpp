@@ -151,7 +151,8 @@ asio::awaitable<transport_result> http_put::push(const push_request& request) {
     // Pack (or check the archive left by an earlier attempt) on the CPU pool.
     const fs::path out = outbox_path(request.equipment, request.run_id);
     auto pack_job = [this, &request, &out] {
-        return prepare_outbox(ops_, request.run_path, out, config_.zstd_level, request.local_manifest);
+        return prepare_outbox(ops_, request.run_path, out, config_.zstd_level, request.local_manifest,
+                              request.on_pack_progress);
     };
     outbox_outcome prepared = co_await on_pool(cpu_, pack_job);
     if (!prepared.status.ok) co_return prepared.status;

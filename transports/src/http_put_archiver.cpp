@@ -9,6 +9,7 @@
 #include "labsync/verifier/unique_fd.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -20,9 +21,11 @@
 namespace labsync::transports {
 namespace {
 
-outbox_archive pack(const std::filesystem::path& run_dir, const std::filesystem::path& out, int level) {
+outbox_archive pack(const std::filesystem::path& run_dir, const std::filesystem::path& out, int level,
+                    const progress_fn& progress) {
     verifier::pack_options options;
     options.level = level;
+    options.on_progress = progress;
     auto packed = verifier::pack_run(run_dir, out, options);
     outbox_archive a;
     if (!packed.ok()) {
@@ -36,7 +39,7 @@ outbox_archive pack(const std::filesystem::path& run_dir, const std::filesystem:
     return a;
 }
 
-outbox_archive check(const std::filesystem::path& archive) {
+outbox_archive check(const std::filesystem::path& archive, const progress_fn& progress) {
     outbox_archive a;
     verifier::unique_fd fd(::open(archive.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
@@ -44,6 +47,8 @@ outbox_archive check(const std::filesystem::path& archive) {
         a.message = fmt::format("cannot open {}: {}", archive.string(), std::strerror(errno));
         return a;
     }
+    struct stat st {};
+    const std::uint64_t size = ::fstat(fd.get(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
     verifier::archive_checker checker;
     std::vector<std::byte> buffer(1 << 20);
     std::error_code ec;
@@ -57,6 +62,7 @@ outbox_archive check(const std::filesystem::path& archive) {
         }
         if (n == 0) break;
         ec = checker.feed(std::span<const std::byte>(buffer.data(), static_cast<std::size_t>(n)));
+        if (progress) progress(checker.bytes_fed(), size);
         if (ec) break;
     }
     if (!ec) ec = checker.finish();

@@ -33,7 +33,8 @@ bool same_files(const verifier::manifest& a, const verifier::manifest& b) {
 }
 
 outbox_outcome prepare_outbox(const outbox_ops& ops, const fs::path& run_dir, const fs::path& out,
-                              int zstd_level, const verifier::manifest* expected) {
+                              int zstd_level, const verifier::manifest* expected,
+                              const progress_fn& progress) {
     outbox_outcome outcome;
     std::error_code ec;
     fs::create_directories(out.parent_path(), ec);
@@ -44,7 +45,7 @@ outbox_outcome prepare_outbox(const outbox_ops& ops, const fs::path& run_dir, co
         return outcome;
     }
     if (fs::exists(out, ec)) {
-        auto checked = ops.check(out);
+        auto checked = ops.check(out, progress);
         if (checked.error)
             outcome.repack_reason =
                 fmt::format("outbox archive {} is damaged ({}); packing again", out.string(),
@@ -67,7 +68,7 @@ outbox_outcome prepare_outbox(const outbox_ops& ops, const fs::path& run_dir, co
             return outcome;
         }
     }
-    auto packed = ops.pack(run_dir, out, zstd_level);
+    auto packed = ops.pack(run_dir, out, zstd_level, progress);
     if (packed.error) {
         outcome.status = transport_result::failure(
             kind_for_pack_error(packed.error),

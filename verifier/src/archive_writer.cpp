@@ -74,6 +74,7 @@ public:
         // still a function of (run, options).
         std::uint64_t total = 0;
         for (const auto& f : walk.files) total += f.size;
+        total_input_ = total;
         unsigned threads = total < single_thread_below ? 0 : options_.threads;
         std::error_code ec;
         if (!out_.open(out_path_, options_.level, threads, ec)) return fail_output(ec);
@@ -200,6 +201,8 @@ private:
             hasher_.update(std::span<const std::byte>(staging_ + staging_used_, static_cast<std::size_t>(n)));
             staging_used_ += static_cast<std::size_t>(n);
             remaining -= got;
+            read_input_ += got;
+            if (options_.on_progress) options_.on_progress(read_input_, total_input_);
             if (remaining == 0 && want > got) break;  // a short read at the expected end: EOF
         }
         if (remaining != 0) return changed(file.path, "shrank while being read"), false;
@@ -280,6 +283,8 @@ private:
     std::size_t staging_cap_ = 0;
     std::size_t staging_used_ = 0;
     std::size_t read_size_ = 0;
+    std::uint64_t total_input_ = 0;  // bytes of every file the walk found
+    std::uint64_t read_input_ = 0;   // of them read so far (the reading thread only)
 };
 
 }  // namespace

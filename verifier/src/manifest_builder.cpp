@@ -39,6 +39,7 @@ public:
           mtimes_(mtimes),
           options_(options),
           skipped_(entries.size(), 0) {
+        for (const auto& e : entries) total_bytes_ += e.size;
         // Largest first: a big file started last would leave one thread hashing alone at the end.
         order_.resize(entries.size());
         std::iota(order_.begin(), order_.end(), std::uint32_t{0});
@@ -93,6 +94,10 @@ private:
             if (n == 0) break;
             hasher.update(std::span<const std::byte>(buffer, static_cast<std::size_t>(n)));
             total += static_cast<std::uint64_t>(n);
+            if (options_.on_progress)
+                options_.on_progress(
+                    hashed_.fetch_add(static_cast<std::uint64_t>(n)) + static_cast<std::uint64_t>(n),
+                    total_bytes_);
             if (failed_.load(std::memory_order_relaxed)) return;
         }
         auto digest = hasher.finish();
@@ -122,6 +127,8 @@ private:
     std::vector<std::uint32_t> order_;  // 4 bytes per file: runs hold far fewer than 2^32 files
     std::vector<std::uint8_t> skipped_;
     std::atomic<std::size_t> next_{0};
+    std::uint64_t total_bytes_ = 0;
+    std::atomic<std::uint64_t> hashed_{0};
     std::atomic<bool> failed_{false};
     std::mutex mutex_;
     std::vector<walk_finding> findings_;

@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace boost::asio {
@@ -59,12 +60,36 @@ struct disk_space {
     std::uint64_t total_bytes = 0;
 };
 
+// What a running or verifying job is doing while it reports bytes. Every phase reports, so a long
+// manifest or pack is never mistaken for a wedged transfer by the daemon's watchdog.
+enum class progress_phase {
+    hashing,    // building the run's manifest (verifier, on the CPU pool)
+    packing,    // packing the run, or checking an earlier archive, before the upload (http_put)
+    uploading,  // the transport moves the bytes
+    verifying,  // the probe asks the remote (bytes reported by drivers that can)
+};
+
+constexpr std::string_view to_string(progress_phase phase) noexcept {
+    switch (phase) {
+        case progress_phase::hashing:
+            return "hashing";
+        case progress_phase::packing:
+            return "packing";
+        case progress_phase::uploading:
+            return "uploading";
+        case progress_phase::verifying:
+            return "verifying";
+    }
+    return "uploading";
+}
+
 struct progress_event {
     std::int64_t job_id = 0;
     std::string equipment;
     std::string run_id;
     std::uint64_t done = 0;
     std::uint64_t total = 0;  // 0 = unknown
+    progress_phase phase = progress_phase::uploading;
 };
 
 // Everything a test (or an unusual embedder) may replace. Empty members get the real thing.
@@ -73,13 +98,16 @@ struct engine_deps {
     std::function<queue::time_point()> clock;  // wall clock for the store and retention
     std::optional<queue::job_store> store;     // empty = open <state_dir>/jobs.db
     // The verifier: builds the local manifest of a run (blocking; called on the thread pool).
-    std::function<verifier::build_result(const std::filesystem::path&)> build_manifest;
+    // options.on_progress reports the bytes hashed (empty when nobody listens).
+    std::function<verifier::build_result(const std::filesystem::path&, const verifier::build_options&)>
+        build_manifest;
     std::function<std::optional<disk_space>(const std::filesystem::path&)> disk_space_of;
     std::function<double()> random_unit;  // [0,1) for backoff jitter; empty = seeded mt
     log_fn log;
     // Called on the I/O thread after every durable transition (verified, failed, cleaned, ...).
     std::function<void(const queue::job&)> on_job_changed;
-    // Called on the I/O thread while a job ships (rate-limited to a few per second per job).
+    // Called on the I/O thread while a job hashes, packs, uploads or verifies (rate-limited to a
+    // few per second per job and phase).
     std::function<void(const progress_event&)> on_progress;
 };
 
@@ -121,11 +149,16 @@ public:
     std::vector<queue::job_event> events(std::int64_t job_id);
     // verified / cleanup_eligible -> awaiting_verify: prove the remote copy again.
     engine_error force_verify(const std::filesystem::path& run_path);
-    // failed -> queued with attempts reset (an event records who).
-    engine_error retry(const std::filesystem::path& run_path, const std::string& who = "operator");
+    // failed -> queued with attempts reset (an event records who, and `note` when given).
+    engine_error retry(const std::filesystem::path& run_path, const std::string& who = "operator",
+                       const std::string& note = {});
     // blocked_by_validation -> queued (the override row records who and why).
     engine_error override_block(const std::filesystem::path& run_path, const std::string& who,
                                 const std::string& why);
+    // queued / awaiting_verify -> failed (last error kind "cancelled"; an event records who and
+    // why). By job id: the job's equipment may no longer be configured. The run's files are not
+    // touched; `retry` queues the job again.
+    engine_error cancel_job(std::int64_t job_id, const std::string& who, const std::string& why);
     // Re-evaluates every queue now (after a manual clock moved, or a config-less nudge).
     void wake_all();
     // Runs the cleanup pass now instead of at the next cleanup_interval tick.

@@ -39,7 +39,11 @@ enum class event_kind {
     replay,      // open() put a running job back to queued after a restart
     override,    // an operator overrode a validation block
     retry,       // an operator retried a failed job
+    cancel,      // an operator cancelled a queued or awaiting_verify job (it is now failed)
 };
+
+// last_error_kind of a job an operator cancelled.
+inline constexpr std::string_view cancelled_error_kind = "cancelled";
 
 std::string_view to_string(event_kind kind) noexcept;
 

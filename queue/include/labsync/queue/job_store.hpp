@@ -110,8 +110,14 @@ public:
     // and the event in one transaction. who/why must be non-empty.
     store_error record_override(std::int64_t job_id, const std::string& who, const std::string& why);
 
-    // Operator retry: failed -> queued, attempts reset, error and next_attempt_at cleared.
-    store_error retry(std::int64_t job_id, const std::string& who);
+    // Operator retry: failed -> queued, attempts reset, error and next_attempt_at cleared. The
+    // event reads "retry by WHO" (+ " (NOTE)" when a note is given).
+    store_error retry(std::int64_t job_id, const std::string& who, const std::string& note = {});
+
+    // Operator cancel: queued or awaiting_verify -> failed with last_error_kind "cancelled", one
+    // transaction re-checking the state (a job a worker just started is refused: running). The
+    // event (kind cancel) reads "cancel by WHO: WHY". who/why must be non-empty.
+    store_error cancel(std::int64_t job_id, const std::string& who, const std::string& why);
 
     // --- queries ---
     result<job> find(std::int64_t job_id);

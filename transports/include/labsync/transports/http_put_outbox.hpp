@@ -3,6 +3,7 @@
 // archive of the run (reuse the one a previous attempt left, re-pack a corrupt or stale one).
 // Runs on the CPU pool: packing and checking read, compress and hash the whole run.
 
+#include "labsync/transports/transport.hpp"
 #include "labsync/transports/transport_result.hpp"
 #include "labsync/verifier/manifest.hpp"
 
@@ -24,15 +25,16 @@ struct outbox_archive {
     std::optional<verifier::manifest> manifest;  // the run's files as the archive holds them
 };
 
-// The archiver, injectable so tests can count packs or simulate failures.
+// The archiver, injectable so tests can count packs or simulate failures. Both report the bytes
+// they have read through `progress` (may be empty).
 struct outbox_ops {
     // Packs run_dir into `out` (via out.partial, fsync, rename), hashing it in the same pass.
     std::function<outbox_archive(const std::filesystem::path& run_dir, const std::filesystem::path& out,
-                                 int zstd_level)>
+                                 int zstd_level, const progress_fn& progress)>
         pack;
     // Checks an existing archive end to end (sha of the file, every member against the embedded
     // manifest).
-    std::function<outbox_archive(const std::filesystem::path& archive)> check;
+    std::function<outbox_archive(const std::filesystem::path& archive, const progress_fn& progress)> check;
 };
 
 // verifier::pack_run and verifier::check_archive_file.
@@ -52,8 +54,9 @@ bool same_files(const verifier::manifest& a, const verifier::manifest& b);
 // Reuses `out` when it is intact and (when `expected` is given) holds exactly `expected`;
 // otherwise packs the run afresh. A fresh pack whose files differ from `expected` means the run
 // changed after its manifest was taken: local_file_vanished, and the archive is removed.
+// `progress` sees the bytes read by the check and the pack.
 outbox_outcome prepare_outbox(const outbox_ops& ops, const std::filesystem::path& run_dir,
                               const std::filesystem::path& out, int zstd_level,
-                              const verifier::manifest* expected);
+                              const verifier::manifest* expected, const progress_fn& progress = {});
 
 }  // namespace labsync::transports

@@ -4,6 +4,7 @@
 
 #include "labsync/transports/transport_result.hpp"
 #include "labsync/verifier/manifest.hpp"
+#include "labsync/verifier/progress.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -16,8 +17,8 @@
 
 namespace labsync::transports {
 
-// Reports bytes sent so far and the total expected (0 when unknown).
-using progress_fn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+// Reports bytes done so far and the total expected (0 when unknown); may be called on any thread.
+using progress_fn = verifier::byte_progress_fn;
 
 // Throttles a byte stream: called before sending `bytes`, returns how long to wait first.
 // The engine's bandwidth scheduler implements it; nullptr means unlimited.
@@ -35,7 +36,11 @@ struct push_request {
     std::filesystem::path run_path;
     // The manifest of the run as the engine computed it (the gate or the verifier).
     const verifier::manifest* local_manifest = nullptr;
+    // Bytes moved: uploaded by push(), hashed or listed by probe(). Every phase reports, so that a
+    // long one is never mistaken for a wedged transfer (the daemon's watchdog).
     progress_fn on_progress;
+    // Bytes of the run packed, or of an earlier archive checked, before push() uploads (http_put).
+    progress_fn on_pack_progress;
     rate_limiter* limiter = nullptr;
 };
 

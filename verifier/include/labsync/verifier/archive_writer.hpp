@@ -8,6 +8,7 @@
 // `.partial` is removed and nothing is renamed into place. Blocking: call it from a worker thread.
 
 #include "labsync/verifier/manifest.hpp"
+#include "labsync/verifier/progress.hpp"
 #include "labsync/verifier/run_walker.hpp"
 
 #include <cstddef>
@@ -33,6 +34,9 @@ struct pack_options {
     // Test hook: called right before a file is opened and read (path relative to the run), on
     // the reading thread when threads are used.
     std::function<void(std::string_view)> before_read;
+    // Run bytes read into the archive so far of the run's total (see progress.hpp); called on the
+    // reading thread.
+    byte_progress_fn on_progress;
 };
 
 struct pack_result {

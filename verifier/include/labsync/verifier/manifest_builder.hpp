@@ -4,6 +4,7 @@
 // stays bounded for any file size and file count. Blocking: call it from a worker thread.
 
 #include "labsync/verifier/manifest.hpp"
+#include "labsync/verifier/progress.hpp"
 #include "labsync/verifier/run_walker.hpp"
 
 #include <cstddef>
@@ -21,6 +22,8 @@ struct build_options {
     std::size_t read_size = 1u << 20;  // bytes per read(); raised to 1 MiB when smaller
     // Test hook: called on a hashing thread right before a file is opened (relative path).
     std::function<void(std::string_view)> before_open;
+    // Bytes hashed so far of the run's total (see progress.hpp); called on the hashing threads.
+    byte_progress_fn on_progress;
 };
 
 struct build_result {
