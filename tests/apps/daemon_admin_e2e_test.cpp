@@ -64,7 +64,7 @@ std::int64_t enqueue(daemon_fixture& d, const std::filesystem::path& run, const 
 
 }  // namespace
 
-TEST_CASE("a reload that removes an equipment with queued jobs does not stall; syncd cancel drops them",
+TEST_CASE("a reload that removes an equipment with queued jobs does not stall, and syncd cancel drops them",
           "[e2e][watchdog][admin]") {
     temp_dir t;
     notify_listener notify(t / "notify.sock");
