@@ -72,8 +72,7 @@ std::string ssh_test_user() {
     return name != nullptr && *name != '\0' ? name : "labsync-test";
 }
 
-ssh_test_user_ids ensure_ssh_test_user() {
-    const std::string name = ssh_test_user();
+ssh_test_user_ids ensure_ssh_test_user(const std::string& name) {
     const user_lock lock;
     if (::getpwnam(name.c_str()) == nullptr)
         must(run_process({"useradd", "-m", "-s", "/bin/sh", name}), "useradd " + name);

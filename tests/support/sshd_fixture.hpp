@@ -27,9 +27,9 @@ struct ssh_test_user_ids {
     unsigned uid = 0;
     unsigned gid = 0;
 };
-// Creates the test user if missing (race-free, see above) and makes it able to log in with a key;
-// throws std::runtime_error naming what failed.
-ssh_test_user_ids ensure_ssh_test_user();
+// Creates the user `name` if missing (race-free, see above) and makes it able to log in with a
+// key; throws std::runtime_error naming what failed.
+ssh_test_user_ids ensure_ssh_test_user(const std::string& name = ssh_test_user());
 
 class sshd_fixture {
 public:
