@@ -48,8 +48,9 @@ TEST_CASE("syncd enqueue ships a run the watcher does not take (no marker)", "[e
     receiver_fixture rx({.tls = true});
     daemon_fixture d(to(rx));
     d.start();
-    const auto manual = d.write_run("manual", 2, 32 << 10);
-    fs::remove(manual / "done.marker");
+    const auto manual = d.runs_root() / "manual";  // no done.marker, ever
+    write_file(manual / "data-0.bin", std::string(32 << 10, 'a'));
+    write_file(manual / "data-1.bin", std::string(32 << 10, 'b'));
     // A marked run written after it: once the watcher has shipped this one, it has seen (and left)
     // the unmarked run.
     d.write_run("marked", 1, 1 << 10);
