@@ -15,6 +15,15 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/labsyncConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/labsyncConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/labsync)
 
+# The prefix is found from the .pc file's own place (pkg-config's ${pcfiledir}), so the file is
+# right after `cmake --install --prefix P` or a DESTDIR staging, not only in the configured prefix.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(LABSYNC_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH pc_to_prefix "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+  string(REGEX REPLACE "/$" "" pc_to_prefix "${pc_to_prefix}")
+  set(LABSYNC_PC_PREFIX "\${pcfiledir}/${pc_to_prefix}")
+endif()
 set(LABSYNC_PC_LIBS "")
 foreach(module IN LISTS LABSYNC_ALL_MODULES)
   string(PREPEND LABSYNC_PC_LIBS "-l${module} ")

@@ -78,6 +78,14 @@ public:
             if (j.id == id && j.state == state) ++n;
         return n;
     }
+    // The jobs that entered `state`, in the order they did.
+    std::vector<std::int64_t> entered(queue::job_state state) {
+        std::lock_guard lock(mutex_);
+        std::vector<std::int64_t> ids;
+        for (auto& j : history_)
+            if (j.state == state) ids.push_back(j.id);
+        return ids;
+    }
 
 private:
     std::mutex mutex_;

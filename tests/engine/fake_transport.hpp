@@ -5,14 +5,20 @@
 
 #include "labsync/transports/transport.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace labsync::test {
 
@@ -26,6 +32,28 @@ struct fake_remote {
     bool tamper = false;  // probes report a different file content
     int pushes = 0;
     int probes = 0;
+
+    // Concurrency: pushes in flight now and at most, overall and per equipment. With hold_push,
+    // pushes stay in flight until release_pushes() (a test thread may call it).
+    bool hold_push = false;
+    int in_flight = 0;
+    int peak_in_flight = 0;
+    std::map<std::string, int> in_flight_by_equipment;
+    std::map<std::string, int> peak_by_equipment;
+    std::condition_variable changed;
+    std::vector<std::shared_ptr<boost::asio::steady_timer>> held;
+
+    // Waits until at least `n` pushes are in flight.
+    bool wait_in_flight(int n, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+        std::unique_lock lock(mutex);
+        return changed.wait_for(lock, timeout, [&] { return in_flight >= n; });
+    }
+    void release_pushes() {
+        std::lock_guard lock(mutex);
+        hold_push = false;
+        for (auto& t : held) boost::asio::post(t->get_executor(), [t] { t->cancel(); });
+        held.clear();
+    }
 };
 
 class fake_transport final : public transports::transport {
@@ -46,6 +74,7 @@ public:
             }
         }
         if (hang) co_await forever();
+        co_await held_in_flight(req.equipment);
         if (req.on_progress)
             req.on_progress(req.local_manifest ? req.local_manifest->total_bytes() : 0,
                             req.local_manifest ? req.local_manifest->total_bytes() : 0);
@@ -82,6 +111,29 @@ public:
     }
 
 private:
+    // Counts this push in flight while it waits for release_pushes() (when hold_push is set).
+    boost::asio::awaitable<void> held_in_flight(const std::string& equipment) {
+        auto timer = std::make_shared<boost::asio::steady_timer>(
+            co_await boost::asio::this_coro::executor, boost::asio::steady_timer::time_point::max());
+        bool hold = false;
+        {
+            std::lock_guard lock(remote_->mutex);
+            remote_->peak_in_flight = std::max(remote_->peak_in_flight, ++remote_->in_flight);
+            auto& mine = remote_->in_flight_by_equipment[equipment];
+            remote_->peak_by_equipment[equipment] = std::max(remote_->peak_by_equipment[equipment], ++mine);
+            hold = remote_->hold_push;
+            if (hold) remote_->held.push_back(timer);
+            remote_->changed.notify_all();
+        }
+        // release_pushes() posts the cancel to this executor: it cannot run before the wait starts.
+        boost::system::error_code ec;
+        if (hold) co_await timer->async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        std::lock_guard lock(remote_->mutex);
+        --remote_->in_flight;
+        --remote_->in_flight_by_equipment[equipment];
+        remote_->changed.notify_all();
+    }
+
     static boost::asio::awaitable<void> forever() {
         boost::asio::steady_timer t(co_await boost::asio::this_coro::executor);
         t.expires_at(boost::asio::steady_timer::time_point::max());

@@ -5,7 +5,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/time.h>
+
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 
 using namespace labsync;
 using namespace std::chrono_literals;
@@ -20,6 +25,12 @@ struct fixture {
     std::shared_ptr<test::fake_remote> remote = std::make_shared<test::fake_remote>();
     std::shared_ptr<test::manual_clock> clock = std::make_shared<test::manual_clock>();
     std::atomic<std::uint64_t> free_bytes{1ull << 40};
+    // When set, replaces free_bytes (read on the engine's thread; set it before start()).
+    std::function<std::uint64_t()> free_space;
+    // Messages the engine logged, for awaiting one.
+    std::mutex log_mutex;
+    std::condition_variable logged;
+    std::vector<std::string> log_lines;
 
     engine::engine_config config(std::chrono::seconds retention) {
         auto c = test::engine_config_under(dir.path());
@@ -41,9 +52,21 @@ struct fixture {
         auto d = test::fake_transport_deps(remote, clock);
         d.random_unit = [] { return 0.0; };
         d.disk_space_of = [this](const fs::path&) {
-            return engine::disk_space{free_bytes.load(), 1ull << 41};
+            return engine::disk_space{free_space ? free_space() : free_bytes.load(), 1ull << 41};
+        };
+        d.log = [this](engine::log_level, std::string_view m) {
+            std::lock_guard lock(log_mutex);
+            log_lines.emplace_back(m);
+            logged.notify_all();
         };
         return d;
+    }
+    bool wait_log(std::string_view text, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+        std::unique_lock lock(log_mutex);
+        return logged.wait_for(lock, timeout, [&] {
+            return std::any_of(log_lines.begin(), log_lines.end(),
+                               [&](const std::string& l) { return l.find(text) != std::string::npos; });
+        });
     }
     fs::path make_run(const std::string& name) {
         const auto run = dir / "runs" / name;
@@ -51,8 +74,9 @@ struct fixture {
         test::write_file(run / "done.marker", "");
         return run;
     }
-    std::unique_ptr<engine_runner> start(std::chrono::seconds retention) {
-        auto r = std::make_unique<engine_runner>(config(retention), deps());
+    std::unique_ptr<engine_runner> start(std::chrono::seconds retention) { return start(config(retention)); }
+    std::unique_ptr<engine_runner> start(engine::engine_config c) {
+        auto r = std::make_unique<engine_runner>(std::move(c), deps());
         REQUIRE_FALSE(r->open());
         r->start();
         return r;
@@ -150,35 +174,68 @@ TEST_CASE("cleanup: the remote cannot be asked - back to verified, kept", "[engi
     CHECK(has_event(**e, res.job_id, "could not be re-confirmed"));
 }
 
-TEST_CASE("cleanup: under the watermark the oldest verified runs go first", "[engine][cleanup]") {
+TEST_CASE("cleanup: under the watermark the oldest verified runs go first, until space is back",
+          "[engine][cleanup]") {
     fixture f;
-    auto e = f.start(std::chrono::hours(24 * 30));
+    // The fake disk: 512 MiB free while all three runs are there, and 256 MiB more per deleted
+    // run, so two deletions bring it back to the 1 GiB watermark.
+    const std::vector<fs::path> runs{f.dir / "runs/w1", f.dir / "runs/w2", f.dir / "runs/w3"};
+    std::atomic<bool> measuring{false};
+    std::mutex asked_mutex;
+    std::condition_variable asked;
+    bool saw_space_back = false;
+    f.free_space = [&]() -> std::uint64_t {
+        if (!measuring) return 1ull << 40;
+        std::uint64_t free = 512ull << 20;
+        for (const auto& r : runs)
+            if (!fs::exists(r)) free += 256ull << 20;
+        if (free >= (1ull << 30)) {
+            std::lock_guard lock(asked_mutex);
+            saw_space_back = true;
+            asked.notify_all();
+        }
+        return free;
+    };
+    auto e = f.start(std::chrono::hours(24 * 30));  // retention alone would keep them all
     std::vector<std::int64_t> ids;
-    for (const auto* name : {"w1", "w2", "w3"}) {
-        auto res = (*e)->enqueue(f.make_run(name));
+    for (const auto& run : runs) {
+        auto res = (*e)->enqueue(f.make_run(run.filename().string()));
         REQUIRE(e->observer.wait_for(res.job_id, job_state::verified));
         ids.push_back(res.job_id);
         f.clock->advance(1min);
     }
-    // Free space under 1 GiB: delete until above it. The fake disk gains 1 GiB per deletion.
-    f.free_bytes = (1ull << 30) - 10;
-    std::atomic<int> deletions{0};
+    measuring = true;
     (*e)->request_cleanup();
-    REQUIRE(e->observer.wait_for(ids[0], job_state::cleanup_eligible));
-    REQUIRE(e->observer.wait_for(ids[0], job_state::cleaned));
-    f.free_bytes = 1ull << 40;  // enough now
-    (*e)->request_cleanup();
-    CHECK_FALSE(e->observer.wait_for(ids[2], job_state::cleaned, 300ms));
-    CHECK_FALSE(fs::exists(f.dir / "runs/w1"));
-    CHECK(fs::exists(f.dir / "runs/w3"));
+    REQUIRE(e->observer.wait_for(ids[1], job_state::cleaned));
+    {
+        // The pass asks for free space again after the second deletion and stops there.
+        std::unique_lock lock(asked_mutex);
+        REQUIRE(asked.wait_for(lock, 20s, [&] { return saw_space_back; }));
+    }
+    CHECK(e->observer.entered(job_state::cleaned) == std::vector<std::int64_t>{ids[0], ids[1]});
+    CHECK_FALSE(fs::exists(runs[0]));
+    CHECK_FALSE(fs::exists(runs[1]));
+    CHECK(fs::exists(runs[2]));
+    CHECK(e->observer.entries(ids[2], job_state::cleanup_eligible) == 0);
+    CHECK((*e)->status(runs[2])->state == job_state::verified);
 }
 
 TEST_CASE("cleanup: orphan outbox archives are swept and old quarantine pruned on start",
           "[engine][cleanup]") {
     fixture f;
     test::write_file(f.dir / "outbox/seq-2/ghost.tar.zst", "x");
-    auto e = f.start(std::chrono::hours(1));
-    for (int i = 0; i < 300 && fs::exists(f.dir / "outbox/seq-2/ghost.tar.zst"); ++i)
-        std::this_thread::sleep_for(10ms);
+    test::write_file(f.dir / "quarantine/seq-2/old-run/a.bin", "old");
+    test::write_file(f.dir / "quarantine/seq-2/new-run/a.bin", "new");
+    // 10 days before the engine's clock: past a 7-day keep, not past the default.
+    const auto old_time = std::chrono::system_clock::to_time_t(f.clock->now() - std::chrono::hours(24 * 10));
+    const timeval times[2] = {{old_time, 0}, {old_time, 0}};
+    REQUIRE(::utimes((f.dir / "quarantine/seq-2/old-run").c_str(), times) == 0);
+    auto c = f.config(std::chrono::hours(1));
+    c.quarantine_keep_days = 7;  // explicit: pruning is opt-in
+    auto e = f.start(c);
+    REQUIRE(f.wait_log("pruned quarantine entry"));
+    CHECK(f.wait_log("swept orphan outbox archive"));
     CHECK_FALSE(fs::exists(f.dir / "outbox/seq-2/ghost.tar.zst"));
+    CHECK_FALSE(fs::exists(f.dir / "quarantine/seq-2/old-run"));
+    CHECK(test::read_file(f.dir / "quarantine/seq-2/new-run/a.bin") == "new");
 }

@@ -1,13 +1,17 @@
 // Fault campaign: disk full, on the receiver's store and on the sender's outbox, each a small tmpfs
-// (the receiver tests' technique; needs root or CAP_SYS_ADMIN, otherwise the case is skipped with
-// a warning). Checked: the failure is reported clearly with the kind the retry policy expects,
+// (the receiver tests' technique; needs root or CAP_SYS_ADMIN, otherwise ctest reports the case
+// skipped). Checked: the failure is reported clearly with the kind the retry policy expects,
 // nothing partial is left visible (store) or left behind (outbox), the local run is untouched,
 // and once space returns the same command delivers the run byte-identical.
 #include "fault_env.hpp"
 
+#include "skip.hpp"
+
 #include <sys/mount.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 
 using namespace labsync;
@@ -19,9 +23,13 @@ namespace {
 struct small_fs {
     fs::path dir;
     bool mounted = false;
+    std::string why_not;
     small_fs(fs::path d, const std::string& size) : dir(std::move(d)) {
         fs::create_directories(dir);
         mounted = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+        if (!mounted)
+            why_not =
+                "cannot mount a tmpfs (needs root or CAP_SYS_ADMIN): " + std::string(std::strerror(errno));
     }
     bool grow(const std::string& size) {
         return ::mount("tmpfs", dir.c_str(), "tmpfs", MS_REMOUNT, ("size=" + size).c_str()) == 0;
@@ -44,10 +52,7 @@ TEST_CASE(
     "disk full on the receiver: 507 is a network error, nothing partial, delivered when space returns") {
     test::temp_dir dir;
     small_fs store_fs(dir / "small", "3m");
-    if (!store_fs.mounted) {
-        WARN("cannot mount a tmpfs (not root / no CAP_SYS_ADMIN): disk-full campaign skipped");
-        return;
-    }
+    if (!store_fs.mounted) test::skip_test(store_fs.why_not);
     make_run(dir / "runs" / "run-big", 4 << 20, 5);
     auto before = tree_shas(dir / "runs" / "run-big");
     receiver rx(store_fs.dir / "store");
@@ -81,10 +86,7 @@ TEST_CASE(
     "disk full on the sender's outbox: clear error, no partial archive left, delivered when space returns") {
     test::temp_dir dir;
     small_fs outbox_fs(dir / "outbox", "1m");
-    if (!outbox_fs.mounted) {
-        WARN("cannot mount a tmpfs (not root / no CAP_SYS_ADMIN): disk-full campaign skipped");
-        return;
-    }
+    if (!outbox_fs.mounted) test::skip_test(outbox_fs.why_not);
     make_run(dir / "runs" / "run-big", 3 << 20, 9);
     auto before = tree_shas(dir / "runs" / "run-big");
     receiver rx(dir / "store");

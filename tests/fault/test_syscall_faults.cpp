@@ -3,6 +3,7 @@
 // archive being written). Checked: a clear error naming the file, a non-zero exit, nothing
 // half-written left behind, the run untouched, and the same command succeeding without the fault.
 #include "process.hpp"
+#include "skip.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -38,10 +39,7 @@ void make_run(const fs::path& run) {
 
 TEST_CASE("EIO reading a run file: manifest and pack fail naming the file, nothing left behind",
           "[fault][syscall]") {
-    if (!have_strace()) {
-        WARN("strace not installed: syscall fault injection skipped");
-        return;
-    }
+    if (!have_strace()) skip_test("strace is not installed: no syscall fault injection");
     temp_dir t;
     const auto run = t / "run-0001";
     make_run(run);
@@ -71,10 +69,7 @@ TEST_CASE("EIO reading a run file: manifest and pack fail naming the file, nothi
 
 TEST_CASE("ENOSPC and EIO writing the archive: pack fails clearly and removes its .partial",
           "[fault][syscall]") {
-    if (!have_strace()) {
-        WARN("strace not installed: syscall fault injection skipped");
-        return;
-    }
+    if (!have_strace()) skip_test("strace is not installed: no syscall fault injection");
     temp_dir t;
     const auto run = t / "run-0002";
     make_run(run);

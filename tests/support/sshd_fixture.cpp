@@ -1,14 +1,23 @@
 #include "sshd_fixture.hpp"
 
+#include "skip.hpp"
+
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <shadow.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -21,18 +30,19 @@ void must(const run_result& r, const std::string& what) {
         throw std::runtime_error(what + " failed (exit " + std::to_string(r.exit_code) + "): " + r.err);
 }
 
-// Creates the user once; concurrent test executables may race on useradd, so the outcome is
-// judged by getpwnam afterwards.
-passwd ensure_user() {
-    if (::getpwnam(sshd_fixture::user_name) == nullptr)
-        run_process({"useradd", "-m", "-s", "/bin/sh", sshd_fixture::user_name});
-    const passwd* pw = ::getpwnam(sshd_fixture::user_name);
-    if (pw == nullptr) throw std::runtime_error(std::string("cannot create user ") + sshd_fixture::user_name);
-    // A "!" password marks the account locked, and sshd without PAM refuses locked accounts even
-    // for public keys; "*" means "no password" without locking.
-    run_process({"usermod", "-p", "*", sshd_fixture::user_name});
-    return *pw;
-}
+// Serialises user creation between processes: the lock is released when the fd closes.
+struct user_lock {
+    int fd = -1;
+    user_lock() {
+        fd = ::open("/tmp/labsync-test-users.lock", O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0 || ::flock(fd, LOCK_EX) != 0)
+            throw std::runtime_error("cannot lock /tmp/labsync-test-users.lock: " +
+                                     std::string(std::strerror(errno)));
+    }
+    ~user_lock() { ::close(fd); }
+    user_lock(const user_lock&) = delete;
+    user_lock& operator=(const user_lock&) = delete;
+};
 
 void keygen(const fs::path& path) {
     must(run_process(
@@ -57,10 +67,31 @@ std::string first_line(const std::string& text) {
 
 }  // namespace
 
-sshd_fixture::sshd_fixture() {
-    const passwd pw = ensure_user();
-    uid_ = pw.pw_uid;
-    gid_ = pw.pw_gid;
+std::string ssh_test_user() {
+    const char* name = std::getenv("LABSYNC_TEST_SSH_USER");
+    return name != nullptr && *name != '\0' ? name : "labsync-test";
+}
+
+ssh_test_user_ids ensure_ssh_test_user(const std::string& name) {
+    const user_lock lock;
+    if (::getpwnam(name.c_str()) == nullptr)
+        must(run_process({"useradd", "-m", "-s", "/bin/sh", name}), "useradd " + name);
+    const passwd* pw = ::getpwnam(name.c_str());
+    if (pw == nullptr) throw std::runtime_error("user " + name + " missing right after useradd");
+    const ssh_test_user_ids ids{pw->pw_uid, pw->pw_gid};
+    // A "!" password marks the account locked, and sshd without PAM refuses locked accounts even
+    // for public keys; "*" means "no password" without locking.
+    const spwd* sp = ::getspnam(name.c_str());
+    if (sp == nullptr || std::string_view(sp->sp_pwdp) != "*")
+        must(run_process({"usermod", "-p", "*", name}), "usermod -p '*' " + name);
+    return ids;
+}
+
+sshd_fixture::sshd_fixture() : user_(ssh_test_user()) {
+    if (!running_as_root()) skip_test("the private sshd needs root (it switches to the user " + user_ + ")");
+    const ssh_test_user_ids ids = ensure_ssh_test_user();
+    uid_ = ids.uid;
+    gid_ = ids.gid;
     // mkdtemp makes the dir 0700; the test user must traverse it to reach its destinations, and
     // sshd reads authorized_keys as that user.
     fs::permissions(dir(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
@@ -94,7 +125,7 @@ sshd_fixture::sshd_fixture() {
                              "StrictModes no\nUsePAM no\nPasswordAuthentication no\n"
                              "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
                              "AllowUsers " +
-                             std::string(user_name) +
+                             user_ +
                              "\n"
                              "MaxStartups 200:30:400\nMaxSessions 200\nUseDNS no\nPrintMotd no\n"
                              "Subsystem sftp internal-sftp\nLogLevel INFO\n");
@@ -144,7 +175,7 @@ std::string sshd_fixture::remote_shell(const std::string& command) const {
     auto r = run_process({"ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i",
                           client_key_.string(), "-p", std::to_string(port_), "-o",
                           "UserKnownHostsFile=" + known_hosts_.string(), "-o", "StrictHostKeyChecking=yes",
-                          std::string(user_name) + "@127.0.0.1", command});
+                          user_ + "@127.0.0.1", command});
     must(r, "ssh " + command);
     return r.out;
 }

@@ -1,8 +1,15 @@
 #pragma once
 // A private sshd on a free loopback port for the rsync_ssh and rclone (sftp) tests: generated
-// host key, a dedicated unprivileged user (labsync-test, created once if missing; not root, whose
+// host key, a dedicated unprivileged user (labsync-test, or $LABSYNC_TEST_SSH_USER; not root, whose
 // shell init on this image is slow), a generated client key authorised through a file in the
 // fixture's temp dir, and a known_hosts file for the client. Stopped by PID when it dies.
+// Needs root (sshd switches to the test user): otherwise the test is reported skipped.
+//
+// The user is created once, before any test that logs in as it, by the ctest fixture
+// "setup: ssh test user" (tests/support/ssh_user_setup.cpp). ensure_ssh_test_user() is also safe
+// when test executables are run by hand and concurrently: it holds an flock while it looks the
+// user up and creates it, because two concurrent useradd calls both pass their "exists?" check and
+// the second rewrites the entry with a new uid, after the first caller chowned its directories.
 
 #include "process.hpp"
 #include "temp_dir.hpp"
@@ -13,10 +20,19 @@
 
 namespace labsync::test {
 
+// The test user's name: $LABSYNC_TEST_SSH_USER when set (e.g. a throwaway name), else labsync-test.
+std::string ssh_test_user();
+
+struct ssh_test_user_ids {
+    unsigned uid = 0;
+    unsigned gid = 0;
+};
+// Creates the user `name` if missing (race-free, see above) and makes it able to log in with a
+// key; throws std::runtime_error naming what failed.
+ssh_test_user_ids ensure_ssh_test_user(const std::string& name = ssh_test_user());
+
 class sshd_fixture {
 public:
-    static constexpr const char* user_name = "labsync-test";
-
     sshd_fixture();  // throws std::runtime_error saying what failed
     ~sshd_fixture();
     sshd_fixture(const sshd_fixture&) = delete;
@@ -24,7 +40,7 @@ public:
 
     std::string host() const { return "127.0.0.1"; }
     int port() const noexcept { return port_; }
-    std::string user() const { return user_name; }
+    std::string user() const { return user_; }
     const std::filesystem::path& client_key() const noexcept { return client_key_; }  // authorised
     const std::filesystem::path& other_key() const noexcept { return other_key_; }    // not authorised
     const std::filesystem::path& known_hosts() const noexcept { return known_hosts_; }
@@ -39,6 +55,7 @@ public:
 
 private:
     temp_dir dir_;
+    std::string user_;
     int port_ = 0;
     unsigned uid_ = 0;
     unsigned gid_ = 0;

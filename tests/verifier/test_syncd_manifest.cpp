@@ -2,6 +2,7 @@
 #include "labsync/verifier/sha256.hpp"
 
 #include "process.hpp"
+#include "skip.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -108,10 +109,7 @@ TEST_CASE("syncd manifest reports unreadable entries when not running as root", 
     fs::permissions(run / "public.txt", fs::perms(0644));
     fs::permissions(run / "secret.txt", fs::perms(0600));
     fs::permissions(run / "private", fs::perms(0700));
-    if (::geteuid() != 0) {
-        WARN("not root: cannot switch to nobody, test skipped");
-        return;
-    }
+    if (!labsync::test::running_as_root()) labsync::test::skip_test("not root: cannot switch to nobody");
     auto r = run_process({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", LABSYNC_SYNCD,
                           "manifest", run.string()});
     INFO(r.err);

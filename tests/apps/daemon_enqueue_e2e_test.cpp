@@ -1,0 +1,102 @@
+// `syncd enqueue` and `syncd override` end to end: the real CLI talks to a real `syncd run` over
+// its admin socket, and the run arrives at a real syncd-receiver (TLS + token).
+#include "daemon_fixture.hpp"
+#include "receiver_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+using namespace labsync::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+daemon_options to(const receiver_fixture& rx) {
+    daemon_options o;
+    o.url = rx.url();
+    o.ca_file = rx.pki().ca_cert;
+    o.token = rx.token();
+    return o;
+}
+
+auto state_is(const std::string& s) {
+    return [s](const json& j) { return j["state"] == s; };
+}
+
+run_result syncd_admin(daemon_fixture& d, std::vector<std::string> args) {
+    args.insert(args.begin(), LABSYNC_SYNCD);
+    args.insert(args.end(), {"--socket", d.socket().string()});
+    return run_process(args);
+}
+
+// The run is stored byte-identical to what the daemon shipped, and deleted locally.
+void check_arrived(daemon_fixture& d, receiver_fixture& rx, const std::string& run_id) {
+    auto j = d.wait_job(run_id, state_is("cleaned"));
+    INFO(d.stderr_text());
+    REQUIRE(j);
+    auto record = receiver_record(rx.run_url("eq1", run_id), rx.pki().ca_cert, rx.token());
+    REQUIRE(record);
+    CHECK((*record)["sha256"] == (*j)["archive_sha256"]);
+    CHECK_FALSE(fs::exists(d.runs_root() / run_id));
+}
+
+}  // namespace
+
+TEST_CASE("syncd enqueue ships a run the watcher does not take (no marker)", "[e2e][admin]") {
+    receiver_fixture rx({.tls = true});
+    daemon_fixture d(to(rx));
+    d.start();
+    const auto manual = d.runs_root() / "manual";  // no done.marker, ever
+    write_file(manual / "data-0.bin", std::string(32 << 10, 'a'));
+    write_file(manual / "data-1.bin", std::string(32 << 10, 'b'));
+    // A marked run written after it: once the watcher has shipped this one, it has seen (and left)
+    // the unmarked run.
+    d.write_run("marked", 1, 1 << 10);
+    check_arrived(d, rx, "marked");
+    REQUIRE_FALSE(d.job("manual"));
+
+    auto r = syncd_admin(d, {"enqueue", manual.string()});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("queued"));
+    CHECK_THAT(r.out, Catch::Contains("marker_missing"));  // said, as a soft finding
+    check_arrived(d, rx, "manual");
+
+    // Enqueueing a path outside every runs root is refused, naming the path.
+    auto outside = syncd_admin(d, {"enqueue", d.dir().string()});
+    CHECK(outside.exit_code == 1);
+    CHECK_THAT(outside.err, Catch::Contains(d.dir().string()));
+}
+
+TEST_CASE("syncd override releases a run blocked by the gate and records why", "[e2e][admin]") {
+    receiver_fixture rx({.tls = true});
+    daemon_fixture d(to(rx));
+    const auto run = d.runs_root() / "linked";
+    write_file(run / "data.bin", "measurements");
+    fs::create_directories(d.dir() / "calibration");
+    fs::create_symlink(d.dir() / "calibration", run / "calibration");  // escapes the run: blocked
+    write_file(run / "done.marker", "");
+    d.start();
+    auto blocked = d.wait_job("linked", state_is("blocked_by_validation"));
+    INFO(d.stderr_text());
+    REQUIRE(blocked);
+
+    // Overriding needs a reason; a job that is not blocked cannot be overridden.
+    CHECK(syncd_admin(d, {"override", "eq1/linked", "--who", "tester"}).exit_code != 0);
+    auto r =
+        syncd_admin(d, {"override", "eq1/linked", "--who", "tester", "--why", "calibration link is known"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    check_arrived(d, rx, "linked");
+    CHECK(fs::exists(d.dir() / "calibration"));  // the link was removed, not followed
+    auto again = syncd_admin(d, {"override", "eq1/linked", "--who", "tester", "--why", "again"});
+    CHECK(again.exit_code == 1);
+
+    const auto why = run_process(
+        {"sqlite3", "-readonly", (d.dir() / "state/jobs.db").string(),
+         "SELECT why FROM overrides WHERE job_id = " + std::to_string((*blocked)["id"].get<std::int64_t>())});
+    REQUIRE(why.exit_code == 0);
+    CHECK(why.out == "calibration link is known\n");
+}

@@ -1,0 +1,39 @@
+#include "skip.hpp"
+
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <string_view>
+
+namespace labsync::test {
+namespace {
+
+std::atomic<int> skips{0};
+
+bool skips_forbidden() {
+    const char* v = std::getenv("LABSYNC_TEST_NO_SKIP");
+    return v != nullptr && std::string_view(v) != "" && std::string_view(v) != "0";
+}
+
+}  // namespace
+
+void skip_test(const std::string& reason) {
+    if (skips_forbidden()) FAIL("cannot run here, and LABSYNC_TEST_NO_SKIP is set: " << reason);
+    WARN("SKIPPED: " << reason);
+    skips.fetch_add(1);
+    // Catch2 v2 has no SKIP; TestFailureException is what REQUIRE throws after it has reported a
+    // failure, so the runner ends the test case quietly and records nothing more.
+    throw Catch::TestFailureException{};
+}
+
+int skipped_tests() noexcept {
+    return skips.load();
+}
+
+bool running_as_root() noexcept {
+    return ::geteuid() == 0;
+}
+
+}  // namespace labsync::test
