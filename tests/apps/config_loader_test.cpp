@@ -1,6 +1,7 @@
 // The config loader: a good file maps onto engine_config; each bad file gives one clear message
 // naming file, line, key and why.
 #include "config_loader.hpp"
+#include "runs_roots.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -268,6 +269,28 @@ TEST_CASE("runs roots that are one directory through a symlink, or nested throug
         INFO(format_errors(r.errors));
         CHECK(r.ok());
     }
+}
+
+TEST_CASE("dir_overlap_of: one directory by canonical path or by device and inode (bind mounts)",
+          "[config]") {
+    using labsync::apps::dir_chain;
+    using labsync::apps::dir_overlap;
+    using labsync::apps::dir_overlap_of;
+    const auto node = [](const char* path, std::uint64_t ino) {
+        return labsync::apps::dir_node{path, std::pair<std::uint64_t, std::uint64_t>{1, ino}};
+    };
+    const dir_chain data_x{node("/data/x", 10), node("/data", 2), node("/", 1)};
+    const dir_chain mnt_y{node("/mnt/y", 10), node("/mnt", 3), node("/", 1)};  // bind mount of /data/x
+    const dir_chain mnt_y_sub{node("/mnt/y/sub", 11), node("/mnt/y", 10), node("/mnt", 3), node("/", 1)};
+    const dir_chain other{node("/data/z", 12), node("/data", 2), node("/", 1)};
+    const dir_chain missing{
+        {"/data/x/new", std::nullopt}, node("/data/x", 10), node("/data", 2), node("/", 1)};
+    CHECK(dir_overlap_of(mnt_y, data_x) == dir_overlap::same);
+    CHECK(dir_overlap_of(mnt_y_sub, data_x) == dir_overlap::inside);
+    CHECK(dir_overlap_of(data_x, mnt_y_sub) == dir_overlap::none);
+    CHECK(dir_overlap_of(other, data_x) == dir_overlap::none);
+    CHECK(dir_overlap_of(missing, mnt_y) == dir_overlap::inside);
+    CHECK(dir_overlap_of(missing, other) == dir_overlap::none);
 }
 
 TEST_CASE("several problems are all reported", "[config]") {
