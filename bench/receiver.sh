@@ -40,6 +40,7 @@ start_receiver() { # name extra-args...
   local name=$1; shift
   rm -rf "$WORK/$name"; mkdir -p "$WORK/$name"
   printf 'bench-token-0123456789abcdef bench\n' > "$WORK/tokens"
+  chmod 600 "$WORK/tokens"
   "$RECEIVER" --listen 127.0.0.1:0 --store "$WORK/$name/store" --tokens "$WORK/tokens" "$@" \
     > "$WORK/$name/out" 2> "$WORK/$name/err" &
   echo $! > "$WORK/$name/pid"  # start_receiver runs in $(...): PIDS+= would not reach the parent

@@ -1,6 +1,8 @@
 // Admin socket codec; see admin_protocol.hpp.
 #include "admin_protocol.hpp"
 
+#include "labsync/common/ids.hpp"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -30,18 +32,6 @@ std::string iso_time(queue::time_point t) {
     gmtime_r(&secs, &tm);
     return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
-
-bool valid_id_char(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-}
-
-bool valid_id(std::string_view id, std::size_t max) {
-    if (id.empty() || id.size() > max || id == "." || id == "..") return false;
-    for (char c : id)
-        if (!valid_id_char(c)) return false;
-    return true;
 }
 
 // The name a client may add as a note: short, printable, one line.
@@ -246,12 +236,11 @@ std::optional<run_reference> parse_run_reference(std::string_view text, std::str
     auto slash = text.find('/');
     std::string_view equipment = slash == std::string_view::npos ? std::string_view{} : text.substr(0, slash);
     std::string_view run = slash == std::string_view::npos ? text : text.substr(slash + 1);
-    if (slash != std::string_view::npos && !valid_id(equipment, 64)) {
-        why = fmt::format("\"{}\": equipment \"{}\" is not a valid name", text, equipment);
-        return std::nullopt;
-    }
-    if (!valid_id(run, 128)) {
-        why = fmt::format("\"{}\": run id \"{}\" must be 1-128 of [A-Za-z0-9._-]", text, run);
+    std::string refused = slash == std::string_view::npos
+                              ? common::id_refusal_reason(common::id_kind::run, run)
+                              : common::ids_refusal_reason(equipment, run);
+    if (!refused.empty()) {
+        why = fmt::format("\"{}\": {}", text, refused);
         return std::nullopt;
     }
     return run_by_id{std::string(equipment), std::string(run)};

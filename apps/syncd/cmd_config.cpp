@@ -5,6 +5,7 @@
 #include "config_loader.hpp"
 #include "default_config.hpp"
 
+#include "labsync/common/secret_file.hpp"
 #include "labsync/engine/engine.hpp"
 
 #include <fmt/format.h>
@@ -17,11 +18,24 @@ namespace labsync::apps {
 
 // The loader checks syntax and each key; engine::validate() adds the cross-field checks the
 // engine itself relies on. Both run for `config check`, `run` and SIGHUP reloads.
+// And the permissions of each token_file (like ssh with a private key): readable by group or
+// others is a warning, writable by them an error.
 load_result load_and_validate(const std::filesystem::path& path) {
     load_result result = load_config_file(path);
     if (!result.ok()) return result;
     if (engine::engine_error e = engine::validate(result.config.engine))
         result.errors.push_back({path.string(), 0, 0, "", e.message});
+    for (const auto& eq : result.config.engine.equipment) {
+        const auto& token_file = eq.transport.http_put.token_file;
+        if (eq.transport.kind != engine::transport_kind::http_put || token_file.empty()) continue;
+        auto perms = common::check_secret_file(token_file, "token_file");
+        if (perms.message.empty()) continue;
+        config_error e{path.string(), 0, 0, "equipment." + eq.name + ".transport.token_file", perms.message};
+        if (perms.exposure == common::secret_exposure::writable_by_others)
+            result.errors.push_back(std::move(e));
+        else
+            result.warnings.push_back(std::move(e));
+    }
     return result;
 }
 
@@ -40,12 +54,18 @@ int check(const std::string& file, bool json) {
                                      {"column", e.column},
                                      {"key", e.key},
                                      {"message", e.message}});
+        out["warnings"] = nlohmann::json::array();
+        for (const auto& w : result.warnings)
+            out["warnings"].push_back({{"file", w.file}, {"key", w.key}, {"message", w.message}});
         if (result.ok()) {
             out["equipment"] = nlohmann::json::array();
             for (const auto& eq : result.config.engine.equipment) out["equipment"].push_back(eq.name);
         }
         fmt::print("{}\n", out.dump(2));
-    } else if (result.ok()) {
+        return result.ok() ? exit_ok : exit_usage;
+    }
+    for (const auto& w : result.warnings) fmt::print(stderr, "warning: {}\n", w.to_string());
+    if (result.ok()) {
         fmt::print("{}: ok ({} equipment:", file, result.config.engine.equipment.size());
         for (const auto& eq : result.config.engine.equipment) fmt::print(" {}", eq.name);
         fmt::print(")\n");

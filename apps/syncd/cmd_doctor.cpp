@@ -1,5 +1,5 @@
-// `syncd doctor [--config F] [--json]`: checks a host's setup, one line per check (✓/✗ with a fix
-// hint). Exit 0 when every check passes, 1 when one fails, 2 when the config is invalid.
+// `syncd doctor [--config F] [--json]`: checks a host's setup, one line per check (✓/✗, or ! for a
+// warning, with a fix hint). Exit 0 when every check passes, 1 when one fails, 2 when the config is invalid.
 #include "commands.hpp"
 #include "config_loader.hpp"
 #include "doctor_checks.hpp"
@@ -37,21 +37,31 @@ int run_doctor(const std::string& config_path, bool json, int timeout_s) {
     if (json) {
         nlohmann::json out{{"ok", all_ok}, {"checks", nlohmann::json::array()}};
         for (const auto& c : checks)
-            out["checks"].push_back({{"name", c.name},
-                                     {"subject", c.subject},
-                                     {"ok", c.ok},
-                                     {"detail", c.detail},
-                                     {"hint", c.ok ? nlohmann::json(nullptr) : nlohmann::json(c.hint)}});
+            out["checks"].push_back(
+                {{"name", c.name},
+                 {"subject", c.subject},
+                 {"ok", c.ok},
+                 {"warning", c.warning},
+                 {"detail", c.detail},
+                 {"hint", c.ok && !c.warning ? nlohmann::json(nullptr) : nlohmann::json(c.hint)}});
         fmt::print("{}\n", out.dump(2));
     } else {
         for (const auto& c : checks) {
-            fmt::print("{} {:<13} {}: {}\n", c.ok ? "✓" : "✗", c.name, c.subject, c.detail);
-            if (!c.ok && !c.hint.empty()) fmt::print("    fix: {}\n", c.hint);
+            fmt::print("{} {:<13} {}: {}\n",
+                       !c.ok       ? "✗"
+                       : c.warning ? "!"
+                                   : "✓",
+                       c.name, c.subject, c.detail);
+            if ((!c.ok || c.warning) && !c.hint.empty()) fmt::print("    fix: {}\n", c.hint);
         }
         std::size_t failed = 0;
         for (const auto& c : checks) failed += c.ok ? 0 : 1;
-        fmt::print("{}\n", all_ok ? "all checks passed"
-                                  : fmt::format("{} of {} checks failed", failed, checks.size()));
+        std::size_t warned = 0;
+        for (const auto& c : checks) warned += c.ok && c.warning ? 1 : 0;
+        std::string summary =
+            all_ok ? "all checks passed" : fmt::format("{} of {} checks failed", failed, checks.size());
+        if (warned > 0) summary += fmt::format(" ({} warning{})", warned, warned == 1 ? "" : "s");
+        fmt::print("{}\n", summary);
     }
     if (!loaded.ok()) return exit_usage;
     return all_ok ? exit_ok : exit_failed;

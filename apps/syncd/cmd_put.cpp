@@ -3,6 +3,7 @@
 // stored archive's sha256 with the one shipped. Exit 0 only when both succeed and agree.
 #include "commands.hpp"
 
+#include "labsync/common/ids.hpp"
 #include "labsync/transports/http_put.hpp"
 #include "labsync/verifier/manifest_builder.hpp"
 
@@ -54,13 +55,12 @@ int run_put(const put_args& args) {
         return exit_usage;
     }
     std::string run_id = run.filename().string();
-    if (!transports::valid_run_id(run_id)) {
-        fmt::print(stderr, "syncd put: run id '{}' (the directory name) must be 1-128 of [A-Za-z0-9._-]\n",
-                   run_id);
+    if (auto why = common::id_refusal_reason(common::id_kind::run, run_id); !why.empty()) {
+        fmt::print(stderr, "syncd put: {} (the run id is the directory's name)\n", why);
         return exit_usage;
     }
-    if (!transports::valid_equipment_id(args.equipment)) {
-        fmt::print(stderr, "syncd put: equipment '{}' must be 1-64 of [A-Za-z0-9._-]\n", args.equipment);
+    if (auto why = common::id_refusal_reason(common::id_kind::equipment, args.equipment); !why.empty()) {
+        fmt::print(stderr, "syncd put: --equipment: {}\n", why);
         return exit_usage;
     }
 

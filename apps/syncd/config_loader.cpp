@@ -3,6 +3,8 @@
 
 #include "config_table_reader.hpp"
 #include "config_values.hpp"
+#include "labsync/common/ids.hpp"
+#include "runs_roots.hpp"
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -217,6 +219,38 @@ void read_equipment(table_reader& r, engine::equipment_config& eq) {
     r.finish(hints);
 }
 
+// Two equipment on one directory would store every run twice under two names; a runs root inside
+// another would make one instrument's runs appear as the other's. Compared as the directories
+// really are (runs_roots.hpp), not as spelled: a symlink or a bind mount does not hide either.
+void check_runs_roots(const std::vector<engine::equipment_config>& equipment,
+                      const std::vector<toml::source_region>& sources, error_sink& sink) {
+    std::vector<dir_chain> chains;
+    for (const auto& eq : equipment) chains.push_back(resolve_dir_chain(eq.runs_root));
+    for (std::size_t b = 0; b < equipment.size(); ++b) {
+        for (std::size_t a = 0; a < equipment.size(); ++a) {
+            if (a == b || equipment[a].runs_root.empty() || equipment[b].runs_root.empty()) continue;
+            const auto overlap = dir_overlap_of(chains[b], chains[a]);
+            const auto& inner = equipment[b].runs_root;
+            const auto& outer = equipment[a].runs_root;
+            // Where the spelling hides the relation, say what it resolved to.
+            const std::string resolved =
+                chains[b].front().path == inner && chains[a].front().path == outer
+                    ? ""
+                    : fmt::format(" ({} is {})", inner.string(), chains[b].front().path.string());
+            std::string message;
+            if (overlap == dir_overlap::same && a < b)
+                message = fmt::format(
+                    "{} is already the runs_root of equipment {}{}", inner.string(), equipment[a].name,
+                    inner == outer ? "" : fmt::format(" ({}, the same directory)", outer.string()));
+            else if (overlap == dir_overlap::inside)
+                message = fmt::format("{} lies inside the runs_root of equipment {} ({}){}", inner.string(),
+                                      equipment[a].name, outer.string(), resolved);
+            if (!message.empty())
+                sink.add(sources[b], "equipment." + equipment[b].name + ".runs_root", message);
+        }
+    }
+}
+
 void read_root(const toml::table& root, error_sink& sink, const fs::path& base, daemon_config& c) {
     table_reader r(root, "", sink, base);
     if (const toml::table* g = r.subtable("global")) {
@@ -225,8 +259,8 @@ void read_root(const toml::table& root, error_sink& sink, const fs::path& base, 
     } else if (!root.contains("global")) {
         sink.add(root.source(), "global", "is required: add a [global] table with at least state_dir");
     }
+    std::vector<toml::source_region> root_sources;  // where each equipment's runs_root is written
     if (const toml::table* eqs = r.subtable("equipment")) {
-        std::map<fs::path, std::string> roots;
         // toml++ keeps keys sorted; the file's order is what an operator expects back (status).
         std::vector<std::pair<const toml::key*, const toml::node*>> ordered;
         for (auto&& [k, v] : *eqs) ordered.emplace_back(&k, &v);
@@ -238,8 +272,7 @@ void read_root(const toml::table& root, error_sink& sink, const fs::path& base, 
             const toml::node& v = *vp;
             std::string name(k.str());
             std::string key = "equipment." + name;
-            std::string why;
-            if (!valid_equipment_name(name, why)) {
+            if (auto why = common::id_refusal_reason(common::id_kind::equipment, name); !why.empty()) {
                 sink.add(k.source(), key, why);
                 continue;
             }
@@ -252,29 +285,15 @@ void read_root(const toml::table& root, error_sink& sink, const fs::path& base, 
             eq.name = name;
             table_reader er(*t, key, sink, base);
             read_equipment(er, eq);
-            if (!eq.runs_root.empty()) {
-                auto [it, inserted] = roots.emplace(eq.runs_root, name);
-                if (!inserted)
-                    er.error("runs_root", fmt::format("{} is already the runs_root of equipment {}",
-                                                      eq.runs_root.string(), it->second));
-            }
+            const toml::node* root_node = t->get("runs_root");
+            root_sources.push_back(root_node ? root_node->source() : t->source());
             c.engine.equipment.push_back(std::move(eq));
         }
         if (eqs->empty()) sink.add(eqs->source(), "equipment", "declares no equipment");
     } else if (!root.contains("equipment")) {
         sink.add(root.source(), "equipment", "is required: add at least one [equipment.NAME] table");
     }
-    // A runs root inside another one would make one instrument's runs appear as the other's.
-    for (const auto& a : c.engine.equipment)
-        for (const auto& b : c.engine.equipment) {
-            if (&a == &b || a.runs_root.empty() || b.runs_root.empty() || a.runs_root == b.runs_root)
-                continue;
-            auto rel = b.runs_root.lexically_relative(a.runs_root);
-            if (!rel.empty() && *rel.begin() != "..")
-                sink.add(root.source(), "equipment." + b.name + ".runs_root",
-                         fmt::format("{} lies inside the runs_root of equipment {}", b.runs_root.string(),
-                                     a.name));
-        }
+    check_runs_roots(c.engine.equipment, root_sources, sink);
     r.finish();
 }
 

@@ -15,7 +15,8 @@ namespace labsync::apps {
 
 struct load_result {
     daemon_config config;
-    std::vector<config_error> errors;  // empty = config is usable
+    std::vector<config_error> errors;    // empty = config is usable
+    std::vector<config_error> warnings;  // usable, but worth fixing (e.g. a token file others can read)
     bool ok() const noexcept { return errors.empty(); }
 };
 

@@ -122,26 +122,6 @@ std::optional<std::uint64_t> parse_size(std::string_view text, std::string& why)
     return static_cast<std::uint64_t>(std::llround(value));
 }
 
-bool valid_equipment_name(std::string_view name, std::string& why) {
-    if (name.empty() || name.size() > 64) {
-        why = fmt::format("equipment name \"{}\" must be 1-64 characters", name);
-        return false;
-    }
-    if (name == "." || name == "..") {
-        why = fmt::format("equipment name \"{}\" is reserved", name);
-        return false;
-    }
-    for (char c : name) {
-        bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-        if (!ok) {
-            why =
-                fmt::format("equipment name \"{}\" may only contain A-Z a-z 0-9 . _ - (found '{}')", name, c);
-            return false;
-        }
-    }
-    return true;
-}
-
 std::optional<unsigned> parse_mode(std::string_view text, std::string& why) {
     if (text.empty() || text.size() > 4) {
         why = fmt::format("mode \"{}\" must be octal like \"0660\"", text);

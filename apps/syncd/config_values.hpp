@@ -19,9 +19,6 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
 // accepted: "20MiB", "20MB" both mean 20*2^20).
 std::optional<std::uint64_t> parse_size(std::string_view text, std::string& why);
 
-// Equipment names: [A-Za-z0-9._-]{1,64}, not "." or "..".
-bool valid_equipment_name(std::string_view name, std::string& why);
-
 // Octal file mode "0660" / "660" between 0 and 0777.
 std::optional<unsigned> parse_mode(std::string_view text, std::string& why);
 

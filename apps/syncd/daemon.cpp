@@ -284,6 +284,7 @@ void daemon::reload() {
                                      next.errors.size()));
         return;
     }
+    for (const auto& w : next.warnings) log_(engine::log_level::warning, w.to_string());
     const auto& old_d = config_.daemon;
     const auto& new_d = next.config.daemon;
     if (next.config.engine.state_dir != config_.engine.state_dir) {
@@ -446,6 +447,7 @@ int run_daemon(const run_options& options) {
     auto& d = loaded.config.daemon;
     auto logger = make_daemon_logger(options.log_format_override.value_or(d.log_format_value),
                                      options.log_level_override.value_or(d.log_level));
+    for (const auto& w : loaded.warnings) logger->warn("{}", w.to_string());
     daemon instance(options, std::move(loaded.config), logger);
     return instance.run();
 }

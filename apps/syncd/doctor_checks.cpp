@@ -1,6 +1,7 @@
 // See doctor_checks.hpp.
 #include "doctor_checks.hpp"
 
+#include "labsync/common/secret_file.hpp"
 #include "labsync/queue/job_store.hpp"
 
 #include <fmt/format.h>
@@ -140,6 +141,23 @@ doctor_check check_readable(const std::string& equipment, const char* key, const
     c.detail = c.ok ? "readable" : fmt::format("cannot read: {}", std::strerror(errno));
     if (!c.ok)
         c.hint = fmt::format("fix the path or permissions of {} in [equipment.{}.transport]", key, equipment);
+    return c;
+}
+
+// Readable, and private to its owner like an ssh key: readable by group/others is a warning,
+// writable by them a failure (common/secret_file.hpp).
+doctor_check check_token_file(const std::string& equipment, const fs::path& file) {
+    doctor_check c = check_readable(equipment, "token_file", file);
+    if (!c.ok) return c;
+    auto perms = common::check_secret_file(file, "token_file");
+    if (perms.message.empty()) {
+        if (!perms.error) c.detail = fmt::format("readable, mode {}", common::format_mode(perms.mode));
+        return c;
+    }
+    c.ok = perms.exposure != common::secret_exposure::writable_by_others;
+    c.warning = c.ok;
+    c.detail = perms.message;
+    c.hint = fmt::format("chmod 600 {} (and chown it to the user syncd runs as)", file.string());
     return c;
 }
 
@@ -326,8 +344,7 @@ std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const d
         switch (eq.transport.kind) {
             case engine::transport_kind::http_put: {
                 const auto& p = eq.transport.http_put;
-                if (!p.token_file.empty())
-                    checks.push_back(check_readable(eq.name, "token_file", p.token_file));
+                if (!p.token_file.empty()) checks.push_back(check_token_file(eq.name, p.token_file));
                 if (!p.ca_file.empty()) checks.push_back(check_readable(eq.name, "ca_file", p.ca_file));
                 if (!p.client_cert.empty())
                     checks.push_back(check_readable(eq.name, "client_cert", p.client_cert));

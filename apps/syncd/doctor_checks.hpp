@@ -16,8 +16,9 @@ struct doctor_check {
         name;  // "config", "state_dir", "store", "outbox_space", "binary", "destination", "clock", ...
     std::string subject;  // what was checked: a path, an equipment, a binary
     bool ok = true;
+    bool warning = false;  // ok, but worth fixing (shown with `!` and its hint)
     std::string detail;
-    std::string hint;  // set when !ok
+    std::string hint;  // set when !ok or warning
 };
 
 inline doctor_check make_check(std::string name, std::string subject) {

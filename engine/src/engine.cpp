@@ -3,6 +3,7 @@
 // callbacks to the engine's strand.
 #include "engine_impl.hpp"
 
+#include "labsync/common/ids.hpp"
 #include "labsync/engine/bandwidth_timetable.hpp"
 #include "labsync/engine/run_files.hpp"
 
@@ -14,15 +15,14 @@
 
 namespace labsync::engine {
 
-bool valid_name(std::string_view name, std::size_t max_len) {
-    if (name.empty() || name.size() > max_len || name == "." || name == "..") return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-               c == '_' || c == '-';
-    });
-}
-
 namespace {
+
+// The marker is a file inside the run, never a path component of any layout: any name a file can
+// have (the config loader applies the same rule).
+bool plain_file_name(std::string_view name) {
+    return !name.empty() && name.size() <= 255 && name != "." && name != ".." &&
+           name.find_first_of(std::string_view("/\0", 2)) == std::string_view::npos;
+}
 
 engine_error make_error(errc e, std::string message) {
     return {make_error_code(e), std::move(message)};
@@ -57,10 +57,11 @@ engine_error validate(const engine_config& c) {
     for (std::size_t i = 0; i < c.equipment.size(); ++i) {
         const auto& e = c.equipment[i];
         const auto where = fmt::format("equipment[{}] ({})", i, e.name);
-        if (!valid_name(e.name, 64)) return bad(where + ".name: must match [A-Za-z0-9._-]{1,64}");
+        if (auto why = common::id_refusal_reason(common::id_kind::equipment, e.name); !why.empty())
+            return bad(where + ".name: " + why);
         if (!names.insert(e.name).second) return bad(where + ".name: used twice");
         if (e.runs_root.empty()) return bad(where + ".runs_root: must be set");
-        if (!valid_name(e.marker_name, 255)) return bad(where + ".marker_name: must be a plain file name");
+        if (!plain_file_name(e.marker_name)) return bad(where + ".marker_name: must be a plain file name");
         if (e.max_parallel < 1) return bad(where + ".max_parallel: must be >= 1");
         if (e.settle.count() < 0 || e.retention.count() < 0)
             return bad(where + ": settle and retention must be >= 0");
@@ -164,10 +165,8 @@ equipment_runtime* engine::impl::equipment_of(const std::filesystem::path& run_p
     run_id = p.filename().string();
     for (auto& [name, eq] : equipment) {
         if (normal(eq.cfg.runs_root) != p.parent_path()) continue;
-        if (!valid_name(run_id, 128)) {
-            err = make_error(
-                errc::invalid_run_path,
-                fmt::format("run id '{}' of '{}' is not [A-Za-z0-9._-]{{1,128}}", run_id, p.string()));
+        if (auto why = common::id_refusal_reason(common::id_kind::run, run_id); !why.empty()) {
+            err = make_error(errc::invalid_run_path, fmt::format("{}: {}", p.string(), why));
             return nullptr;
         }
         return &eq;

@@ -170,7 +170,4 @@ struct engine::impl {
     asio::awaitable<void> watch(equipment_runtime& eq);
 };
 
-// "a-b_c.1" style ids (SPEC §3).
-bool valid_name(std::string_view name, std::size_t max_len);
-
 }  // namespace labsync::engine

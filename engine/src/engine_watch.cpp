@@ -4,6 +4,8 @@
 // rescan loop's timer wakes at the earliest settle deadline.
 #include "engine_impl.hpp"
 
+#include "labsync/common/ids.hpp"
+
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/redirect_error.hpp>
 
@@ -31,7 +33,7 @@ bool is_real_directory(const std::filesystem::path& p) {
 
 asio::awaitable<void> engine::impl::consider_run(equipment_runtime& eq, std::filesystem::path run_path) {
     const auto run_id = run_path.filename().string();
-    if (!valid_name(run_id, 128) || !is_real_directory(run_path) ||
+    if (!common::valid_run_id(run_id) || !is_real_directory(run_path) ||
         !marker_present(run_path, eq.cfg.marker_name))
         co_return;
     if (auto live = store->find_live(eq.cfg.name, run_id); live && *live) {

@@ -4,6 +4,8 @@
 
 #include "labsync/queue/job_store.hpp"
 
+#include "labsync/common/ids.hpp"
+
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Transaction.h>
 #include <fcntl.h>
@@ -83,17 +85,6 @@ std::string describe(const job& j) {
 
 store_error not_found(std::int64_t id) {
     return make_store_error(errc::job_not_found, "no job " + std::to_string(id), id);
-}
-
-// SPEC §3: equipment names [A-Za-z0-9._-]{1,64}; run ids the same charset, at most 128.
-bool valid_name(const std::string& s, std::size_t max) {
-    if (s.empty() || s.size() > max || s == "." || s == "..") return false;
-    for (unsigned char c : s) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
 }
 
 void fsync_directory(const std::filesystem::path& dir) {
@@ -237,14 +228,8 @@ result<job_store> job_store::open(const std::filesystem::path& path, store_optio
 result<job> job_store::create_job(const std::string& equipment, const std::string& run_id,
                                   const std::string& run_path, job_state initial,
                                   const std::string& message) {
-    if (!valid_name(equipment, 64)) {
-        return make_store_error(errc::invalid_argument,
-                                "equipment name '" + equipment + "' is not [A-Za-z0-9._-]{1,64}");
-    }
-    if (!valid_name(run_id, 128)) {
-        return make_store_error(errc::invalid_argument,
-                                "run id '" + run_id + "' is not [A-Za-z0-9._-]{1,128}");
-    }
+    if (auto why = common::ids_refusal_reason(equipment, run_id); !why.empty())
+        return make_store_error(errc::invalid_argument, std::move(why));
     if (run_path.empty())
         return make_store_error(errc::invalid_argument, "run path of " + run_id + " is empty");
     if (initial != job_state::queued && initial != job_state::blocked_by_validation) {

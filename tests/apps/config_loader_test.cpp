@@ -1,6 +1,8 @@
 // The config loader: a good file maps onto engine_config; each bad file gives one clear message
 // naming file, line, key and why.
 #include "config_loader.hpp"
+#include "runs_roots.hpp"
+#include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -144,6 +146,12 @@ TEST_CASE("bad configs: each error names file, line, key and why", "[config]") {
          "equipment.a.transport.host", "belongs to transport rsync_ssh", 10},
         {"bad equipment name", "[global]\nstate_dir = \"/s\"\n[equipment.\"scope 1\"]\nruns_root = \"/r\"\n",
          "equipment.scope 1", "may only contain", 3},
+        {"equipment named .tmp (the receiver's temp dir)",
+         "[global]\nstate_dir = \"/s\"\n[equipment.\".tmp\"]\nruns_root = \"/r\"\n", "equipment..tmp",
+         "is reserved", 3},
+        {"equipment name with a leading dot",
+         "[global]\nstate_dir = \"/s\"\n[equipment.\".scope\"]\nruns_root = \"/r\"\n", "equipment..scope",
+         "starts with '.'", 3},
         {"missing state_dir",
          "[global]\n[equipment.a]\nruns_root = \"/r\"\n[equipment.a.transport]\nkind = "
          "\"http_put\"\nurl = \"https://c:1\"\n",
@@ -211,6 +219,78 @@ TEST_CASE("two equipment with the same runs_root, and nested roots, are refused"
     config_error n = only_error(nested);
     CHECK(n.key == "equipment.b.runs_root");
     CHECK_THAT(n.message, Catch::Contains("inside the runs_root of equipment a"));
+}
+
+TEST_CASE("runs roots that are one directory through a symlink, or nested through one, are refused",
+          "[config]") {
+    // Before: compared as spelled, so scope-a on real/ and scope-b on link -> real passed `config
+    // check` and every run was stored twice, under two equipment names.
+    labsync::test::temp_dir tmp;
+    std::filesystem::create_directories(tmp / "real" / "sub");
+    std::filesystem::create_directory_symlink(tmp / "real", tmp / "link");
+    const auto two = [&](const std::filesystem::path& a, const std::filesystem::path& b) {
+        std::string text = "[global]\nstate_dir = \"/s\"\n";
+        for (auto [name, root] : {std::pair{"a", a}, std::pair{"b", b}}) {
+            text += "[equipment." + std::string(name) + "]\nruns_root = \"" + root.string() + "\"\n";
+            text += "[equipment." + std::string(name) +
+                    ".transport]\nkind = \"rclone\"\nremote = \"x:" + name + "\"\n";
+        }
+        return text;
+    };
+    SECTION("same directory through a symlink") {
+        config_error e = only_error(two(tmp / "real", tmp / "link"));
+        CHECK(e.key == "equipment.b.runs_root");
+        CHECK(e.line == 9);
+        CHECK_THAT(e.message, Catch::Contains("already the runs_root of equipment a"));
+    }
+    SECTION("same directory through a symlink, declared the other way round") {
+        config_error e = only_error(two(tmp / "link", tmp / "real"));
+        CHECK(e.key == "equipment.b.runs_root");
+        CHECK_THAT(e.message, Catch::Contains("already the runs_root of equipment a"));
+    }
+    SECTION("same directory spelled with ..") {
+        config_error e = only_error(two(tmp / "real", tmp / "real" / "sub" / ".."));
+        CHECK_THAT(e.message, Catch::Contains("already the runs_root of equipment a"));
+    }
+    SECTION("nested through a symlink") {
+        config_error e = only_error(two(tmp / "real", tmp / "link" / "sub"));
+        CHECK(e.key == "equipment.b.runs_root");
+        CHECK_THAT(e.message, Catch::Contains("inside the runs_root of equipment a"));
+        CHECK_THAT(e.message, Catch::Contains((tmp / "real" / "sub").string()));
+    }
+    SECTION("nested through a symlink, not yet created") {
+        config_error e = only_error(two(tmp / "link" / "new" / "deeper", tmp / "real" / "new"));
+        CHECK(e.key == "equipment.a.runs_root");
+        CHECK_THAT(e.message, Catch::Contains("inside the runs_root of equipment b"));
+    }
+    SECTION("siblings are fine") {
+        std::filesystem::create_directories(tmp / "other");
+        load_result r = load_config_text(two(tmp / "link" / "sub", tmp / "other"), "syncd.toml", "/");
+        INFO(format_errors(r.errors));
+        CHECK(r.ok());
+    }
+}
+
+TEST_CASE("dir_overlap_of: one directory by canonical path or by device and inode (bind mounts)",
+          "[config]") {
+    using labsync::apps::dir_chain;
+    using labsync::apps::dir_overlap;
+    using labsync::apps::dir_overlap_of;
+    const auto node = [](const char* path, std::uint64_t ino) {
+        return labsync::apps::dir_node{path, std::pair<std::uint64_t, std::uint64_t>{1, ino}};
+    };
+    const dir_chain data_x{node("/data/x", 10), node("/data", 2), node("/", 1)};
+    const dir_chain mnt_y{node("/mnt/y", 10), node("/mnt", 3), node("/", 1)};  // bind mount of /data/x
+    const dir_chain mnt_y_sub{node("/mnt/y/sub", 11), node("/mnt/y", 10), node("/mnt", 3), node("/", 1)};
+    const dir_chain other{node("/data/z", 12), node("/data", 2), node("/", 1)};
+    const dir_chain missing{
+        {"/data/x/new", std::nullopt}, node("/data/x", 10), node("/data", 2), node("/", 1)};
+    CHECK(dir_overlap_of(mnt_y, data_x) == dir_overlap::same);
+    CHECK(dir_overlap_of(mnt_y_sub, data_x) == dir_overlap::inside);
+    CHECK(dir_overlap_of(data_x, mnt_y_sub) == dir_overlap::none);
+    CHECK(dir_overlap_of(other, data_x) == dir_overlap::none);
+    CHECK(dir_overlap_of(missing, mnt_y) == dir_overlap::inside);
+    CHECK(dir_overlap_of(missing, other) == dir_overlap::none);
 }
 
 TEST_CASE("several problems are all reported", "[config]") {

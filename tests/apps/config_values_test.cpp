@@ -36,13 +36,8 @@ TEST_CASE("sizes", "[config]") {
     CHECK_FALSE(parse_size("1e30", why));
 }
 
-TEST_CASE("names, modes and addresses", "[config]") {
+TEST_CASE("modes and addresses", "[config]") {
     std::string why;
-    CHECK(valid_equipment_name("scope-1.a_b", why));
-    CHECK_FALSE(valid_equipment_name("", why));
-    CHECK_FALSE(valid_equipment_name("..", why));
-    CHECK_FALSE(valid_equipment_name(std::string(65, 'a'), why));
-    CHECK_FALSE(valid_equipment_name("a/b", why));
     CHECK(parse_mode("0660", why) == 0660u);
     CHECK_FALSE(parse_mode("0x1", why));
     auto hp = parse_host_port("127.0.0.1:9101", why);

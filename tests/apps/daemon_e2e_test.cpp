@@ -377,3 +377,44 @@ TEST_CASE("doctor passes against a running receiver", "[e2e][doctor]") {
     CHECK_THAT(r.out, Catch::Contains("✓ destination"));
     CHECK_THAT(r.out, Catch::Contains("HTTP 2"));
 }
+
+TEST_CASE("a token_file others can read is warned about, one others can write is refused", "[e2e][doctor]") {
+    // Before: accepted silently whatever its mode. Like ssh with a private key: group/world-readable
+    // is a warning in `config check`, `doctor` and the log at start; group/world-writable (anyone
+    // could swap in a token of their own) fails all three.
+    receiver_fixture rx(tls_receiver());
+    daemon_fixture d(to(rx));
+    const auto token = d.dir() / "token";
+    const auto config = d.config_path().string();
+
+    std::filesystem::permissions(token, std::filesystem::perms(0644));
+    auto check = run_process({LABSYNC_SYNCD, "config", "check", config});
+    INFO(check.out << check.err);
+    CHECK(check.exit_code == 0);
+    CHECK_THAT(check.err,
+               Catch::Contains("warning: ") && Catch::Contains("equipment.eq1.transport.token_file") &&
+                   Catch::Contains(token.string() + " (mode 0644) is readable by group and others"));
+    auto doctor = run_process({LABSYNC_SYNCD, "doctor", "--config", config});
+    INFO(doctor.out);
+    CHECK(doctor.exit_code == 0);
+    CHECK_THAT(doctor.out, Catch::Contains("! file") && Catch::Contains("(mode 0644) is readable by group"));
+    CHECK_THAT(doctor.out, Catch::Contains("fix: chmod 600 " + token.string()));
+    CHECK_THAT(doctor.out, Catch::Contains("(1 warning)"));
+    d.start();
+    CHECK_THAT(d.process().stderr_text(), Catch::Contains("(mode 0644) is readable by group and others"));
+    auto stopped = d.stop(SIGTERM);
+    REQUIRE(stopped);
+    CHECK(stopped->exit_code == 0);
+
+    std::filesystem::permissions(token, std::filesystem::perms(0666));
+    check = run_process({LABSYNC_SYNCD, "config", "check", config});
+    CHECK(check.exit_code == 2);
+    CHECK_THAT(check.err, Catch::Contains("equipment.eq1.transport.token_file: token_file " + token.string() +
+                                          " (mode 0666) is writable by group and others"));
+    CHECK(run_process({LABSYNC_SYNCD, "doctor", "--config", config}).exit_code == 2);
+    process_options po;
+    po.timeout = 20s;
+    auto run = run_process({LABSYNC_SYNCD, "run", "--config", config}, po);
+    CHECK(run.exit_code == 2);
+    CHECK_THAT(run.err, Catch::Contains("(mode 0666) is writable") && Catch::Contains("not starting"));
+}

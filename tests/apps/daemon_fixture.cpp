@@ -16,7 +16,7 @@ namespace labsync::test {
 
 daemon_fixture::daemon_fixture(daemon_options options) : options_(std::move(options)) {
     std::filesystem::create_directories(runs_root());
-    if (!options_.token.empty()) write_file(dir() / "token", options_.token + "\n");
+    if (!options_.token.empty()) write_secret_file(dir() / "token", options_.token + "\n");
     write_file(config_path(), config_text());
 }
 
@@ -26,7 +26,7 @@ daemon_fixture::~daemon_fixture() {
 
 void daemon_fixture::rewrite(daemon_options options) {
     options_ = std::move(options);
-    if (!options_.token.empty()) write_file(dir() / "token", options_.token + "\n");
+    if (!options_.token.empty()) write_secret_file(dir() / "token", options_.token + "\n");
     write_file(config_path(), config_text());
 }
 

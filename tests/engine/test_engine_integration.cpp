@@ -22,7 +22,7 @@ struct fixture {
 
     engine::engine_config config(const std::string& url,
                                  std::vector<std::string> equipment = {"lab-a", "lab-b"}) {
-        test::write_file(dir / "token", std::string(test::receiver_options::lab_token) + "\n");
+        test::write_secret_file(dir / "token", std::string(test::receiver_options::lab_token) + "\n");
         auto c = test::engine_config_under(dir.path());
         c.backoff = {100ms, 400ms, 50};
         c.rescan_interval = 0s;
@@ -104,7 +104,7 @@ TEST_CASE("integration: receiver down, then up - backoff, then success", "[engin
     REQUIRE(j);
     CHECK(j->attempts >= 2);
     CHECK(j->last_error_kind == "network");
-    test::write_file(f.dir / "tokens", std::string(test::receiver_options::lab_token) + " lab-*\n");
+    test::write_secret_file(f.dir / "tokens", std::string(test::receiver_options::lab_token) + " lab-*\n");
     test::child_process rx({test::receiver_fixture::default_binary(), "--listen",
                             "127.0.0.1:" + std::to_string(port), "--store", (f.dir / "store").string(),
                             "--tokens", (f.dir / "tokens").string()});

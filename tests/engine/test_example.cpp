@@ -11,7 +11,8 @@ namespace fs = std::filesystem;
 TEST_CASE("example: acquisition_server ships its runs to a real receiver", "[engine][example]") {
     labsync::test::receiver_fixture rx;
     labsync::test::temp_dir work;
-    labsync::test::write_file(work / "token", std::string(labsync::test::receiver_options::lab_token) + "\n");
+    labsync::test::write_secret_file(work / "token",
+                                     std::string(labsync::test::receiver_options::lab_token) + "\n");
     labsync::test::process_options options;
     options.timeout = std::chrono::seconds(100);
     auto r = labsync::test::run_process(

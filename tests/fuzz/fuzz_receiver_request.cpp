@@ -3,6 +3,7 @@
 // ones the store relies on: an accepted run route never names a path outside its directory.
 #include "core/put_decision.hpp"
 #include "core/request_rules.hpp"
+#include "labsync/common/ids.hpp"
 
 #include <cstdint>
 #include <cstdlib>
@@ -25,11 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     route r = parse_route(text);
     if (r.kind == route_kind::run && r.ids_valid) {
         if (!safe_component(r.equipment) || !safe_component(r.run)) std::abort();
-        if (!valid_equipment(r.equipment) || !valid_run(r.run)) std::abort();
+        if (!labsync::common::valid_equipment_id(r.equipment) || !labsync::common::valid_run_id(r.run))
+            std::abort();
         if (r.equipment.size() > 64 || r.run.size() > 128) std::abort();
     }
-    if (valid_equipment(text) && !safe_component(text)) std::abort();
-    if (valid_run(text) && !safe_component(text)) std::abort();
+    if (labsync::common::valid_equipment_id(text) && !safe_component(text)) std::abort();
+    if (labsync::common::valid_run_id(text) && !safe_component(text)) std::abort();
     if (valid_sha256_hex(text) && text.size() != 64) std::abort();
     if (valid_commit(text) && (text.size() < 7 || text.size() > 64)) std::abort();
     (void)parse_byte_size(text);

@@ -57,6 +57,45 @@ TEST_CASE("the receiver refuses to start without credentials or with bad files",
     CHECK(r.err.find("broken.toml:1") != std::string::npos);
 }
 
+TEST_CASE("a --tokens file others can read is warned about, one others can write is refused",
+          "[receiver][cli]") {
+    // Before: accepted silently whatever its mode. Like ssh with a private key: group/world-readable
+    // warns at start, group/world-writable (anyone could grant themselves every equipment) refuses.
+    temp_dir tmp;
+    const auto tokens = tmp / "tokens";
+    write_secret_file(tokens, std::string(receiver_options::eq1_token) + " eq1\n");
+    const auto store = (tmp / "store").string();
+
+    std::filesystem::permissions(tokens, std::filesystem::perms(0666));
+    auto r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--tokens", tokens.string()});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains(tokens.string() + " (mode 0666) is writable by group and others"));
+    CHECK_THAT(r.err, Catch::Contains("refusing to start"));
+    CHECK_THAT(r.err, Catch::Contains("chmod 600"));
+    std::filesystem::permissions(tokens, std::filesystem::perms(0620));
+    r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--tokens", tokens.string()});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("(mode 0620) is writable by group"));
+
+    for (auto [mode, warned] : {std::pair{0644, true}, std::pair{0640, true}, std::pair{0600, false}}) {
+        INFO("mode " << std::oct << mode);
+        std::filesystem::permissions(tokens, std::filesystem::perms(mode));
+        child_process rx({receiver_fixture::default_binary(), "--listen", "127.0.0.1:0", "--store", store,
+                          "--tokens", tokens.string()});
+        auto line = rx.wait_for_line("listening on");
+        REQUIRE(line);
+        // Serving (so its SIGTERM handler is installed) before it is stopped.
+        const int port = std::stoi(line->substr(line->rfind(':') + 1));
+        CHECK(raw_status(port, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n") == 200);
+        const auto err = rx.stderr_text();
+        CHECK((err.find(tokens.string() + " (mode") != std::string::npos) == warned);
+        if (warned) CHECK_THAT(err, Catch::Contains("is readable by group") && Catch::Contains("warn"));
+        auto stopped = rx.stop(SIGTERM);
+        REQUIRE(stopped);
+        CHECK(stopped->exit_code == 0);
+    }
+}
+
 TEST_CASE("a TOML config file (--config) sets the same options", "[receiver][cli]") {
     temp_dir tmp;
     write_file(tmp / "tokens", std::string(receiver_options::eq1_token) + " eq1\n");

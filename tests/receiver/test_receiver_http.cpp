@@ -66,6 +66,38 @@ TEST_CASE("an empty body is a valid upload without the member check", "[receiver
     CHECK(fs::file_size(rx.store() / "eq1" / "run-empty.tar.zst") == 0);
 }
 
+TEST_CASE("an id starting with a dot (.tmp, the store's temp dir) is 400 and nothing is stored",
+          "[receiver][http]") {
+    // Before: a token for "*" could PUT /v1/runs/.tmp/x; the run landed in the store's temp
+    // directory, where the next start's cleanup deletes it.
+    receiver_fixture rx(blob_options());
+    temp_dir tmp;
+    auto blob = make_blob(tmp / "a", 100000, 5);
+    const auto admin = auth_args(receiver_options::admin_token);
+    struct row {
+        std::string equipment, run, refused;
+    };
+    const std::vector<row> rows = {
+        {".tmp", "x", ".tmp"},
+        {".tmp", "upload.1.x", ".tmp"},
+        {".labsync", "x", ".labsync"},
+        {"eq1", ".hidden", ".hidden"},
+    };
+    for (const auto& r : rows) {
+        INFO(r.equipment << "/" << r.run);
+        auto put = curl_put(rx, r.equipment, r.run, blob, std::nullopt, admin);
+        CHECK(put.status == 400);
+        if (put.status == 400) {
+            auto body = nlohmann::json::parse(put.body);
+            CHECK(body["error"] == "bad_id");
+            CHECK_THAT(body["message"].get<std::string>(), Catch::Contains("\"" + r.refused + "\""));
+        }
+        CHECK(curl(rx.run_url(r.equipment, r.run), admin).status == 400);
+    }
+    CHECK(store_files(rx.store()).empty());
+    CHECK(fs::is_empty(rx.store() / ".tmp"));
+}
+
 TEST_CASE("ping, healthz and metrics", "[receiver][http]") {
     receiver_fixture rx(blob_options());
     temp_dir tmp;

@@ -75,7 +75,7 @@ receiver_fixture::receiver_fixture(receiver_options options, std::string receive
     if (!options.tokens.empty()) {
         std::string text = "# test tokens\n";
         for (const auto& [token, pattern] : options.tokens) text += token + " " + pattern + "\n";
-        write_file(tokens_file(), text);
+        write_secret_file(tokens_file(), text);
         argv.insert(argv.end(), {"--tokens", tokens_file().string()});
     }
     if (options.insecure_no_auth) argv.push_back("--insecure-no-auth");

@@ -35,6 +35,12 @@ void write_file(const std::filesystem::path& path, std::string_view content) {
     if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
+void write_secret_file(const std::filesystem::path& path, std::string_view content) {
+    write_file(path, content);
+    std::filesystem::permissions(path,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
 std::string read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot read " + path.string());

@@ -22,6 +22,9 @@ private:
 
 // Writes `content` to `path`, creating parent directories.
 void write_file(const std::filesystem::path& path, std::string_view content);
+// The same, mode 0600: for token files, which syncd and syncd-receiver warn about (readable by
+// others) or refuse (writable by others) whatever the umask made them.
+void write_secret_file(const std::filesystem::path& path, std::string_view content);
 std::string read_file(const std::filesystem::path& path);
 
 }  // namespace labsync::test

@@ -1,4 +1,4 @@
-// The pure half of rsync_ssh: ids, quoting, remote commands, marker and progress parsing.
+// The pure half of rsync_ssh: quoting, remote commands, marker and progress parsing.
 #include "labsync/transports/rsync_ssh_commands.hpp"
 #include "labsync/verifier/manifest_builder.hpp"
 
@@ -10,20 +10,6 @@
 #include <catch2/catch.hpp>
 
 using namespace labsync::transports;
-
-TEST_CASE("remote ids: charset, no leading dot, length", "[rsync][commands]") {
-    CHECK(valid_remote_id("scope-1", 64));
-    CHECK(valid_remote_id("run_2024.01.01", 128));
-    CHECK_FALSE(valid_remote_id("", 64));
-    CHECK_FALSE(valid_remote_id(".", 64));
-    CHECK_FALSE(valid_remote_id("..", 64));
-    CHECK_FALSE(valid_remote_id(".labsync-staging", 64));
-    CHECK_FALSE(valid_remote_id("a/b", 64));
-    CHECK_FALSE(valid_remote_id("a b", 64));
-    CHECK_FALSE(valid_remote_id("a'b", 64));
-    CHECK_FALSE(valid_remote_id(std::string(65, 'a'), 64));
-    CHECK(valid_remote_id(std::string(64, 'a'), 64));
-}
 
 TEST_CASE("shell_quote survives a real shell", "[rsync][commands]") {
     const std::string nasty = "it's a \"dir\" with $HOME `x` \\ and ;|&";

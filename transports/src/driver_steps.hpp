@@ -3,6 +3,7 @@
 // (private to transports/src) so no extra Asio translation unit is compiled.
 #pragma once
 
+#include "labsync/common/ids.hpp"
 #include "labsync/transports/http_put_outbox.hpp"
 #include "labsync/transports/rsync_ssh_commands.hpp"
 #include "labsync/transports/transport.hpp"
@@ -21,11 +22,8 @@ namespace labsync::transports::detail {
 
 // The failure a push must end with before it starts, if any (bad ids, run directory missing).
 inline std::optional<transport_result> check_push_request(const push_request& request) {
-    if (!valid_remote_id(request.equipment, 64) || !valid_remote_id(request.run_id, 128))
-        return transport_result::failure(error_kind::rejected, "equipment '" + request.equipment +
-                                                                   "' or run '" + request.run_id +
-                                                                   "' is not a valid id ([A-Za-z0-9._-], no "
-                                                                   "leading dot)");
+    if (auto why = common::ids_refusal_reason(request.equipment, request.run_id); !why.empty())
+        return transport_result::failure(error_kind::rejected, std::move(why));
     std::error_code ec;
     if (!std::filesystem::is_directory(request.run_path, ec))
         return transport_result::failure(error_kind::local_file_vanished,
@@ -35,9 +33,10 @@ inline std::optional<transport_result> check_push_request(const push_request& re
 
 // The answer a probe must give without asking the remote, if any (ids that would escape the tree).
 inline std::optional<probe_result> check_probe_request(const push_request& request) {
-    if (valid_remote_id(request.equipment, 64) && valid_remote_id(request.run_id, 128)) return std::nullopt;
+    auto why = common::ids_refusal_reason(request.equipment, request.run_id);
+    if (why.empty()) return std::nullopt;
     probe_result r;
-    r.status = transport_result::failure(error_kind::rejected, "invalid equipment or run id");
+    r.status = transport_result::failure(error_kind::rejected, std::move(why));
     return r;
 }
 

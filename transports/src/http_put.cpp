@@ -3,6 +3,7 @@
 #include "labsync/transports/http_put.hpp"
 
 #include "http_put_client.hpp"
+#include "labsync/common/ids.hpp"
 #include "labsync/transports/http_status.hpp"
 
 #include <boost/asio/async_result.hpp>
@@ -115,8 +116,8 @@ fs::path http_put::outbox_path(std::string_view equipment, std::string_view run)
 }
 
 bool http_put::remove_outbox(std::string_view equipment, std::string_view run, std::string* why) const {
-    if (!valid_equipment_id(equipment) || !valid_run_id(run)) {
-        if (why) *why = "invalid equipment or run id";
+    if (auto refused = common::ids_refusal_reason(equipment, run); !refused.empty()) {
+        if (why) *why = std::move(refused);
         return false;
     }
     auto path = outbox_path(equipment, run);
@@ -142,11 +143,8 @@ std::string http_put::run_url(const push_request& request) const {
 asio::awaitable<transport_result> http_put::push(const push_request& request) {
     const std::string target = run_url(request);
     const std::string where = fmt::format("{}{}", config_.url, target.substr(url_.base_path.size()));
-    if (!valid_equipment_id(request.equipment) || !valid_run_id(request.run_id))
-        co_return transport_result::failure(
-            error_kind::rejected,
-            fmt::format("PUT {}: equipment '{}' or run '{}' is not a valid id ([A-Za-z0-9._-], ≤ 64/128)",
-                        where, request.equipment, request.run_id));
+    if (auto why = common::ids_refusal_reason(request.equipment, request.run_id); !why.empty())
+        co_return transport_result::failure(error_kind::rejected, fmt::format("PUT {}: {}", where, why));
 
     // Pack (or check the archive left by an earlier attempt) on the CPU pool.
     const fs::path out = outbox_path(request.equipment, request.run_id);
@@ -210,9 +208,8 @@ asio::awaitable<probe_result> http_put::probe(const push_request& request) {
     probe_result out;
     const std::string target = run_url(request);
     const std::string where = fmt::format("{}{}", config_.url, target.substr(url_.base_path.size()));
-    if (!valid_equipment_id(request.equipment) || !valid_run_id(request.run_id)) {
-        out.status =
-            transport_result::failure(error_kind::rejected, fmt::format("GET {}: invalid id", where));
+    if (auto why = common::ids_refusal_reason(request.equipment, request.run_id); !why.empty()) {
+        out.status = transport_result::failure(error_kind::rejected, fmt::format("GET {}: {}", where, why));
         co_return out;
     }
     detail::header_list headers;

@@ -1,6 +1,8 @@
 // Receiver URL parsing and the bearer token file of http_put.
 #include "labsync/transports/http_put_config.hpp"
 
+#include "labsync/common/secret_file.hpp"
+
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -62,27 +64,14 @@ std::optional<parsed_url> parse_receiver_url(std::string_view url, std::string* 
     return out;
 }
 
-namespace {
-
-bool valid_id(std::string_view id, std::size_t max) noexcept {
-    if (id.empty() || id.size() > max || id == "." || id == "..") return false;
-    for (char c : id)
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return false;
-    return true;
-}
-
-}  // namespace
-
-bool valid_equipment_id(std::string_view id) noexcept {
-    return valid_id(id, 64);
-}
-bool valid_run_id(std::string_view id) noexcept {
-    return valid_id(id, 128);
-}
-
 std::string read_token_file(const std::filesystem::path& path, std::string* why) {
+    // A token others can write may have been replaced: never send it (readable by others is
+    // warned about at start and by `syncd doctor`, see common/secret_file.hpp).
+    if (auto perms = common::check_secret_file(path, "token file");
+        perms.exposure == common::secret_exposure::writable_by_others) {
+        if (why) *why = perms.message + "; refusing to use it";
+        return {};
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         if (why) *why = "cannot read token file " + path.string() + ": " + std::strerror(errno);

@@ -1,6 +1,8 @@
 // Paths, argv and parsers for the rclone driver (see rclone_commands.hpp).
 #include "labsync/transports/rclone_commands.hpp"
 
+#include "labsync/common/ids.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace labsync::transports {
@@ -12,7 +14,7 @@ rclone_paths make_rclone_paths(std::string_view remote, std::string_view equipme
     rclone_paths p;
     p.equipment_dir = base + std::string(equipment);
     p.final_dir = p.equipment_dir + "/" + std::string(run);
-    p.staging_dir = p.equipment_dir + "/.labsync-staging/" + std::string(run);
+    p.staging_dir = p.equipment_dir + "/" + std::string(common::remote_staging_dir) + "/" + std::string(run);
     return p;
 }
 

@@ -1,18 +1,11 @@
 // Argv and remote command construction for rsync_ssh (see rsync_ssh_commands.hpp).
 #include "labsync/transports/rsync_ssh_commands.hpp"
 
+#include "labsync/common/ids.hpp"
+
 #include <cctype>
 
 namespace labsync::transports {
-
-bool valid_remote_id(std::string_view id, std::size_t max) noexcept {
-    if (id.empty() || id.size() > max || id.front() == '.') return false;
-    for (char c : id)
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return false;
-    return true;
-}
 
 std::string shell_quote(std::string_view text) {
     std::string out = "'";
@@ -85,7 +78,7 @@ remote_paths make_remote_paths(std::string_view dest, std::string_view equipment
     remote_paths p;
     p.equipment_dir = base + "/" + std::string(equipment);
     p.final_dir = p.equipment_dir + "/" + std::string(run);
-    p.staging_root = p.equipment_dir + "/.labsync-staging";
+    p.staging_root = p.equipment_dir + "/" + std::string(common::remote_staging_dir);
     p.staging_dir = p.staging_root + "/" + std::string(run) + "." + std::string(nonce);
     return p;
 }

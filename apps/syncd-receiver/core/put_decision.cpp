@@ -6,9 +6,10 @@ namespace labsync::receiver {
 
 put_verdict decide_put(const put_facts& f, const commit_allowlist* allowed) {
     if (!f.ids_valid) {
-        return {
-            400, "bad_id",
-            "equipment must match [A-Za-z0-9._-]{1,64} and run [A-Za-z0-9._-]{1,128}, neither `.` nor `..`"};
+        return {400, "bad_id",
+                f.id_error.empty() ? std::string("equipment must match [A-Za-z0-9._-]{1,64} and run "
+                                                 "[A-Za-z0-9._-]{1,128}, neither starting with `.`")
+                                   : std::string(f.id_error)};
     }
     switch (f.auth) {
         case auth_outcome::granted:

@@ -15,6 +15,7 @@ namespace labsync::receiver {
 
 struct put_facts {
     bool ids_valid = true;
+    std::string_view id_error;  // why not (route::id_error), for the 400's message
     auth_outcome auth = auth_outcome::granted;
     bool chunked = false;
     std::optional<std::uint64_t> content_length;

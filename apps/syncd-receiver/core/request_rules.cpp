@@ -1,5 +1,7 @@
 #include "core/request_rules.hpp"
 
+#include "labsync/common/ids.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -7,31 +9,11 @@
 namespace labsync::receiver {
 namespace {
 
-bool id_char(char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-}
-
-bool valid_id(std::string_view id, std::size_t max_len) noexcept {
-    if (id.empty() || id.size() > max_len || id == "." || id == "..") return false;
-    for (char c : id) {
-        if (!id_char(c)) return false;
-    }
-    return true;
-}
-
 bool lower_hex(char c) noexcept {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
 }  // namespace
-
-bool valid_equipment(std::string_view id) noexcept {
-    return valid_id(id, 64);
-}
-bool valid_run(std::string_view id) noexcept {
-    return valid_id(id, 128);
-}
 
 bool valid_sha256_hex(std::string_view hex) noexcept {
     if (hex.size() != 64) return false;
@@ -67,9 +49,10 @@ route parse_route(std::string_view target) {
         // Extra segments ("/v1/runs/e/r/x") cannot name a run; report them as bad ids rather
         // than 404 so a client bug that builds wrong paths is told why.
         r.kind = route_kind::run;
-        r.ids_valid = valid_equipment(equipment) && valid_run(run);
-        r.equipment = std::string(equipment.substr(0, 64));
-        r.run = std::string(run.substr(0, 128));
+        r.id_error = common::ids_refusal_reason(equipment, run);
+        r.ids_valid = r.id_error.empty();
+        r.equipment = std::string(equipment.substr(0, common::max_equipment_id_length));
+        r.run = std::string(run.substr(0, common::max_run_id_length));
     }
     return r;
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Pure request rules of the receiver protocol (docs/protocol.md): identifier charsets, header
-// formats and the routing of request targets. No I/O, so every rule has a unit test.
+// Pure request rules of the receiver protocol (docs/protocol.md): header formats and the routing
+// of request targets. No I/O, so every rule has a unit test. The identifier rule is the one of
+// every module, labsync/common/ids.hpp.
 
 #include <cstdint>
 #include <optional>
@@ -9,10 +10,6 @@
 
 namespace labsync::receiver {
 
-// SPEC §3: equipment `[A-Za-z0-9._-]{1,64}`, run the same charset up to 128; `.` and `..` are
-// refused because both become path components in the store.
-bool valid_equipment(std::string_view id) noexcept;
-bool valid_run(std::string_view id) noexcept;
 // X-Content-SHA256: exactly 64 lowercase hex digits (one spelling, so sidecars compare as text).
 bool valid_sha256_hex(std::string_view hex) noexcept;
 // X-Code-Commit: 7 to 64 hex digits (a git commit, abbreviated or full, SHA-1 or SHA-256).
@@ -22,7 +19,8 @@ enum class route_kind { run, ping, healthz, metrics, not_found };
 
 struct route {
     route_kind kind = route_kind::not_found;
-    bool ids_valid = true;  // for route_kind::run: both ids pass the rules above
+    bool ids_valid = true;  // for route_kind::run: both ids pass common::check_id
+    std::string id_error;   // why not, naming the id (common::id_refusal_reason)
     std::string equipment;
     std::string run;
 };

@@ -1,5 +1,6 @@
 // syncd-receiver: the central HTTP(S) receiver that stores runs (SPEC §8, docs/protocol.md).
 #include "core/request_rules.hpp"
+#include "labsync/common/secret_file.hpp"
 #include "server_config.hpp"
 
 #include <toml++/toml.h>
@@ -157,6 +158,12 @@ int main(int argc, char** argv) {
     cfg.require_client_cert = o.require_client_cert;
     std::string error;
     if (!o.tokens.empty()) {
+        // Like ssh with a private key: tokens others can read are warned about, tokens others can
+        // write (and so replace with a grant of their own) are refused.
+        auto perms = labsync::common::check_secret_file(o.tokens, "--tokens file");
+        if (perms.exposure == labsync::common::secret_exposure::writable_by_others)
+            return fail(perms.message + "; refusing to start");
+        if (!perms.message.empty()) cfg.startup_warnings.push_back(perms.message);
         auto text = slurp(o.tokens, error);
         if (!text) return fail("--tokens " + error);
         cfg.tokens = labsync::receiver::token_file::parse(*text, o.tokens, error);

@@ -152,6 +152,7 @@ awaitable<void> watchdog_loop(receiver_context& ctx) {
 int run_server(const server_config& cfg) {
     auto log = spdlog::stderr_logger_mt("syncd-receiver");
     log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+    for (const auto& warning : cfg.startup_warnings) log->warn("{}", warning);
     std::string error;
     auto store = run_store::open(cfg.store, error);
     if (!store) {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace labsync::receiver {
 
@@ -32,6 +33,7 @@ struct server_config {
     std::size_t max_connections = 256;
     std::size_t io_threads = 2;
     std::size_t disk_threads = 4;
+    std::vector<std::string> startup_warnings;  // logged at warning level once the log exists
 };
 
 // Runs until SIGTERM/SIGINT; prints `listening on HOST:PORT` to stdout once bound. Returns the

@@ -251,8 +251,7 @@ private:
     awaitable<bool> get(const http::request<http::empty_body>& req, const route& r, bool no_body) {
         const unsigned v = req.version();
         if (!r.ids_valid)
-            co_return co_await finish(
-                req, error_response(400, v, "bad_id", "invalid equipment or run id", true), no_body);
+            co_return co_await finish(req, error_response(400, v, "bad_id", r.id_error, true), no_body);
         auto auth = authorize_for(req, r.equipment);
         if (auth.outcome != auth_outcome::granted)
             co_return co_await finish(req, auth_error(auth, v), no_body);

@@ -17,6 +17,7 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
 
     put_facts facts;
     facts.ids_valid = r.ids_valid;
+    facts.id_error = r.id_error;
     auth_decision auth{auth_outcome::missing, {}};
     if (r.ids_valid) {
         auth = authorize_for(req, r.equipment);

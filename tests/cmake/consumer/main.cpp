@@ -1,5 +1,7 @@
 // Opens an engine from the installed labsync package, enqueues nothing, closes it: proves the
-// headers, the exported targets and their dependencies are consumable.
+// headers, the exported targets (labsync::common among them) and their dependencies are
+// consumable.
+#include <labsync/common/ids.hpp>
 #include <labsync/engine/engine.hpp>
 
 #include <boost/asio/co_spawn.hpp>
@@ -19,6 +21,11 @@ int main(int argc, char** argv) {
     config.quarantine_dir = dir / "quarantine";
     labsync::engine::equipment_config e;
     e.name = "consumer-eq";
+    // labsync::common is installed and linked like every module.
+    if (!labsync::common::valid_equipment_id(e.name) || labsync::common::valid_equipment_id(".tmp")) {
+        std::fprintf(stderr, "labsync::common id rule is not the installed one\n");
+        return 1;
+    }
     e.runs_root = dir / "runs";
     e.transport.http_put.url = "http://127.0.0.1:9";
     config.equipment.push_back(e);

@@ -83,7 +83,7 @@ struct free_space_watermark {
 };
 
 struct equipment_config {
-    std::string name;                 // [A-Za-z0-9._-]{1,64}
+    std::string name;                 // common::valid_equipment_id (SPEC §3)
     std::filesystem::path runs_root;  // each sub-directory is a run
     std::string marker_name = "done.marker";
     std::chrono::seconds settle{30};  // nothing modified within this long before shipping

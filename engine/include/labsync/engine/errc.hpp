@@ -9,7 +9,7 @@ namespace labsync::engine {
 enum class errc {
     invalid_config = 1,  // a field of engine_config is wrong (message names it)
     unknown_equipment,   // the run path is not below any configured runs root
-    invalid_run_path,    // not a directory, a symlink, or a run id outside [A-Za-z0-9._-]{1,128}
+    invalid_run_path,    // not a directory, a symlink, or a run id refused by common::check_id
     no_job,              // no job for this run
     wrong_state,         // the operation does not apply to the job's current state
     store_failed,        // the job store refused or failed (message carries its text)

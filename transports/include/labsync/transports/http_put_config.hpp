@@ -34,13 +34,8 @@ struct parsed_url {
 // Parses a config url; nullopt and `why` set when it is not http(s)://host[:port][/path].
 std::optional<parsed_url> parse_receiver_url(std::string_view url, std::string* why);
 
-// SPEC §3 ids: 1..64 (equipment) or 1..128 (run) of [A-Za-z0-9._-], and not "." or ".." (they
-// become path components of the outbox and the receiver's store).
-bool valid_equipment_id(std::string_view id) noexcept;
-bool valid_run_id(std::string_view id) noexcept;
-
 // Reads a bearer token file: the first line, surrounding whitespace trimmed. Empty result and
-// `why` set when the file cannot be read or holds no token.
+// `why` set when the file cannot be read, holds no token, or is writable by group or others.
 std::string read_token_file(const std::filesystem::path& path, std::string* why);
 
 }  // namespace labsync::transports

@@ -13,9 +13,6 @@
 
 namespace labsync::transports {
 
-// SPEC §3: [A-Za-z0-9._-], no leading dot (no ".", "..", no hidden staging names), ≤ max bytes.
-bool valid_remote_id(std::string_view id, std::size_t max) noexcept;
-
 // POSIX shell single-quoting: 'it'\''s'. Safe for any byte string except NUL.
 std::string shell_quote(std::string_view text);
 
