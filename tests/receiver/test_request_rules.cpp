@@ -188,3 +188,18 @@ TEST_CASE("metrics render as Prometheus text", "[receiver][unit]") {
     CHECK(text.find("labsync_receiver_store_free_bytes 777\n") != std::string::npos);
     CHECK(m.render(std::nullopt).find("store_free_bytes") == std::string::npos);
 }
+
+TEST_CASE("metrics labels come from a closed set whatever the client sends", "[receiver][unit]") {
+    metrics m;
+    for (int i = 0; i < 5000; ++i) m.count_request(std::string(200, 'A') + std::to_string(i), 400);
+    m.count_request("BREW", 9999);
+    m.count_request("PATCH", 204);
+    auto text = m.render(std::nullopt);
+    CHECK(text.find("labsync_receiver_requests_total{method=\"other\",code=\"400\"} 5000\n") !=
+          std::string::npos);
+    CHECK(text.find("labsync_receiver_requests_total{method=\"other\",code=\"0\"} 1\n") != std::string::npos);
+    CHECK(text.find("labsync_receiver_requests_total{method=\"PATCH\",code=\"204\"} 1\n") !=
+          std::string::npos);
+    CHECK(text.find("AAAA") == std::string::npos);
+    CHECK(text.size() < 4096);
+}

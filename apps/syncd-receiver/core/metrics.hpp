@@ -9,12 +9,15 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace labsync::receiver {
 
 class metrics {
 public:
+    // `method` is mapped to a closed set of labels (unknown → `other`).
     void count_request(std::string_view method, int status);
+    static std::string_view method_label(std::string_view method) noexcept;
     void add_bytes_received(std::uint64_t bytes) noexcept {
         bytes_received_.fetch_add(bytes, std::memory_order_relaxed);
     }

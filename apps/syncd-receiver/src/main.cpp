@@ -55,7 +55,14 @@ bool apply_config(const std::string& path, CLI::App& app, std::string& error) {
             error = path + ": unknown key `" + std::string(key.str()) + "`";
             return false;
         }
-        if (opt->count() > 0 || name == "--config") continue;
+        // Keys name the long options that configure the server; --help, --version and a nested
+        // --config are command-line actions, not settings, and are refused like unknown keys.
+        if (opt == app.get_help_ptr() || opt == app.get_help_all_ptr() || opt == app.get_version_ptr() ||
+            name == "--config") {
+            error = path + ": key `" + std::string(key.str()) + "` is a command-line action, not a setting";
+            return false;
+        }
+        if (opt->count() > 0) continue;
         std::string value;
         if (node.is_string()) {
             value = *node.value<std::string>();
