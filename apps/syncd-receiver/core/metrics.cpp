@@ -65,6 +65,11 @@ std::string metrics::render(std::optional<std::uint64_t> store_free_bytes) const
         "--max-connections.\n";
     out += "# TYPE labsync_receiver_connections_refused_total counter\n";
     out += fmt::format("labsync_receiver_connections_refused_total {}\n", connections_refused_.load());
+    out +=
+        "# HELP labsync_receiver_connections_evicted_total Idle unauthenticated connections closed at "
+        "--max-connections to admit a new one.\n";
+    out += "# TYPE labsync_receiver_connections_evicted_total counter\n";
+    out += fmt::format("labsync_receiver_connections_evicted_total {}\n", connections_evicted_.load());
     if (store_free_bytes) {
         out +=
             "# HELP labsync_receiver_store_free_bytes Bytes available to the receiver on the store "

@@ -223,8 +223,15 @@ private:
 
     auth_decision authorize_for(const http::request<http::empty_body>& req, std::string_view equipment) {
         const auto& c = ctx_.config;
-        return authorize(c.tokens ? &*c.tokens : nullptr, c.insecure_no_auth, header(req, "Authorization"),
-                         cert_names_, equipment);
+        return note_granted(authorize(c.tokens ? &*c.tokens : nullptr, c.insecure_no_auth,
+                                      header(req, "Authorization"), cert_names_, equipment));
+    }
+
+    // A connection that was granted once is no longer a candidate for eviction at
+    // --max-connections (connection_registry::evict_one_unauthenticated).
+    auth_decision note_granted(auth_decision d) {
+        if (d.outcome == auth_outcome::granted) control_->authenticated = true;
+        return d;
     }
 
     // Ping: any granted equipment will do; a token's pattern is not checked.
@@ -232,10 +239,10 @@ private:
         const auto& c = ctx_.config;
         if (c.tokens) {
             auto d = c.tokens->check(header(req, "Authorization"), "");
-            if (d.outcome == auth_outcome::forbidden) return {auth_outcome::granted, {}};
-            if (d.outcome == auth_outcome::granted || cert_names_.empty()) return d;
+            if (d.outcome == auth_outcome::forbidden) return note_granted({auth_outcome::granted, {}});
+            if (d.outcome == auth_outcome::granted || cert_names_.empty()) return note_granted(d);
         }
-        if (!cert_names_.empty() || c.insecure_no_auth) return {auth_outcome::granted, {}};
+        if (!cert_names_.empty() || c.insecure_no_auth) return note_granted({auth_outcome::granted, {}});
         return {auth_outcome::missing, {}};
     }
 
@@ -319,11 +326,11 @@ private:
 
 namespace labsync::receiver {
 
-awaitable<void> serve_connection(receiver_context& ctx, asio::ip::tcp::socket socket) {
+awaitable<void> serve_connection(receiver_context& ctx, asio::ip::tcp::socket socket,
+                                 std::shared_ptr<connection_control> control) {
     beast::error_code ignored;
     auto endpoint = socket.remote_endpoint(ignored);
     std::string peer = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-    auto control = ctx.connections.add(socket.get_executor());
     struct unregister {
         receiver_context& ctx;
         std::shared_ptr<connection_control> control;
@@ -334,6 +341,7 @@ awaitable<void> serve_connection(receiver_context& ctx, asio::ip::tcp::socket so
     } guard{ctx, control};
     beast::tcp_stream tcp(std::move(socket));
     tcp.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (control->close_requested) co_return;  // evicted or shut down before it started
     if (!ctx.tls) {
         control->stream = &tcp;
         session<beast::tcp_stream> s(ctx, tcp, peer, {}, control);
