@@ -66,6 +66,25 @@ TEST_CASE("a stalled body and a slow header are cut by their timeouts", "[receiv
     CHECK(curl(rx.url() + "/healthz", {}).status == 200);
 }
 
+TEST_CASE("a body trickling below --min-body-rate is cut although every read arrives in time",
+          "[receiver][robust]") {
+    receiver_fixture rx(
+        {.member_check = false, .extra_args = {"--body-timeout", "0.5", "--min-body-rate", "1K"}});
+    raw_conn c(rx.port());
+    c.send(put_head("r-trickle", 1 << 20));
+    auto t0 = std::chrono::steady_clock::now();
+    bool cut = false;
+    while (!cut && std::chrono::steady_clock::now() - t0 < 10s) {
+        c.send("x");                 // 10 B/s: each read well inside --body-timeout
+        cut = c.wait_closed(100ms);  // the receiver closes the connection
+    }
+    CHECK(cut);
+    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    REQUIRE(eventually([&] { return in_flight(rx, 0); }));
+    CHECK(store_files(rx.store()).empty());
+    CHECK(rx.stderr_text().find("slower than --min-body-rate") != std::string::npos);
+}
+
 TEST_CASE("two receivers sharing one store: concurrent identical uploads give exactly one 201",
           "[receiver][robust]") {
     temp_dir shared;

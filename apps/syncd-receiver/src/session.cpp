@@ -1,6 +1,7 @@
 #include "session.hpp"
 
 #include "core/body_checker.hpp"
+#include "core/body_rate_floor.hpp"
 #include "core/put_decision.hpp"
 #include "core/request_rules.hpp"
 
@@ -281,14 +282,21 @@ private:
     }
 
     // Reads up to `want` body bytes into `buf` (after `filled` already there).
+    // A body slower than --min-body-rate over a --body-timeout window ends with timed_out.
     awaitable<std::pair<beast::error_code, std::size_t>> read_chunk(std::vector<std::byte>& buf,
-                                                                    std::size_t filled, std::size_t want) {
+                                                                    std::size_t filled, std::size_t want,
+                                                                    body_rate_floor& floor) {
         while (filled < want) {
             lowest().expires_after(ctx_.config.body_timeout);
             auto [ec, n] =
                 co_await stream_.async_read_some(asio::buffer(buf.data() + filled, want - filled), use_tuple);
             filled += n;
             if (ec) co_return std::pair{ec, filled};
+            if (!floor.on_bytes(body_rate_floor::clock::now(), n)) {
+                ctx_.log->info("{}: body slower than --min-body-rate {} B/s; closing", peer_,
+                               ctx_.config.min_body_rate);
+                co_return std::pair{beast::error_code(asio::error::timed_out), filled};
+            }
         }
         co_return std::pair{beast::error_code{}, filled};
     }
