@@ -51,6 +51,12 @@ TEST_CASE("the receiver refuses to start without credentials or with bad files",
     r = receiver({"--config", (tmp / "bad.toml").string(), "--store", store});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("unknown key `bogus`") != std::string::npos);
+    for (const char* action : {"help = true\n", "version = true\n", "config = \"other.toml\"\n"}) {
+        write_file(tmp / "action.toml", action);
+        r = receiver({"--config", (tmp / "action.toml").string(), "--store", store, "--insecure-no-auth"});
+        CHECK(r.exit_code == 2);
+        CHECK(r.err.find("is a command-line action, not a setting") != std::string::npos);
+    }
     write_file(tmp / "broken.toml", "listen = \n");
     r = receiver({"--config", (tmp / "broken.toml").string(), "--store", store});
     CHECK(r.exit_code == 2);

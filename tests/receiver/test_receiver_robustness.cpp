@@ -69,6 +69,25 @@ TEST_CASE("a stalled body and a slow header are cut by their timeouts", "[receiv
     CHECK(curl(rx.url() + "/healthz", {}).status == 200);
 }
 
+TEST_CASE("a body trickling below --min-body-rate is cut although every read arrives in time",
+          "[receiver][robust]") {
+    receiver_fixture rx(
+        {.member_check = false, .extra_args = {"--body-timeout", "0.5", "--min-body-rate", "1K"}});
+    raw_conn c(rx.port());
+    c.send(put_head("r-trickle", 1 << 20));
+    auto t0 = std::chrono::steady_clock::now();
+    bool cut = false;
+    while (!cut && std::chrono::steady_clock::now() - t0 < 10s) {
+        c.send("x");                 // 10 B/s: each read well inside --body-timeout
+        cut = c.wait_closed(100ms);  // the receiver closes the connection
+    }
+    CHECK(cut);
+    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    REQUIRE(eventually([&] { return in_flight(rx, 0); }));
+    CHECK(store_files(rx.store()).empty());
+    CHECK(rx.stderr_text().find("slower than --min-body-rate") != std::string::npos);
+}
+
 TEST_CASE("two receivers sharing one store: concurrent identical uploads give exactly one 201",
           "[receiver][robust]") {
     temp_dir shared;
@@ -164,9 +183,17 @@ TEST_CASE("SIGTERM: a stalled upload is cut after the grace period, nothing left
     CHECK(store_files(rx.store()).empty());
 }
 
-TEST_CASE("the connection limit closes extra connections", "[receiver][robust]") {
+TEST_CASE("the connection limit closes extra connections when every slot is authenticated",
+          "[receiver][robust]") {
     receiver_fixture rx({.member_check = false, .extra_args = {"--max-connections", "2"}});
+    const std::string ping =
+        "POST /v1/ping HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nAuthorization: Bearer " +
+        std::string(receiver_options::eq1_token) + "\r\n\r\n";
     raw_conn a(rx.port()), b(rx.port());
+    for (auto* c : {&a, &b}) {  // both keep-alive connections authenticated: not evictable
+        REQUIRE(c->send(ping));
+        REQUIRE(c->read_until("\"ok\"}").find("200 OK") != std::string::npos);
+    }
     REQUIRE(eventually([&] {
         raw_conn extra(rx.port());
         return extra.wait_closed(200ms);
@@ -174,4 +201,31 @@ TEST_CASE("the connection limit closes extra connections", "[receiver][robust]")
     a.close();
     b.close();
     CHECK(eventually([&] { return curl(rx.url() + "/healthz", {}).status == 200; }));
+    CHECK(curl(rx.url() + "/metrics", {}).body.find("labsync_receiver_connections_refused_total 0\n") ==
+          std::string::npos);
+}
+
+TEST_CASE("300 idle TLS connections cannot lock out an authenticated upload", "[receiver][robust]") {
+    receiver_fixture rx({.tls = true, .member_check = false});  // default --max-connections 256
+    std::vector<std::unique_ptr<raw_conn>> idle;
+    for (int i = 0; i < 300; ++i) idle.push_back(std::make_unique<raw_conn>(rx.port()));  // no handshake
+    temp_dir tmp;
+    auto blob = make_blob(tmp / "blob", 1 << 20, 7);
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = curl_put(rx, "eq1", "r-under-siege", blob);
+    auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(r.status == 201);
+    CHECK(took < 2s);
+    CHECK(curl(rx.url() + "/healthz", tls_args(rx)).status == 200);
+    auto m = curl(rx.url() + "/metrics", tls_args(rx)).body;
+    CHECK(m.find("labsync_receiver_connections_evicted_total 0\n") == std::string::npos);
+    std::vector<bool> closed(idle.size(), false);
+    CHECK(eventually([&] {  // the oldest idle ones were evicted to admit the rest and our requests
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < idle.size(); ++i) {
+            if (!closed[i]) closed[i] = idle[i]->wait_closed(3ms);
+            n += closed[i] ? 1 : 0;
+        }
+        return n >= 300 - 256;
+    }));
 }

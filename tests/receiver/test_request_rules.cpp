@@ -3,6 +3,8 @@
 #include "core/put_decision.hpp"
 #include "core/request_rules.hpp"
 
+#include "core/body_rate_floor.hpp"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -169,4 +171,37 @@ TEST_CASE("metrics render as Prometheus text", "[receiver][unit]") {
     CHECK(text.find("labsync_receiver_uploads_in_flight 1\n") != std::string::npos);
     CHECK(text.find("labsync_receiver_store_free_bytes 777\n") != std::string::npos);
     CHECK(m.render(std::nullopt).find("store_free_bytes") == std::string::npos);
+}
+
+TEST_CASE("metrics labels come from a closed set whatever the client sends", "[receiver][unit]") {
+    metrics m;
+    for (int i = 0; i < 5000; ++i) m.count_request(std::string(200, 'A') + std::to_string(i), 400);
+    m.count_request("BREW", 9999);
+    m.count_request("PATCH", 204);
+    auto text = m.render(std::nullopt);
+    CHECK(text.find("labsync_receiver_requests_total{method=\"other\",code=\"400\"} 5000\n") !=
+          std::string::npos);
+    CHECK(text.find("labsync_receiver_requests_total{method=\"other\",code=\"0\"} 1\n") != std::string::npos);
+    CHECK(text.find("labsync_receiver_requests_total{method=\"PATCH\",code=\"204\"} 1\n") !=
+          std::string::npos);
+    CHECK(text.find("AAAA") == std::string::npos);
+    CHECK(text.size() < 4096);
+}
+
+TEST_CASE("body rate floor: a trickle is cut after one window, a steady body never", "[receiver][unit]") {
+    using namespace std::chrono_literals;
+    auto t = body_rate_floor::clock::time_point{};
+    body_rate_floor trickle(1024, 60s, t);
+    bool alive = true;
+    int reads = 0;
+    for (; alive && reads < 1000; ++reads) alive = trickle.on_bytes(t += 2s, 1);  // 1 byte every 2 s
+    CHECK_FALSE(alive);
+    CHECK(reads == 30);  // cut at the end of the first 60 s window
+    body_rate_floor steady(1024, 60s, t);
+    for (int i = 0; i < 10000; ++i) REQUIRE(steady.on_bytes(t += 1s, 1024));
+    body_rate_floor bursty(1024, 60s, t);  // nothing for 59 s, then the window's worth at once
+    CHECK(bursty.on_bytes(t += 59s, 0));
+    CHECK(bursty.on_bytes(t += 1s, 60 * 1024));
+    body_rate_floor off(0, 60s, t);
+    CHECK(off.on_bytes(t += 1000s, 1));
 }

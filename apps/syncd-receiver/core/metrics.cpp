@@ -2,11 +2,25 @@
 
 #include <fmt/format.h>
 
+#include <array>
+
 namespace labsync::receiver {
 
+std::string_view metrics::method_label(std::string_view method) noexcept {
+    // Labels come from a closed set: the method string is chosen by unauthenticated clients, and
+    // every distinct label would be a new series held forever and rendered on every scrape.
+    static constexpr std::array<std::string_view, 7> known{"GET",   "HEAD",   "PUT",    "POST",
+                                                           "PATCH", "DELETE", "OPTIONS"};
+    for (auto k : known)
+        if (method == k) return k;
+    return method == "-" ? "-" : "other";
+}
+
 void metrics::count_request(std::string_view method, int status) {
+    // Status codes are 100..599 on the wire; anything else is folded into 0 for the same reason.
+    if (status < 100 || status > 599) status = 0;
     std::lock_guard lock(mutex_);
-    ++requests_[{std::string(method), status}];
+    ++requests_[{std::string(method_label(method)), status}];
 }
 
 void metrics::observe_upload(double seconds) noexcept {
@@ -51,6 +65,11 @@ std::string metrics::render(std::optional<std::uint64_t> store_free_bytes) const
         "--max-connections.\n";
     out += "# TYPE labsync_receiver_connections_refused_total counter\n";
     out += fmt::format("labsync_receiver_connections_refused_total {}\n", connections_refused_.load());
+    out +=
+        "# HELP labsync_receiver_connections_evicted_total Idle unauthenticated connections closed at "
+        "--max-connections to admit a new one.\n";
+    out += "# TYPE labsync_receiver_connections_evicted_total counter\n";
+    out += fmt::format("labsync_receiver_connections_evicted_total {}\n", connections_evicted_.load());
     if (store_free_bytes) {
         out +=
             "# HELP labsync_receiver_store_free_bytes Bytes available to the receiver on the store "

@@ -9,12 +9,15 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace labsync::receiver {
 
 class metrics {
 public:
+    // `method` is mapped to a closed set of labels (unknown → `other`).
     void count_request(std::string_view method, int status);
+    static std::string_view method_label(std::string_view method) noexcept;
     void add_bytes_received(std::uint64_t bytes) noexcept {
         bytes_received_.fetch_add(bytes, std::memory_order_relaxed);
     }
@@ -22,6 +25,7 @@ public:
     void upload_started() noexcept { in_flight_.fetch_add(1, std::memory_order_relaxed); }
     void upload_finished() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
     void connection_refused() noexcept { connections_refused_.fetch_add(1, std::memory_order_relaxed); }
+    void connection_evicted() noexcept { connections_evicted_.fetch_add(1, std::memory_order_relaxed); }
 
     // `store_free_bytes` is sampled by the caller (statvfs) at scrape time.
     std::string render(std::optional<std::uint64_t> store_free_bytes) const;
@@ -34,6 +38,7 @@ private:
     std::atomic<std::uint64_t> bytes_received_{0};
     std::atomic<std::int64_t> in_flight_{0};
     std::atomic<std::uint64_t> connections_refused_{0};
+    std::atomic<std::uint64_t> connections_evicted_{0};
     std::array<std::atomic<std::uint64_t>, bucket_bounds.size() + 1> buckets_{};  // last: +Inf
     std::atomic<std::uint64_t> upload_count_{0};
     std::atomic<std::uint64_t> upload_micros_{0};

@@ -28,8 +28,8 @@ std::optional<std::string> slurp(const std::string& path, std::string& error) {
 
 struct options {
     std::string listen = "127.0.0.1:8443";
-    std::string store, tls_cert, tls_key, client_ca, tokens, allowed_commits, max_body = "64G",
-                                                                              min_free = "0";
+    std::string store, tls_cert, tls_key, client_ca, tokens, allowed_commits,
+        max_body = "64G", min_body_rate = "1K", min_free = "0";
     bool require_client_cert = false, insecure_no_auth = false, no_member_check = false;
     double header_timeout = 30, body_timeout = 60, shutdown_grace = 30;
     std::size_t max_connections = 256, io_threads = 2, disk_threads = 4;
@@ -56,7 +56,14 @@ bool apply_config(const std::string& path, CLI::App& app, std::string& error) {
             error = path + ": unknown key `" + std::string(key.str()) + "`";
             return false;
         }
-        if (opt->count() > 0 || name == "--config") continue;
+        // Keys name the long options that configure the server; --help, --version and a nested
+        // --config are command-line actions, not settings, and are refused like unknown keys.
+        if (opt == app.get_help_ptr() || opt == app.get_help_all_ptr() || opt == app.get_version_ptr() ||
+            name == "--config") {
+            error = path + ": key `" + std::string(key.str()) + "` is a command-line action, not a setting";
+            return false;
+        }
+        if (opt->count() > 0) continue;
         std::string value;
         if (node.is_string()) {
             value = *node.value<std::string>();
@@ -116,6 +123,8 @@ int main(int argc, char** argv) {
     app.add_option("--header-timeout", o.header_timeout,
                    "seconds to receive a request header (and TLS handshake)");
     app.add_option("--body-timeout", o.body_timeout, "seconds a request body may stall");
+    app.add_option("--min-body-rate", o.min_body_rate,
+                   "slowest body accepted, bytes/s over each --body-timeout window (K/M suffix; 0: off)");
     app.add_option("--shutdown-grace", o.shutdown_grace, "seconds uploads may finish after SIGTERM");
     app.add_option("--max-connections", o.max_connections, "open connections at most");
     app.add_option("--io-threads", o.io_threads, "threads running network I/O");
@@ -186,6 +195,9 @@ int main(int argc, char** argv) {
     auto min_free = labsync::receiver::parse_byte_size(o.min_free);
     if (!min_free) return fail("--min-free: `" + o.min_free + "` is not a byte count");
     cfg.min_free = *min_free;
+    auto min_body_rate = labsync::receiver::parse_byte_size(o.min_body_rate);
+    if (!min_body_rate) return fail("--min-body-rate: `" + o.min_body_rate + "` is not a byte count");
+    cfg.min_body_rate = *min_body_rate;
     cfg.member_check = !o.no_member_check;
     auto ms = [](double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000)); };
     if (o.header_timeout <= 0 || o.body_timeout <= 0 || o.shutdown_grace < 0)

@@ -29,8 +29,11 @@ namespace labsync::receiver {
 struct connection_control {
     boost::asio::any_io_executor strand;
     boost::beast::tcp_stream* stream = nullptr;  // the lowest layer while the connection lives
-    bool busy = false;                           // a request is being served (set on the strand)
-    void close();                                // call on the strand
+    // Set on the strand, read by the acceptor when it must pick a connection to evict.
+    std::atomic<bool> busy{false};           // a request is being served
+    std::atomic<bool> authenticated{false};  // some request on it was granted (token/cert)
+    bool close_requested = false;            // close() was called (strand only)
+    void close();                            // call on the strand; before `stream` is set too
 };
 
 class connection_registry {
@@ -40,6 +43,11 @@ public:
     std::size_t size() const;
     // Closes connections waiting for a request (all when `also_busy`).
     void close(bool also_busy);
+    // At --max-connections: closes the oldest connection that never authenticated and is not
+    // serving a request (a TLS handshake or an idle socket), so that idle or anonymous clients
+    // cannot lock out an authenticated uploader. False when every connection is authenticated
+    // or busy; the caller then refuses the new connection.
+    bool evict_one_unauthenticated();
 
 private:
     mutable std::mutex mutex_;

@@ -27,6 +27,7 @@ using asio::awaitable;
 using tcp = asio::ip::tcp;
 
 void connection_control::close() {
+    close_requested = true;
     if (stream == nullptr) return;
     boost::system::error_code ignored;
     stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -60,6 +61,20 @@ void connection_registry::close(bool also_busy) {
     }
 }
 
+bool connection_registry::evict_one_unauthenticated() {
+    std::lock_guard lock(mutex_);
+    for (auto it = list_.begin(); it != list_.end(); ++it) {  // oldest first
+        auto c = *it;
+        if (c->authenticated.load() || c->busy.load()) continue;
+        list_.erase(it);  // no longer counted; its session unregisters again (a no-op) as it ends
+        asio::post(c->strand, [c] {
+            if (!c->busy.load()) c->close();
+        });
+        return true;
+    }
+    return false;
+}
+
 namespace {
 
 std::optional<asio::ssl::context> make_tls(const server_config& cfg) {
@@ -91,20 +106,26 @@ awaitable<void> accept_loop(receiver_context& ctx, tcp::acceptor& acceptor) {
             ctx.log->warn("accept: {}", ec.message());
             continue;
         }
+        if (ctx.connections.size() >= ctx.config.max_connections &&
+            ctx.connections.evict_one_unauthenticated()) {
+            ctx.stats.connection_evicted();
+        }
         if (ctx.connections.size() >= ctx.config.max_connections) {
             ctx.stats.connection_refused();
             ctx.log->warn("refusing a connection: {} open (--max-connections)", ctx.connections.size());
             continue;  // the socket closes as it goes out of scope
         }
         auto ex = socket.get_executor();
-        asio::co_spawn(ex, serve_connection(ctx, std::move(socket)), [&ctx](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& err) {
-                ctx.log->error("connection ended by exception: {}", err.what());
-            }
-        });
+        auto control = ctx.connections.add(ex);
+        asio::co_spawn(ex, serve_connection(ctx, std::move(socket), std::move(control)),
+                       [&ctx](std::exception_ptr e) {
+                           if (!e) return;
+                           try {
+                               std::rethrow_exception(e);
+                           } catch (const std::exception& err) {
+                               ctx.log->error("connection ended by exception: {}", err.what());
+                           }
+                       });
     }
 }
 

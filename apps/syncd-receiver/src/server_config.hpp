@@ -29,6 +29,7 @@ struct server_config {
     std::uint64_t min_free = 0;
     std::chrono::milliseconds header_timeout{30'000};
     std::chrono::milliseconds body_timeout{60'000};
+    std::uint64_t min_body_rate = 1024;  // bytes/s over each body_timeout window; 0: off
     std::chrono::milliseconds shutdown_grace{30'000};
     std::size_t max_connections = 256;
     std::size_t io_threads = 2;

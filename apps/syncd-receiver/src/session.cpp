@@ -1,6 +1,7 @@
 #include "session.hpp"
 
 #include "core/body_checker.hpp"
+#include "core/body_rate_floor.hpp"
 #include "core/put_decision.hpp"
 #include "core/request_rules.hpp"
 
@@ -223,8 +224,15 @@ private:
 
     auth_decision authorize_for(const http::request<http::empty_body>& req, std::string_view equipment) {
         const auto& c = ctx_.config;
-        return authorize(c.tokens ? &*c.tokens : nullptr, c.insecure_no_auth, header(req, "Authorization"),
-                         cert_names_, equipment);
+        return note_granted(authorize(c.tokens ? &*c.tokens : nullptr, c.insecure_no_auth,
+                                      header(req, "Authorization"), cert_names_, equipment));
+    }
+
+    // A connection that was granted once is no longer a candidate for eviction at
+    // --max-connections (connection_registry::evict_one_unauthenticated).
+    auth_decision note_granted(auth_decision d) {
+        if (d.outcome == auth_outcome::granted) control_->authenticated = true;
+        return d;
     }
 
     // Ping: any granted equipment will do; a token's pattern is not checked.
@@ -232,10 +240,10 @@ private:
         const auto& c = ctx_.config;
         if (c.tokens) {
             auto d = c.tokens->check(header(req, "Authorization"), "");
-            if (d.outcome == auth_outcome::forbidden) return {auth_outcome::granted, {}};
-            if (d.outcome == auth_outcome::granted || cert_names_.empty()) return d;
+            if (d.outcome == auth_outcome::forbidden) return note_granted({auth_outcome::granted, {}});
+            if (d.outcome == auth_outcome::granted || cert_names_.empty()) return note_granted(d);
         }
-        if (!cert_names_.empty() || c.insecure_no_auth) return {auth_outcome::granted, {}};
+        if (!cert_names_.empty() || c.insecure_no_auth) return note_granted({auth_outcome::granted, {}});
         return {auth_outcome::missing, {}};
     }
 
@@ -273,14 +281,21 @@ private:
     }
 
     // Reads up to `want` body bytes into `buf` (after `filled` already there).
+    // A body slower than --min-body-rate over a --body-timeout window ends with timed_out.
     awaitable<std::pair<beast::error_code, std::size_t>> read_chunk(std::vector<std::byte>& buf,
-                                                                    std::size_t filled, std::size_t want) {
+                                                                    std::size_t filled, std::size_t want,
+                                                                    body_rate_floor& floor) {
         while (filled < want) {
             lowest().expires_after(ctx_.config.body_timeout);
             auto [ec, n] =
                 co_await stream_.async_read_some(asio::buffer(buf.data() + filled, want - filled), use_tuple);
             filled += n;
             if (ec) co_return std::pair{ec, filled};
+            if (!floor.on_bytes(body_rate_floor::clock::now(), n)) {
+                ctx_.log->info("{}: body slower than --min-body-rate {} B/s; closing", peer_,
+                               ctx_.config.min_body_rate);
+                co_return std::pair{beast::error_code(asio::error::timed_out), filled};
+            }
         }
         co_return std::pair{beast::error_code{}, filled};
     }
@@ -318,11 +333,11 @@ private:
 
 namespace labsync::receiver {
 
-awaitable<void> serve_connection(receiver_context& ctx, asio::ip::tcp::socket socket) {
+awaitable<void> serve_connection(receiver_context& ctx, asio::ip::tcp::socket socket,
+                                 std::shared_ptr<connection_control> control) {
     beast::error_code ignored;
     auto endpoint = socket.remote_endpoint(ignored);
     std::string peer = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-    auto control = ctx.connections.add(socket.get_executor());
     struct unregister {
         receiver_context& ctx;
         std::shared_ptr<connection_control> control;
@@ -333,6 +348,7 @@ awaitable<void> serve_connection(receiver_context& ctx, asio::ip::tcp::socket so
     } guard{ctx, control};
     beast::tcp_stream tcp(std::move(socket));
     tcp.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (control->close_requested) co_return;  // evicted or shut down before it started
     if (!ctx.tls) {
         control->stream = &tcp;
         session<beast::tcp_stream> s(ctx, tcp, peer, {}, control);

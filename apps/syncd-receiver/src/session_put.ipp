@@ -126,7 +126,8 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
     auto want_of = [](std::uint64_t rem) {
         return static_cast<std::size_t>(std::min<std::uint64_t>(rem, chunk_size));
     };
-    auto [rec, got] = co_await read_chunk(cur, have, want_of(remaining));
+    body_rate_floor floor(ctx_.config.min_body_rate, ctx_.config.body_timeout, body_rate_floor::clock::now());
+    auto [rec, got] = co_await read_chunk(cur, have, want_of(remaining), floor);
     beast::error_code read_ec = rec;
     std::error_code disk_ec;
     std::size_t cur_n = got;
@@ -138,7 +139,7 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
             break;
         }
         auto [dec, rd] = co_await (store_chunk(*file, checker.get(), cur, cur_n) &&
-                                   read_chunk(next, 0, want_of(remaining)));
+                                   read_chunk(next, 0, want_of(remaining), floor));
         disk_ec = dec;
         read_ec = rd.first;
         cur_n = rd.second;
