@@ -100,7 +100,6 @@ TEST_CASE("rsync_ssh: a run absent on the remote probes as not present", "[rsync
 TEST_CASE("rsync_ssh: a remote file altered after upload shows in the probe", "[rsync][ssh]") {
     rsync_case t("altered");
     auto c = t.config();
-    c.fresh_manifest_ttl = std::chrono::milliseconds(0);  // every probe asks the remote
     auto d = t.driver(c);
     const auto run = labsync::test::make_run(t.local, "run-001");
     const auto local = labsync::test::local_manifest(run);

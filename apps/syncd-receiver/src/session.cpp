@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -256,6 +257,7 @@ private:
         auto auth = authorize_for(req, r.equipment);
         if (auth.outcome != auth_outcome::granted)
             co_return co_await finish(req, auth_error(auth, v), no_body);
+        if (r.verify) co_return co_await finish(req, co_await verify(r, v), no_body);
         auto [stored, ec] = co_await on_disk(ctx_, [&] {
             std::error_code e;
             auto s = ctx_.store.lookup(r.equipment, r.run, e);
@@ -271,6 +273,53 @@ private:
         nlohmann::json j{
             {"sha256", stored->sha256}, {"bytes", stored->bytes}, {"stored_at", stored->stored_at}};
         co_return co_await finish(req, make_response(http::status::ok, v, j.dump() + "\n", true), no_body);
+    }
+
+    // GET ?verify=1: re-read the stored archive on the disk pool (at most ctx_.verify_slots'
+    // capacity at once, the others wait) and answer from its bytes, not from the sidecar.
+    awaitable<response> verify(const route& r, unsigned v) {
+        auto [busy] = co_await ctx_.verify_slots->async_send(boost::system::error_code{}, use_tuple);
+        if (busy) co_return error_response(503, v, "shutting_down", "the receiver is stopping", true);
+        struct slot {
+            receiver_context& ctx;
+            ~slot() { ctx.verify_slots->try_receive([](boost::system::error_code) {}); }
+        } held{ctx_};
+        auto [report, ec] = co_await on_disk(ctx_, [&] {
+            std::error_code e;
+            auto rep = ctx_.store.verify(r.equipment, r.run, &ctx_.stopping, e);
+            return std::pair{rep, e};
+        });
+        const auto where = r.equipment + "/" + r.run;
+        if (ec) {
+            ctx_.log->error("verify {}: {}", where, ec.message());
+            co_return error_response(500, v, "store_error", "cannot read the stored run", true);
+        }
+        switch (report.outcome) {
+            case verify_outcome::cancelled:
+                co_return error_response(503, v, "shutting_down", "the receiver is stopping", true);
+            case verify_outcome::absent:
+                co_return error_response(404, v, "not_found", "no such run", true);
+            case verify_outcome::match: {
+                ctx_.stats.count_verify(false);
+                nlohmann::json j{{"sha256", report.recorded.sha256},
+                                 {"bytes", report.recorded.bytes},
+                                 {"stored_at", report.recorded.stored_at},
+                                 {"verified", true}};
+                co_return make_response(http::status::ok, v, j.dump() + "\n", true);
+            }
+            case verify_outcome::mismatch:
+                break;
+        }
+        ctx_.stats.count_verify(true);
+        auto message = fmt::format(
+            "stored bytes of {} no longer match their record: sha256 {} ({} bytes) on disk, {} ({} "
+            "bytes) recorded",
+            where, report.actual_sha256, report.actual_bytes, report.recorded.sha256, report.recorded.bytes);
+        ctx_.log->error("verify {}", message);
+        nlohmann::json j{{"error", "stored_bytes_mismatch"},  {"message", message},
+                         {"sha256", report.recorded.sha256},  {"bytes", report.recorded.bytes},
+                         {"actual_sha256", report.actual_sha256}, {"actual_bytes", report.actual_bytes}};
+        co_return make_response(http::status::conflict, v, j.dump() + "\n", true);
     }
 
     // Reads up to `want` body bytes into `buf` (after `filled` already there).

@@ -186,9 +186,12 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         std::error_code pec;
         auto published = ctx_.store.publish(*file, r.equipment, r.run, meta, o.stored, pec);
         if (pec) return outcome{500, "store_error", "cannot publish the upload: " + pec.message(), {}};
-        o.status = published == publish_outcome::created ? 201
-                   : published == publish_outcome::same  ? 200
-                                                         : 409;
+        if (published == publish_outcome::repaired)
+            ctx_.log->warn("PUT {}/{}: the stored bytes no longer matched sha256 {}; replaced by this upload",
+                           r.equipment, r.run, actual);
+        o.status = published == publish_outcome::created || published == publish_outcome::repaired ? 201
+                   : published == publish_outcome::same                                             ? 200
+                                                                                                    : 409;
         if (o.status == 409) {
             o.error = "conflict";
             o.message = "run already stored with sha256 " + o.stored.sha256 + " (" +
