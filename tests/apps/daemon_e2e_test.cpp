@@ -402,13 +402,13 @@ TEST_CASE("syncd verify proves the stored bytes: a flipped byte is reported and 
     auto verify = run_process({LABSYNC_SYNCD, "verify", "eq1/r-flip", "--socket", d.socket().string()});
     INFO(verify.out << verify.err);
     CHECK(verify.exit_code == 0);
-    // The daemon reports the mismatch (from the receiver's re-hash, not a "not found") ...
-    CHECK(d.process().wait_for_line("stored_bytes_mismatch", std::chrono::seconds(30)).has_value());
-    // ... re-ships once, the receiver replaces the damaged copy, and the run is verified again;
-    // the local run is kept (retention 30 days) and was never deleted.
-    REQUIRE(d.wait_job("r-flip", [](const json& j) {
-        return j["state"] == "verified" && j["attempts"].get<int>() >= 2;
-    }));
+    // The proof fails on the receiver's re-hash, the run is re-shipped once, the receiver
+    // replaces the damaged copy, and the run is verified again; the local run is kept (retention
+    // 30 days) and was never deleted.
+    REQUIRE(d.wait_job(
+        "r-flip", [](const json& j) { return j["state"] == "verified" && j["attempts"].get<int>() >= 2; }));
+    // The daemon reported the mismatch as such (the receiver's 409, not a "not found").
+    CHECK_THAT(d.stderr_text(), Catch::Contains("hash_mismatch") && Catch::Contains("stored_bytes_mismatch"));
     CHECK(std::filesystem::exists(run));
     CHECK(read_file(stored) != data);
     auto after = receiver_record(rx.run_url("eq1", "r-flip"), rx.pki().ca_cert, rx.token());

@@ -68,7 +68,8 @@ bandwidth = "{bandwidth}"
 )",
                        fmt::arg("dir", dir().string()), fmt::arg("stall", options_.watchdog_stall),
                        fmt::arg("extra_global", options_.extra_global),
-                       fmt::arg("bandwidth", options_.bandwidth), fmt::arg("retention", options_.retention), fmt::arg("transport", transport),
+                       fmt::arg("bandwidth", options_.bandwidth), fmt::arg("retention", options_.retention),
+                       fmt::arg("transport", transport),
                        fmt::arg("extra_equipment", options_.extra_equipment));
 }
 

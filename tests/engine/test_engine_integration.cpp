@@ -4,6 +4,7 @@
 #include "engine_harness.hpp"
 #include "labsync/verifier/sha256.hpp"
 #include "receiver_fixture.hpp"
+#include "sshd_fixture.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -171,9 +172,10 @@ TEST_CASE("integration: the equipment's bandwidth limit throttles the http strea
     CHECK(took < 20s);
 }
 
-TEST_CASE("integration: a byte flipped in the receiver's store after verified - cleanup refuses, "
-          "hash_mismatch re-ships once",
-          "[engine][integration][verify]") {
+TEST_CASE(
+    "integration: a byte flipped in the receiver's store after verified - cleanup refuses, "
+    "hash_mismatch re-ships once",
+    "[engine][integration][verify]") {
     test::receiver_fixture rx;
     fixture f;
     auto cfg = f.config(rx.url(), {"lab-a"});
@@ -220,4 +222,51 @@ TEST_CASE("integration: a byte flipped in the receiver's store after verified - 
     r->request_cleanup();
     REQUIRE(r.observer.wait_for(res.job_id, job_state::cleaned, 60s));
     CHECK_FALSE(fs::exists(path));
+}
+
+TEST_CASE("integration: rsync_ssh - a byte flipped in the remote copy after verified - cleanup never deletes",
+          "[engine][integration][rsync][verify]") {
+    auto& sshd = test::shared_sshd();
+    fixture f;
+    auto cfg = f.config("http://127.0.0.1:1", {"lab-a"});
+    auto& e = cfg.equipment[0];
+    e.retention = std::chrono::hours(1);
+    e.transport.kind = engine::transport_kind::rsync_ssh;
+    e.transport.rsync_ssh.host = sshd.host();
+    e.transport.rsync_ssh.port = sshd.port();
+    e.transport.rsync_ssh.user = sshd.user();
+    e.transport.rsync_ssh.key_file = sshd.client_key();
+    e.transport.rsync_ssh.known_hosts = sshd.known_hosts();
+    const auto dest = sshd.make_dest("engine-flip");
+    e.transport.rsync_ssh.remote_dir = dest.string();
+    auto clock = std::make_shared<test::manual_clock>();
+    engine::engine_deps deps;
+    deps.clock = [clock] { return clock->now(); };
+    engine_runner r(cfg, std::move(deps));
+    REQUIRE_FALSE(r.open());
+    r.start();
+    const auto path = f.make_run("lab-a", "run-flip", 64);
+    auto res = r->enqueue(path);
+    REQUIRE_FALSE(res.error);
+    REQUIRE(r.observer.wait_for(res.job_id, job_state::verified, 60s));
+
+    const auto remote_file = dest / "lab-a/run-flip/raw/frame.bin";
+    const auto size = fs::file_size(remote_file);
+    sshd.remote_shell("printf '\\000' | dd of='" + remote_file.string() +
+                      "' bs=1 seek=1000 conv=notrunc 2>/dev/null");
+    REQUIRE(fs::file_size(remote_file) == size);
+
+    clock->advance(std::chrono::hours(2));
+    r->request_cleanup();
+    // The cleanup probe hashes the remote files now: mismatch → awaiting_verify → hash_mismatch →
+    // one re-ship, which finds a different run in place (conflict, nothing overwritten) → failed.
+    auto failed = r.observer.wait_for(res.job_id, job_state::failed, 60s);
+    REQUIRE(failed);
+    CHECK(failed->last_error_kind == "conflict");
+    CHECK(r.observer.entries(res.job_id, job_state::cleaned) == 0);
+    CHECK(fs::exists(path / "raw/frame.bin"));
+    bool mismatch_seen = false;
+    for (const auto& ev : r->events(res.job_id))
+        if (ev.message.find("hash_mismatch") != std::string::npos) mismatch_seen = true;
+    CHECK(mismatch_seen);
 }

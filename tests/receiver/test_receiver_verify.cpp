@@ -62,7 +62,8 @@ TEST_CASE("verify: a byte flipped in the store after upload is 409 stored_bytes_
     CHECK(why["actual_bytes"] == 2 << 20);
     CHECK(why["message"].get<std::string>().find("eq1/run-001") != std::string::npos);
 
-    CHECK(metric_line(rx, "labsync_receiver_verifications_total") == "labsync_receiver_verifications_total 2");
+    CHECK(metric_line(rx, "labsync_receiver_verifications_total") ==
+          "labsync_receiver_verifications_total 2");
     CHECK(metric_line(rx, "labsync_receiver_verify_mismatch_total") ==
           "labsync_receiver_verify_mismatch_total 1");
     // Absent is still 404, authorization still applies.

@@ -231,7 +231,8 @@ asio::awaitable<probe_result> http_put::probe(const push_request& request) {
     std::optional<std::uint64_t> size;
     if (request.local_manifest) size = request.local_manifest->total_bytes();
     const auto response_timeout = stored_read_timeout(config_.io_timeout, size);
-    auto x = co_await client_->get(target + "?verify=1", headers, response_timeout);
+    const std::string verify_target = target + "?verify=1";  // named: see on_pool about GCC 12
+    auto x = co_await client_->get(verify_target, headers, response_timeout);
     if (!x.completed) {
         out.status =
             transport_result::failure(kind_for_failure(*x.failure), describe_failure("GET", where, x));

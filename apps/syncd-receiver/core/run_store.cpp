@@ -220,7 +220,7 @@ std::optional<stored_run> run_store::lookup(const std::string& equipment, const 
 }
 
 verify_report run_store::verify(const std::string& equipment, const std::string& run,
-                               const std::atomic<bool>* cancel, std::error_code& ec) const {
+                                const std::atomic<bool>* cancel, std::error_code& ec) const {
     ec.clear();
     verify_report out;
     const fs::path dir = root_ / equipment;

@@ -80,8 +80,8 @@ enum class verify_outcome { absent, match, mismatch, cancelled };
 
 struct verify_report {
     verify_outcome outcome = verify_outcome::absent;
-    stored_run recorded;         // the sidecar (match, mismatch)
-    std::string actual_sha256;   // what the stored bytes hash to now (match, mismatch)
+    stored_run recorded;        // the sidecar (match, mismatch)
+    std::string actual_sha256;  // what the stored bytes hash to now (match, mismatch)
     std::uint64_t actual_bytes = 0;
 };
 

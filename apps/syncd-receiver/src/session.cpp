@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -14,7 +15,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -257,7 +257,10 @@ private:
         auto auth = authorize_for(req, r.equipment);
         if (auth.outcome != auth_outcome::granted)
             co_return co_await finish(req, auth_error(auth, v), no_body);
-        if (r.verify) co_return co_await finish(req, co_await verify(r, v), no_body);
+        if (r.verify) {
+            auto res = co_await verify(r, v);
+            co_return co_await finish(req, std::move(res), no_body);
+        }
         auto [stored, ec] = co_await on_disk(ctx_, [&] {
             std::error_code e;
             auto s = ctx_.store.lookup(r.equipment, r.run, e);
@@ -282,7 +285,9 @@ private:
         if (busy) co_return error_response(503, v, "shutting_down", "the receiver is stopping", true);
         struct slot {
             receiver_context& ctx;
-            ~slot() { ctx.verify_slots->try_receive([](boost::system::error_code) {}); }
+            ~slot() {
+                ctx.verify_slots->try_receive([](boost::system::error_code) {});
+            }
         } held{ctx_};
         auto [report, ec] = co_await on_disk(ctx_, [&] {
             std::error_code e;
@@ -316,8 +321,8 @@ private:
             "bytes) recorded",
             where, report.actual_sha256, report.actual_bytes, report.recorded.sha256, report.recorded.bytes);
         ctx_.log->error("verify {}", message);
-        nlohmann::json j{{"error", "stored_bytes_mismatch"},  {"message", message},
-                         {"sha256", report.recorded.sha256},  {"bytes", report.recorded.bytes},
+        nlohmann::json j{{"error", "stored_bytes_mismatch"},      {"message", message},
+                         {"sha256", report.recorded.sha256},      {"bytes", report.recorded.bytes},
                          {"actual_sha256", report.actual_sha256}, {"actual_bytes", report.actual_bytes}};
         co_return make_response(http::status::conflict, v, j.dump() + "\n", true);
     }

@@ -190,8 +190,8 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
             ctx_.log->warn("PUT {}/{}: the stored bytes no longer matched sha256 {}; replaced by this upload",
                            r.equipment, r.run, actual);
         o.status = published == publish_outcome::created || published == publish_outcome::repaired ? 201
-                   : published == publish_outcome::same                                             ? 200
-                                                                                                    : 409;
+                   : published == publish_outcome::same                                            ? 200
+                                                                                                   : 409;
         if (o.status == 409) {
             o.error = "conflict";
             o.message = "run already stored with sha256 " + o.stored.sha256 + " (" +
