@@ -94,7 +94,8 @@ asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, con
         // Expect: 100-continue: the receiver answers 100 or refuses before we send a byte.
         http::response_parser<http::string_body> interim;
         interim.body_limit(response_body_limit);
-        low.expires_after(config.io_timeout);
+        // The receiver may re-read a stored copy of this run before it answers (see put()).
+        low.expires_after(std::max(config.io_timeout, response_timeout));
         auto [iec, in] = co_await http::async_read(stream, conn.buffer, interim, tuple_awaitable);
         if (iec) co_return failed(iec, false, "waiting for 100 Continue");
         if (interim.get().result_int() != 100) {

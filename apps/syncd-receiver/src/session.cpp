@@ -278,22 +278,27 @@ private:
         co_return co_await finish(req, make_response(http::status::ok, v, j.dump() + "\n", true), no_body);
     }
 
-    // GET ?verify=1: re-read the stored archive on the disk pool (at most ctx_.verify_slots'
-    // capacity at once, the others wait) and answer from its bytes, not from the sidecar.
-    awaitable<response> verify(const route& r, unsigned v) {
+    // Re-reads the stored archive of `r` on the disk pool while holding one of ctx_.verify_slots
+    // (at most its capacity at once; the others wait for a slot).
+    awaitable<std::pair<verify_report, std::error_code>> rehash(const route& r) {
         auto [busy] = co_await ctx_.verify_slots->async_send(boost::system::error_code{}, use_tuple);
-        if (busy) co_return error_response(503, v, "shutting_down", "the receiver is stopping", true);
+        if (busy) co_return std::pair{verify_report{verify_outcome::cancelled, {}, {}, 0}, std::error_code{}};
         struct slot {
             receiver_context& ctx;
             ~slot() {
                 ctx.verify_slots->try_receive([](boost::system::error_code) {});
             }
         } held{ctx_};
-        auto [report, ec] = co_await on_disk(ctx_, [&] {
+        co_return co_await on_disk(ctx_, [&] {
             std::error_code e;
             auto rep = ctx_.store.verify(r.equipment, r.run, &ctx_.stopping, e);
             return std::pair{rep, e};
         });
+    }
+
+    // GET ?verify=1: answer from the stored bytes re-hashed now, not from the sidecar.
+    awaitable<response> verify(const route& r, unsigned v) {
+        auto [report, ec] = co_await rehash(r);
         const auto where = r.equipment + "/" + r.run;
         if (ec) {
             ctx_.log->error("verify {}: {}", where, ec.message());
