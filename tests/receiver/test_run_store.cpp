@@ -1,9 +1,11 @@
 // The store against real files: temp files, atomic publish, sidecars, repair, concurrency.
 #include "core/run_store.hpp"
+#include "core/verify_answer.hpp"
 
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <thread>
@@ -209,4 +211,42 @@ TEST_CASE("open removes temp files of dead processes only", "[receiver][store]")
     CHECK_FALSE(fs::exists(tmp / "store" / ".tmp" / "upload.999999999.1"));
     CHECK(fs::exists(tmp / "store" / ".tmp" / ("upload." + std::to_string(::getpid()) + ".1")));
     CHECK(store.free_bytes().value_or(0) > 0);
+}
+
+TEST_CASE("verify answer: 200 verified, 409 stored_bytes_mismatch (never 404), 404, 500, 503",
+          "[receiver][unit][verify]") {
+    verify_report match{verify_outcome::match, {}, std::string(64, 'a'), 10};
+    match.recorded.sha256 = std::string(64, 'a');
+    match.recorded.bytes = 10;
+    match.recorded.stored_at = "2026-12-01T00:00:00Z";
+    auto ok = answer_verify(match, {}, "eq1/r1");
+    CHECK(ok.status == 200);
+    CHECK(ok.counted);
+    CHECK_FALSE(ok.mismatch);
+    CHECK(ok.log_error.empty());
+    auto body = nlohmann::json::parse(ok.body);
+    CHECK(body["verified"] == true);
+    CHECK(body["sha256"] == std::string(64, 'a'));
+    CHECK(body["bytes"] == 10);
+
+    auto damaged = match;
+    damaged.outcome = verify_outcome::mismatch;
+    damaged.actual_sha256 = std::string(64, 'b');
+    auto bad = answer_verify(damaged, {}, "eq1/r1");
+    CHECK(bad.status == 409);
+    CHECK(bad.counted);
+    CHECK(bad.mismatch);
+    CHECK(bad.log_error.find("eq1/r1") != std::string::npos);
+    auto why = nlohmann::json::parse(bad.body);
+    CHECK(why["error"] == "stored_bytes_mismatch");
+    CHECK(why["sha256"] == std::string(64, 'a'));
+    CHECK(why["actual_sha256"] == std::string(64, 'b'));
+
+    CHECK(answer_verify({verify_outcome::absent, {}, {}, 0}, {}, "eq1/r1").status == 404);
+    CHECK_FALSE(answer_verify({verify_outcome::absent, {}, {}, 0}, {}, "eq1/r1").counted);
+    CHECK(answer_verify({verify_outcome::cancelled, {}, {}, 0}, {}, "eq1/r1").status == 503);
+    auto io = answer_verify(match, std::make_error_code(std::errc::io_error), "eq1/r1");
+    CHECK(io.status == 500);
+    CHECK_FALSE(io.counted);
+    CHECK_FALSE(io.log_error.empty());
 }

@@ -3,11 +3,11 @@
 #include "core/body_checker.hpp"
 #include "core/put_decision.hpp"
 #include "core/request_rules.hpp"
+#include "core/verify_answer.hpp"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -299,37 +299,10 @@ private:
     // GET ?verify=1: answer from the stored bytes re-hashed now, not from the sidecar.
     awaitable<response> verify(const route& r, unsigned v) {
         auto [report, ec] = co_await rehash(r);
-        const auto where = r.equipment + "/" + r.run;
-        if (ec) {
-            ctx_.log->error("verify {}: {}", where, ec.message());
-            co_return error_response(500, v, "store_error", "cannot read the stored run", true);
-        }
-        switch (report.outcome) {
-            case verify_outcome::cancelled:
-                co_return error_response(503, v, "shutting_down", "the receiver is stopping", true);
-            case verify_outcome::absent:
-                co_return error_response(404, v, "not_found", "no such run", true);
-            case verify_outcome::match: {
-                ctx_.stats.count_verify(false);
-                nlohmann::json j{{"sha256", report.recorded.sha256},
-                                 {"bytes", report.recorded.bytes},
-                                 {"stored_at", report.recorded.stored_at},
-                                 {"verified", true}};
-                co_return make_response(http::status::ok, v, j.dump() + "\n", true);
-            }
-            case verify_outcome::mismatch:
-                break;
-        }
-        ctx_.stats.count_verify(true);
-        auto message = fmt::format(
-            "stored bytes of {} no longer match their record: sha256 {} ({} bytes) on disk, {} ({} "
-            "bytes) recorded",
-            where, report.actual_sha256, report.actual_bytes, report.recorded.sha256, report.recorded.bytes);
-        ctx_.log->error("verify {}", message);
-        nlohmann::json j{{"error", "stored_bytes_mismatch"},      {"message", message},
-                         {"sha256", report.recorded.sha256},      {"bytes", report.recorded.bytes},
-                         {"actual_sha256", report.actual_sha256}, {"actual_bytes", report.actual_bytes}};
-        co_return make_response(http::status::conflict, v, j.dump() + "\n", true);
+        auto answer = answer_verify(report, ec, r.equipment + "/" + r.run);
+        if (answer.counted) ctx_.stats.count_verify(answer.mismatch);
+        if (!answer.log_error.empty()) ctx_.log->error("{}", answer.log_error);
+        co_return make_response(static_cast<http::status>(answer.status), v, std::move(answer.body), true);
     }
 
     // Reads up to `want` body bytes into `buf` (after `filled` already there).
