@@ -122,6 +122,9 @@ asio::awaitable<void> engine::impl::cleanup_one(equipment_runtime& eq, queue::jo
         auto probe = co_await eq.transport->probe(req);
         if (stopping) co_return;
         if (!probe.status.ok) {
+            // The remote answered that its bytes no longer match (a re-hash, not a record):
+            // never delete; verify again, which re-ships once (SPEC §7).
+            if (probe.status.kind == transports::error_kind::hash_mismatch) s.remote = check_result::mismatch;
             remote_note = probe.status.message;
         } else if (!probe.present) {
             s.remote = check_result::mismatch;

@@ -145,8 +145,11 @@ struct engine::impl {
     void release_permit();
     asio::awaitable<void> worker(equipment_runtime& eq, std::size_t index);
     asio::awaitable<void> ship(equipment_runtime& eq, queue::job job);
+    // `pushed_proof`: the remote manifest the push that just succeeded returned (rsync_ssh);
+    // without it the remote is probed.
     asio::awaitable<void> verify(equipment_runtime& eq, queue::job job,
-                                 std::optional<verifier::manifest> local);
+                                 std::optional<verifier::manifest> local,
+                                 std::optional<verifier::manifest> pushed_proof = std::nullopt);
     asio::awaitable<void> handle_failure(equipment_runtime& eq, const queue::job& job,
                                          const transports::transport_result& result, bool counts_attempt);
     // For push (uploading + packing) or probe (verifying).

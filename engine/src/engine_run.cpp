@@ -283,11 +283,12 @@ asio::awaitable<void> engine::impl::ship(equipment_runtime& eq, queue::job job) 
     if (!transition(job.id, job_state::awaiting_verify, d)) co_return;
     auto updated = store->find(job.id);
     if (!updated) co_return;
-    co_await verify(eq, std::move(*updated), std::move(built.manifest));
+    co_await verify(eq, std::move(*updated), std::move(built.manifest), std::move(result.remote_manifest));
 }
 
 asio::awaitable<void> engine::impl::verify(equipment_runtime& eq, queue::job job,
-                                           std::optional<verifier::manifest> local) {
+                                           std::optional<verifier::manifest> local,
+                                           std::optional<verifier::manifest> pushed_proof) {
     const bool by_archive = job.archive_sha256.has_value() && !job.archive_sha256->empty();
     if (!by_archive && !local) {
         // Manifest transports after a restart: hash the run again and make sure it is what was shipped.
@@ -314,11 +315,18 @@ asio::awaitable<void> engine::impl::verify(equipment_runtime& eq, queue::job job
         }
         local = std::move(built.manifest);
     }
-    auto req = make_request(eq, job, local ? &*local : nullptr, true);
-    if (req.on_progress) req.on_progress(0, 0);  // entering the probe is a step of its own
-    auto outcome = co_await (eq.transport->probe(req) || wait_stop());
-    if (outcome.index() == 1) co_return;  // stays awaiting_verify: verified again on the next open
-    auto& probe = std::get<0>(outcome);
+    transports::probe_result probe;
+    if (pushed_proof && !by_archive) {
+        probe.status = transports::transport_result::success();
+        probe.present = true;
+        probe.remote_manifest = std::move(pushed_proof);
+    } else {
+        auto req = make_request(eq, job, local ? &*local : nullptr, true);
+        if (req.on_progress) req.on_progress(0, 0);  // entering the probe is a step of its own
+        auto outcome = co_await (eq.transport->probe(req) || wait_stop());
+        if (outcome.index() == 1) co_return;  // stays awaiting_verify: verified again on the next open
+        probe = std::move(std::get<0>(outcome));
+    }
     if (!probe.status.ok) {
         co_await handle_failure(eq, job, probe.status, false);
         co_return;

@@ -418,3 +418,43 @@ TEST_CASE("a token_file others can read is warned about, one others can write is
     CHECK(run.exit_code == 2);
     CHECK_THAT(run.err, Catch::Contains("(mode 0666) is writable") && Catch::Contains("not starting"));
 }
+
+TEST_CASE("syncd verify proves the stored bytes: a flipped byte is reported and re-shipped, never deleted",
+          "[e2e][verify]") {
+    receiver_fixture rx(tls_receiver());
+    auto o = to(rx);
+    o.retention = "30d";
+    daemon_fixture d(o);
+    d.start();
+    const auto run = d.write_run("r-flip", 2, 100'000);
+    auto shipped = d.wait_job("r-flip", state_is("verified"));
+    REQUIRE(shipped);
+    const auto sha = (*shipped)["archive_sha256"].get<std::string>();
+
+    const auto stored = rx.store() / "eq1" / "r-flip.tar.zst";
+    auto data = read_file(stored);
+    data[data.size() / 2] = static_cast<char>(data[data.size() / 2] ^ 0x01);
+    write_file(stored, data);
+    // The receiver's record (the plain GET) still matches: only a re-hash can tell.
+    auto record = receiver_record(rx.run_url("eq1", "r-flip"), rx.pki().ca_cert, rx.token());
+    REQUIRE(record);
+    CHECK((*record)["sha256"] == sha);
+
+    auto verify = run_process({LABSYNC_SYNCD, "verify", "eq1/r-flip", "--socket", d.socket().string()});
+    INFO(verify.out << verify.err);
+    CHECK(verify.exit_code == 0);
+    // The proof fails on the receiver's re-hash, the run is re-shipped once, the receiver
+    // replaces the damaged copy, and the run is verified again; the local run is kept (retention
+    // 30 days) and was never deleted.
+    REQUIRE(d.wait_job(
+        "r-flip", [](const json& j) { return j["state"] == "verified" && j["attempts"].get<int>() >= 2; }));
+    // The daemon reported the mismatch as such (the receiver's 409, not a "not found").
+    CHECK_THAT(d.stderr_text(), Catch::Contains("hash_mismatch") && Catch::Contains("stored_bytes_mismatch"));
+    CHECK(std::filesystem::exists(run));
+    CHECK(read_file(stored) != data);
+    auto after = receiver_record(rx.run_url("eq1", "r-flip"), rx.pki().ca_cert, rx.token());
+    REQUIRE(after);
+    CHECK((*after)["sha256"] == sha);
+    auto m = run_process({"curl", "-sS", "--cacert", rx.pki().ca_cert.string(), rx.url() + "/metrics"});
+    CHECK_THAT(m.out, Catch::Contains("labsync_receiver_verify_mismatch_total 1"));
+}

@@ -59,7 +59,7 @@ cap = "1s"
 [equipment.eq1]
 runs_root = "{dir}/runs/eq1"
 settle = "0s"
-retention = "0s"
+retention = "{retention}"
 bandwidth = "{bandwidth}"
 
 [equipment.eq1.transport]
@@ -68,7 +68,8 @@ bandwidth = "{bandwidth}"
 )",
                        fmt::arg("dir", dir().string()), fmt::arg("stall", options_.watchdog_stall),
                        fmt::arg("extra_global", options_.extra_global),
-                       fmt::arg("bandwidth", options_.bandwidth), fmt::arg("transport", transport),
+                       fmt::arg("bandwidth", options_.bandwidth), fmt::arg("retention", options_.retention),
+                       fmt::arg("transport", transport),
                        fmt::arg("extra_equipment", options_.extra_equipment));
 }
 

@@ -25,6 +25,7 @@ struct daemon_options {
     std::string token;              // written to a token file; empty: none
     std::string bandwidth;          // equipment timetable ("" = unlimited)
     std::string watchdog_stall = "15m";
+    std::string retention = "0s";            // equipment eq1
     std::string extra_global;                // appended to [global]
     std::string extra_equipment;             // appended after [equipment.eq1.transport]
     std::map<std::string, std::string> env;  // e.g. NOTIFY_SOCKET

@@ -70,6 +70,17 @@ public:
         });
         return found;
     }
+    // Waits until job `id` has entered `state` at least `times` times.
+    bool wait_entries(std::int64_t id, queue::job_state state, int times,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+        std::unique_lock lock(mutex_);
+        return cv_.wait_for(lock, timeout, [&] {
+            int n = 0;
+            for (auto& j : history_)
+                if (j.id == id && j.state == state) ++n;
+            return n >= times;
+        });
+    }
     // Number of times job `id` entered `state`.
     int entries(std::int64_t id, queue::job_state state) {
         std::lock_guard lock(mutex_);

@@ -2,7 +2,9 @@
 // runs of two equipment end to end to `cleaned`, a receiver that is down and then comes up
 // (backoff, then success), and a receiver refusing the code commit (412 -> quarantine).
 #include "engine_harness.hpp"
+#include "labsync/verifier/sha256.hpp"
 #include "receiver_fixture.hpp"
+#include "sshd_fixture.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -168,4 +170,103 @@ TEST_CASE("integration: the equipment's bandwidth limit throttles the http strea
     INFO("shipping took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
     CHECK(took >= 1800ms);
     CHECK(took < 20s);
+}
+
+TEST_CASE(
+    "integration: a byte flipped in the receiver's store after verified - cleanup refuses, "
+    "hash_mismatch re-ships once",
+    "[engine][integration][verify]") {
+    test::receiver_fixture rx;
+    fixture f;
+    auto cfg = f.config(rx.url(), {"lab-a"});
+    cfg.equipment[0].retention = std::chrono::hours(1);
+    auto clock = std::make_shared<test::manual_clock>();
+    engine::engine_deps deps;
+    deps.clock = [clock] { return clock->now(); };
+    engine_runner r(cfg, std::move(deps));
+    REQUIRE_FALSE(r.open());
+    r.start();
+    const auto path = f.make_run("lab-a", "run-flip", 256);
+    auto res = r->enqueue(path);
+    REQUIRE_FALSE(res.error);
+    auto verified = r.observer.wait_for(res.job_id, job_state::verified, 60s);
+    REQUIRE(verified);
+    REQUIRE(verified->archive_sha256);
+    const auto shipped = *verified->archive_sha256;
+
+    // Same size, one bit different; the receiver's sidecar still records the shipped sha256.
+    const auto stored = rx.store() / "lab-a" / "run-flip.tar.zst";
+    auto data = test::read_file(stored);
+    data[data.size() / 2] = static_cast<char>(data[data.size() / 2] ^ 0x01);
+    test::write_file(stored, data);
+
+    clock->advance(std::chrono::hours(2));  // retention passed: cleanup would delete now
+    r->request_cleanup();
+    // The cleanup probe finds the mismatch: back to awaiting_verify, the verification fails with
+    // hash_mismatch, the run is re-shipped once (the receiver replaces the damaged copy) and
+    // verified again; the local run is never deleted on the way.
+    REQUIRE(r.observer.wait_entries(res.job_id, job_state::verified, 2, 60s));
+    CHECK(r.observer.entries(res.job_id, job_state::cleaned) == 0);
+    CHECK(fs::exists(path / "raw/frame.bin"));
+    CHECK(r.observer.entries(res.job_id, job_state::awaiting_verify) >= 3);
+    bool mismatch_recorded = false;
+    for (const auto& e : r->events(res.job_id))
+        if (e.message.find("hash_mismatch") != std::string::npos &&
+            e.message.find("stored_bytes_mismatch") != std::string::npos)
+            mismatch_recorded = true;
+    CHECK(mismatch_recorded);
+    CHECK(verifier::to_hex(verifier::sha256::of(test::read_file(stored))) == shipped);
+
+    // With the copy proven again, cleanup deletes once its retention has passed.
+    clock->advance(std::chrono::hours(2));
+    r->request_cleanup();
+    REQUIRE(r.observer.wait_for(res.job_id, job_state::cleaned, 60s));
+    CHECK_FALSE(fs::exists(path));
+}
+
+TEST_CASE("integration: rsync_ssh - a byte flipped in the remote copy after verified - cleanup never deletes",
+          "[engine][integration][rsync][verify]") {
+    auto& sshd = test::shared_sshd();
+    fixture f;
+    auto cfg = f.config("http://127.0.0.1:1", {"lab-a"});
+    auto& e = cfg.equipment[0];
+    e.retention = std::chrono::hours(1);
+    e.transport.kind = engine::transport_kind::rsync_ssh;
+    e.transport.rsync_ssh.host = sshd.host();
+    e.transport.rsync_ssh.port = sshd.port();
+    e.transport.rsync_ssh.user = sshd.user();
+    e.transport.rsync_ssh.key_file = sshd.client_key();
+    e.transport.rsync_ssh.known_hosts = sshd.known_hosts();
+    const auto dest = sshd.make_dest("engine-flip");
+    e.transport.rsync_ssh.remote_dir = dest.string();
+    auto clock = std::make_shared<test::manual_clock>();
+    engine::engine_deps deps;
+    deps.clock = [clock] { return clock->now(); };
+    engine_runner r(cfg, std::move(deps));
+    REQUIRE_FALSE(r.open());
+    r.start();
+    const auto path = f.make_run("lab-a", "run-flip", 64);
+    auto res = r->enqueue(path);
+    REQUIRE_FALSE(res.error);
+    REQUIRE(r.observer.wait_for(res.job_id, job_state::verified, 60s));
+
+    const auto remote_file = dest / "lab-a/run-flip/raw/frame.bin";
+    const auto size = fs::file_size(remote_file);
+    sshd.remote_shell("printf '\\000' | dd of='" + remote_file.string() +
+                      "' bs=1 seek=1000 conv=notrunc 2>/dev/null");
+    REQUIRE(fs::file_size(remote_file) == size);
+
+    clock->advance(std::chrono::hours(2));
+    r->request_cleanup();
+    // The cleanup probe hashes the remote files now: mismatch → awaiting_verify → hash_mismatch →
+    // one re-ship, which finds a different run in place (conflict, nothing overwritten) → failed.
+    auto failed = r.observer.wait_for(res.job_id, job_state::failed, 60s);
+    REQUIRE(failed);
+    CHECK(failed->last_error_kind == "conflict");
+    CHECK(r.observer.entries(res.job_id, job_state::cleaned) == 0);
+    CHECK(fs::exists(path / "raw/frame.bin"));
+    bool mismatch_seen = false;
+    for (const auto& ev : r->events(res.job_id))
+        if (ev.message.find("hash_mismatch") != std::string::npos) mismatch_seen = true;
+    CHECK(mismatch_seen);
 }

@@ -24,6 +24,17 @@ TEST_CASE("sha256 and commit header formats", "[receiver][unit]") {
     CHECK_FALSE(valid_commit("main"));
 }
 
+TEST_CASE("routes: ?verify=1 asks for a re-hash of the stored bytes", "[receiver][unit]") {
+    auto r = parse_route("/v1/runs/eq1/run-7?verify=1");
+    CHECK(r.kind == route_kind::run);
+    CHECK(r.run == "run-7");
+    CHECK(r.verify);
+    CHECK(parse_route("/v1/runs/eq1/run-7?x=2&verify=1").verify);
+    CHECK_FALSE(parse_route("/v1/runs/eq1/run-7?verify=0").verify);
+    CHECK_FALSE(parse_route("/v1/runs/eq1/run-7?verify=10").verify);
+    CHECK_FALSE(parse_route("/v1/runs/eq1/run-7?noverify=1").verify);
+}
+
 TEST_CASE("routes", "[receiver][unit]") {
     CHECK(parse_route("/healthz").kind == route_kind::healthz);
     CHECK(parse_route("/metrics?x=1").kind == route_kind::metrics);
@@ -33,6 +44,7 @@ TEST_CASE("routes", "[receiver][unit]") {
     CHECK(r.ids_valid);
     CHECK(r.equipment == "eq1");
     CHECK(r.run == "run-7");
+    CHECK_FALSE(r.verify);
     CHECK_FALSE(parse_route("/v1/runs/eq1/a/b").ids_valid);
     CHECK_FALSE(parse_route("/v1/runs/../x").ids_valid);
     CHECK_FALSE(parse_route("/v1/runs/eq1/").ids_valid);

@@ -108,6 +108,42 @@ TEST_CASE("http_put over TLS with CA and bearer: 201, probe agrees, re-push 200 
     CHECK_FALSE(fs::exists(h.driver().outbox_path("eq1", "run-001")));
 }
 
+TEST_CASE("http_put: the probe proves the stored bytes - a byte flipped on the receiver is hash_mismatch",
+          "[http_put][verify]") {
+    test::temp_dir t;
+    test::receiver_fixture rx(tls_options(), LABSYNC_RECEIVER);
+    make_run(t / "runs" / "run-011", 2, 200'000, 11);
+    driver_harness h(config_for(rx, t));
+    REQUIRE(h.created());
+    auto req = request_for("eq1", t / "runs" / "run-011");
+    auto pushed = h.push(req);
+    INFO(pushed.message);
+    REQUIRE(pushed.ok);
+    REQUIRE(h.probe(req).status.ok);
+
+    // Same size, one bit different, the sidecar untouched.
+    const auto stored = rx.store() / "eq1" / "run-011.tar.zst";
+    auto data = test::read_file(stored);
+    data[data.size() / 2] = static_cast<char>(data[data.size() / 2] ^ 0x01);
+    test::write_file(stored, data);
+
+    auto probe = h.probe(req);
+    INFO(probe.status.message);
+    CHECK_FALSE(probe.status.ok);
+    CHECK(probe.status.kind == error_kind::hash_mismatch);
+    CHECK(probe.status.returncode == 409);
+    CHECK_THAT(probe.status.message, Catch::Contains("stored_bytes_mismatch"));
+    CHECK_FALSE(probe.present);
+
+    // Re-shipping repairs the stored copy; the probe proves it again.
+    auto reship = h.push(req);
+    INFO(reship.message);
+    CHECK(reship.ok);
+    auto after = h.probe(req);
+    CHECK(after.status.ok);
+    CHECK(after.archive_sha256 == h.driver().shipped_archive_sha256(req));
+}
+
 TEST_CASE("http_put: divergent content under the same run id is a conflict", "[http_put]") {
     test::temp_dir t;
     test::receiver_fixture rx(tls_options(), LABSYNC_RECEIVER);

@@ -57,6 +57,18 @@ TEST_CASE("probe status: 200 and 404 are answers, auth and 5xx as for PUT", "[ht
     CHECK(kind_for_probe_status(403) == error_kind::auth);
     CHECK(kind_for_probe_status(503) == error_kind::network);
     CHECK(kind_for_probe_status(400) == error_kind::unknown);
+    // 409 to the verify GET: the stored bytes no longer match their record.
+    CHECK(kind_for_probe_status(409) == error_kind::hash_mismatch);
+}
+
+TEST_CASE("http_put: the wait for a response that follows a stored-archive read grows with its size",
+          "[http_put][unit]") {
+    using std::chrono::milliseconds;
+    CHECK(stored_read_timeout(milliseconds(60'000), 0) == milliseconds(60'000));
+    // 16 MiB/s: 1 GiB adds 64 s.
+    CHECK(stored_read_timeout(milliseconds(60'000), std::uint64_t{1} << 30) >= milliseconds(60'000 + 64'000));
+    CHECK(stored_read_timeout(milliseconds(60'000), std::uint64_t{1} << 30) <= milliseconds(60'000 + 65'000));
+    CHECK(stored_read_timeout(milliseconds(60'000), std::nullopt) == milliseconds(60'000 + 3'600'000));
 }
 
 TEST_CASE("failures: timeouts, refusals and resets are network", "[http_status]") {

@@ -126,6 +126,33 @@ TEST_CASE("rclone to a local remote: ship, verify, idempotent, conflict, altered
     CHECK_FALSE(p.present);
 }
 
+TEST_CASE("rclone: every probe hashes the remote bytes now - a byte flipped in place is seen",
+          "[rclone][verify]") {
+    rclone_case t;
+    auto d = t.driver(t.local_remote());
+    const auto run = labsync::test::make_run(t.local, "run-001");
+    const auto local = labsync::test::local_manifest(run);
+    auto req = request_for(run);
+    req.local_manifest = &local;
+    REQUIRE(drive([&] { return d->push(req); }).ok);
+    auto before = drive([&] { return d->probe(req); });
+    REQUIRE(before.remote_manifest);
+    REQUIRE(before.remote_manifest->to_sha256sum() == local.to_sha256sum());
+    // Bit rot: one byte changes, size and mtime stay.
+    const auto file = t.local / "store/seq-1/run-001/meta.json";
+    const auto mtime = fs::last_write_time(file);
+    auto data = labsync::test::read_file(file);
+    data[2] = static_cast<char>(data[2] ^ 0x01);
+    labsync::test::write_file(file, data);
+    fs::last_write_time(file, mtime);
+    auto after = drive([&] { return d->probe(req); });
+    REQUIRE(after.status.ok);
+    REQUIRE(after.remote_manifest);
+    const auto* entry = after.remote_manifest->find("meta.json");
+    REQUIRE(entry);
+    CHECK(entry->sha256 != local.find("meta.json")->sha256);
+}
+
 TEST_CASE("rclone: a leftover staging dir is made identical to the run", "[rclone]") {
     rclone_case t;
     auto c = t.local_remote();

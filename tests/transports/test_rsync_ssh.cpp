@@ -100,7 +100,6 @@ TEST_CASE("rsync_ssh: a run absent on the remote probes as not present", "[rsync
 TEST_CASE("rsync_ssh: a remote file altered after upload shows in the probe", "[rsync][ssh]") {
     rsync_case t("altered");
     auto c = t.config();
-    c.fresh_manifest_ttl = std::chrono::milliseconds(0);  // every probe asks the remote
     auto d = t.driver(c);
     const auto run = labsync::test::make_run(t.local, "run-001");
     const auto local = labsync::test::local_manifest(run);
@@ -114,6 +113,45 @@ TEST_CASE("rsync_ssh: a remote file altered after upload shows in the probe", "[
     const auto* entry = probed.remote_manifest->find("meta.json");
     REQUIRE(entry);
     CHECK(entry->sha256 != local.find("meta.json")->sha256);
+}
+
+TEST_CASE("rsync_ssh: every probe hashes the remote files now - a byte flipped after the push is seen",
+          "[rsync][ssh][verify]") {
+    rsync_case t("flip");
+    auto d = t.driver(t.config());  // default settings: nothing from the push is reused by a probe
+    const auto run = labsync::test::make_run(t.local, "run-001");
+    const auto local = labsync::test::local_manifest(run);
+    auto req = request_for(run);
+    req.local_manifest = &local;
+    auto pushed = drive([&] { return d->push(req); });
+    INFO(pushed.message << " | " << pushed.stderr_text);
+    REQUIRE(pushed.ok);
+    // One byte of the stored copy changes in place (same size) after it was verified.
+    const auto remote_file = t.dest / "scope-1/run-001/meta.json";
+    const auto size = fs::file_size(remote_file);
+    t.sshd.remote_shell("printf '\\000' | dd of='" + remote_file.string() +
+                        "' bs=1 seek=2 conv=notrunc 2>/dev/null");
+    REQUIRE(fs::file_size(remote_file) == size);
+    auto probed = drive([&] { return d->probe(req); });
+    REQUIRE(probed.status.ok);
+    REQUIRE(probed.remote_manifest);
+    const auto* entry = probed.remote_manifest->find("meta.json");
+    REQUIRE(entry);
+    CHECK(entry->sha256 != local.find("meta.json")->sha256);
+}
+
+TEST_CASE("rsync_ssh: the push returns the remote manifest computed after the rename as its proof",
+          "[rsync][ssh][verify]") {
+    rsync_case t("proof");
+    auto d = t.driver(t.config());
+    const auto run = labsync::test::make_run(t.local, "run-001");
+    const auto local = labsync::test::local_manifest(run);
+    auto req = request_for(run);
+    req.local_manifest = &local;
+    auto pushed = drive([&] { return d->push(req); });
+    REQUIRE(pushed.ok);
+    REQUIRE(pushed.remote_manifest);
+    CHECK(pushed.remote_manifest->to_sha256sum() == local.to_sha256sum());
 }
 
 TEST_CASE("rsync_ssh: an existing divergent remote run is a conflict", "[rsync][ssh]") {

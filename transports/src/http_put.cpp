@@ -183,7 +183,9 @@ asio::awaitable<transport_result> http_put::push(const push_request& request) {
     body.chunk_bytes = config_.chunk_bytes;
     body.limiter = request.limiter;
     body.on_progress = &request.on_progress;
-    auto x = co_await client_->put(target, headers, body);
+    // Over a stored copy the receiver re-reads it before answering (it replaces damaged bytes).
+    const auto response_timeout = stored_read_timeout(config_.io_timeout, prepared.bytes);
+    auto x = co_await client_->put(target, headers, body, response_timeout);
 
     if (!x.completed) {
         auto r = transport_result::failure(kind_for_failure(*x.failure), describe_failure("PUT", where, x));
@@ -222,7 +224,13 @@ asio::awaitable<probe_result> http_put::probe(const push_request& request) {
         }
         headers.emplace_back("Authorization", "Bearer " + token);
     }
-    auto x = co_await client_->get(target, headers);
+    // A verify request: the receiver re-hashes the stored archive, so the answer proves the
+    // bytes, not its record (docs/protocol.md "Verify"). The archive is about as large as the run.
+    std::optional<std::uint64_t> size;
+    if (request.local_manifest) size = request.local_manifest->total_bytes();
+    const auto response_timeout = stored_read_timeout(config_.io_timeout, size);
+    const std::string verify_target = target + "?verify=1";  // named: see on_pool about GCC 12
+    auto x = co_await client_->get(verify_target, headers, response_timeout);
     if (!x.completed) {
         out.status =
             transport_result::failure(kind_for_failure(*x.failure), describe_failure("GET", where, x));
@@ -241,6 +249,16 @@ asio::awaitable<probe_result> http_put::probe(const push_request& request) {
     auto sha = doc.is_object() && doc.contains("sha256") && doc["sha256"].is_string()
                    ? doc["sha256"].get<std::string>()
                    : std::string();
+    if (!doc.is_object() || !doc.contains("verified") || doc["verified"] != true) {
+        out.status = transport_result::failure(
+            error_kind::unknown,
+            fmt::format("GET {}?verify=1: HTTP 200 but the receiver did not re-hash the stored archive "
+                        "(no \"verified\": true; a syncd-receiver older than this syncd ignores the "
+                        "verify request: upgrade it): {}",
+                        where, body_excerpt(x.body)),
+            x.status);
+        co_return out;
+    }
     if (!verifier::digest_from_hex(sha)) {
         out.status =
             transport_result::failure(error_kind::unknown,

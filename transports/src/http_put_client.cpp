@@ -81,7 +81,7 @@ http_exchange failed(const error_code& ec, bool connecting, std::string_view ste
 template <class Stream>
 asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, const http_put_config& config,
                                            http::request<http::empty_body>& request, file_body* body,
-                                           bool& keep_alive) {
+                                           std::chrono::milliseconds response_timeout, bool& keep_alive) {
     auto& low = conn.lowest();
     keep_alive = false;
     http::request_serializer<http::empty_body> serializer{request};
@@ -94,7 +94,8 @@ asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, con
         // Expect: 100-continue: the receiver answers 100 or refuses before we send a byte.
         http::response_parser<http::string_body> interim;
         interim.body_limit(response_body_limit);
-        low.expires_after(config.io_timeout);
+        // The receiver may re-read a stored copy of this run before it answers (see put()).
+        low.expires_after(std::max(config.io_timeout, response_timeout));
         auto [iec, in] = co_await http::async_read(stream, conn.buffer, interim, tuple_awaitable);
         if (iec) co_return failed(iec, false, "waiting for 100 Continue");
         if (interim.get().result_int() != 100) {
@@ -159,7 +160,7 @@ asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, con
     }
     http::response_parser<http::string_body> final_parser;
     final_parser.body_limit(response_body_limit);
-    low.expires_after(config.io_timeout);
+    low.expires_after(std::max(config.io_timeout, response_timeout));
     auto [rec, rn] = co_await http::async_read(stream, conn.buffer, final_parser, tuple_awaitable);
     if (rec) co_return failed(rec, false, "reading the response", body != nullptr);
     low.expires_never();
@@ -249,7 +250,7 @@ struct http_client::impl {
     }
 
     asio::awaitable<http_exchange> run(http::verb verb, const std::string& target, const header_list& headers,
-                                       file_body* body) {
+                                       file_body* body, std::chrono::milliseconds response_timeout) {
         for (int attempt = 0;; ++attempt) {
             auto conn = take_idle();
             if (!conn) {
@@ -270,9 +271,11 @@ struct http_client::impl {
             // if/else, not ?: (GCC 12 miscompiles co_await inside a conditional expression).
             http_exchange x;
             if (conn->tls)
-                x = co_await exchange_on(*conn->tls, *conn, config, request, body, keep_alive);
+                x = co_await exchange_on(*conn->tls, *conn, config, request, body, response_timeout,
+                                         keep_alive);
             else
-                x = co_await exchange_on(*conn->plain, *conn, config, request, body, keep_alive);
+                x = co_await exchange_on(*conn->plain, *conn, config, request, body, response_timeout,
+                                         keep_alive);
             // A kept-alive connection the server closed meanwhile fails on first use: open a
             // fresh one once. PUT and GET of a run are idempotent, so repeating is safe.
             if (!x.completed && conn->reused && attempt == 0 && x.failure != http_failure::local_io_error)
@@ -331,12 +334,13 @@ http_client::http_client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
 http_client::~http_client() = default;
 
 asio::awaitable<http_exchange> http_client::put(const std::string& target, const header_list& headers,
-                                                file_body& body) {
-    co_return co_await impl_->run(http::verb::put, target, headers, &body);
+                                                file_body& body, std::chrono::milliseconds response_timeout) {
+    co_return co_await impl_->run(http::verb::put, target, headers, &body, response_timeout);
 }
 
-asio::awaitable<http_exchange> http_client::get(const std::string& target, const header_list& headers) {
-    co_return co_await impl_->run(http::verb::get, target, headers, nullptr);
+asio::awaitable<http_exchange> http_client::get(const std::string& target, const header_list& headers,
+                                                std::chrono::milliseconds response_timeout) {
+    co_return co_await impl_->run(http::verb::get, target, headers, nullptr, response_timeout);
 }
 
 std::uint64_t http_client::connections_opened() const noexcept {

@@ -8,6 +8,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -46,9 +47,13 @@ public:
     ~http_client();
 
     // The arguments are referenced until the returned awaitable completes (await it at once).
+    // `response_timeout` bounds the wait for the final response once the request is sent, and a
+    // PUT's wait for 100 Continue (at least the config's io_timeout): the receiver may read a
+    // stored archive before answering.
     boost::asio::awaitable<http_exchange> put(const std::string& target, const header_list& headers,
-                                              file_body& body);
-    boost::asio::awaitable<http_exchange> get(const std::string& target, const header_list& headers);
+                                              file_body& body, std::chrono::milliseconds response_timeout);
+    boost::asio::awaitable<http_exchange> get(const std::string& target, const header_list& headers,
+                                              std::chrono::milliseconds response_timeout);
 
     std::uint64_t connections_opened() const noexcept;
 

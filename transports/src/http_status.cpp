@@ -58,8 +58,16 @@ error_kind kind_for_put_status(int status) noexcept {
 error_kind kind_for_probe_status(int status) noexcept {
     if (status == 200 || status == 404) return error_kind::none;
     if (status == 401 || status == 403) return error_kind::auth;
+    if (status == 409) return error_kind::hash_mismatch;
     if (status >= 500 && status <= 599) return error_kind::network;
     return error_kind::unknown;
+}
+
+std::chrono::milliseconds stored_read_timeout(std::chrono::milliseconds io_timeout,
+                                              std::optional<std::uint64_t> bytes) noexcept {
+    constexpr std::uint64_t slow_bytes_per_ms = (16u << 20) / 1000;
+    if (!bytes) return io_timeout + std::chrono::hours(1);
+    return io_timeout + std::chrono::milliseconds(*bytes / slow_bytes_per_ms);
 }
 
 error_kind kind_for_failure(http_failure failure) noexcept {

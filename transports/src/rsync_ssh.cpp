@@ -292,14 +292,12 @@ asio::awaitable<transport_result> rsync_ssh::push(const push_request& request) {
     if (!moved.status.ok) co_return moved.status;
     auto marker = split_marker(moved.stdout_text);
     if (marker && marker->marker == "moved") {
-        // Keep the manifest computed right after the rename for the first probe of this run.
-        auto fresh = parse_manifest_output(marker->rest, paths.final_dir);
-        if (fresh.status.ok && fresh.present && config_.fresh_manifest_ttl.count() > 0) {
-            std::lock_guard lock(fresh_mutex_);
-            fresh_[{request.equipment, request.run_id}] = {std::move(fresh),
-                                                           std::chrono::steady_clock::now()};
-        }
-        co_return transport_result::success();
+        // The manifest computed right after the rename is this push's proof (no cache: a later
+        // probe always hashes the remote files again).
+        auto result = transport_result::success();
+        auto proof = parse_manifest_output(marker->rest, paths.final_dir);
+        if (proof.status.ok && proof.present) result.remote_manifest = std::move(proof.remote_manifest);
+        co_return result;
     }
     if (marker && marker->marker == "exists") {
         // Someone stored this run between our check and our rename: judge it, drop our copy.
@@ -313,17 +311,7 @@ asio::awaitable<transport_result> rsync_ssh::push(const push_request& request) {
 
 asio::awaitable<probe_result> rsync_ssh::probe(const push_request& request) {
     if (auto refused = detail::check_probe_request(request)) co_return std::move(*refused);
-    {
-        // The first probe after a push uses the manifest the remote computed right after the
-        // rename (same host, same files, one round trip less); later probes ask again.
-        std::lock_guard lock(fresh_mutex_);
-        if (auto it = fresh_.find({request.equipment, request.run_id}); it != fresh_.end()) {
-            const bool young = std::chrono::steady_clock::now() - it->second.at < config_.fresh_manifest_ttl;
-            probe_result r = std::move(it->second.result);
-            fresh_.erase(it);
-            if (young) co_return r;
-        }
-    }
+    // Always the remote files hashed now: this probe gates deletion (cleanup, `syncd verify`).
     const auto paths = make_remote_paths(config_.dest, request.equipment, request.run_id, "");
     co_return co_await remote_manifest(paths.final_dir, request.equipment);
 }

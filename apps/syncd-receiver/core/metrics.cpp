@@ -70,6 +70,16 @@ std::string metrics::render(std::optional<std::uint64_t> store_free_bytes) const
         "--max-connections to admit a new one.\n";
     out += "# TYPE labsync_receiver_connections_evicted_total counter\n";
     out += fmt::format("labsync_receiver_connections_evicted_total {}\n", connections_evicted_.load());
+    out +=
+        "# HELP labsync_receiver_verifications_total Stored archives re-hashed for a verify request "
+        "(GET ?verify=1).\n";
+    out += "# TYPE labsync_receiver_verifications_total counter\n";
+    out += fmt::format("labsync_receiver_verifications_total {}\n", verifications_.load());
+    out +=
+        "# HELP labsync_receiver_verify_mismatch_total Verify requests whose stored bytes no longer "
+        "matched the recorded sha256 or size (answered 409 stored_bytes_mismatch).\n";
+    out += "# TYPE labsync_receiver_verify_mismatch_total counter\n";
+    out += fmt::format("labsync_receiver_verify_mismatch_total {}\n", verify_mismatches_.load());
     if (store_free_bytes) {
         out +=
             "# HELP labsync_receiver_store_free_bytes Bytes available to the receiver on the store "

@@ -26,6 +26,12 @@ public:
     void upload_finished() noexcept { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
     void connection_refused() noexcept { connections_refused_.fetch_add(1, std::memory_order_relaxed); }
     void connection_evicted() noexcept { connections_evicted_.fetch_add(1, std::memory_order_relaxed); }
+    // One verify request that re-hashed a stored archive; `mismatch` when its bytes no longer
+    // matched the sidecar.
+    void count_verify(bool mismatch) noexcept {
+        verifications_.fetch_add(1, std::memory_order_relaxed);
+        if (mismatch) verify_mismatches_.fetch_add(1, std::memory_order_relaxed);
+    }
 
     // `store_free_bytes` is sampled by the caller (statvfs) at scrape time.
     std::string render(std::optional<std::uint64_t> store_free_bytes) const;
@@ -39,6 +45,8 @@ private:
     std::atomic<std::int64_t> in_flight_{0};
     std::atomic<std::uint64_t> connections_refused_{0};
     std::atomic<std::uint64_t> connections_evicted_{0};
+    std::atomic<std::uint64_t> verifications_{0};
+    std::atomic<std::uint64_t> verify_mismatches_{0};
     std::array<std::atomic<std::uint64_t>, bucket_bounds.size() + 1> buckets_{};  // last: +Inf
     std::atomic<std::uint64_t> upload_count_{0};
     std::atomic<std::uint64_t> upload_micros_{0};

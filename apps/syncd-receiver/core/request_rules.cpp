@@ -33,7 +33,15 @@ bool valid_commit(std::string_view commit) noexcept {
 
 route parse_route(std::string_view target) {
     route r;
-    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    if (auto q = target.find('?'); q != std::string_view::npos) {
+        std::string_view query = target.substr(q + 1);
+        target = target.substr(0, q);
+        while (!query.empty()) {
+            auto amp = query.find('&');
+            if (query.substr(0, amp) == "verify=1") r.verify = true;
+            query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        }
+    }
     if (target == "/healthz") {
         r.kind = route_kind::healthz;
     } else if (target == "/metrics") {

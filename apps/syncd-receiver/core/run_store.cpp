@@ -50,19 +50,27 @@ std::error_code write_all(int fd, const std::byte* data, std::size_t size) {
     return {};
 }
 
-// Hashes an existing file (sidecar repair).
-std::optional<stored_run> hash_file(const fs::path& path, std::error_code& ec) {
+// Hashes an existing file (sidecar repair, verification). nullopt with ec clear when it is
+// absent, or when `cancel` was set (then *cancelled = true).
+std::optional<stored_run> hash_file(const fs::path& path, std::error_code& ec,
+                                    const std::atomic<bool>* cancel = nullptr, bool* cancelled = nullptr) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        if (errno != ENOENT) ec = last_error();
+        if (errno != ENOENT && errno != ENOTDIR) ec = last_error();
         return std::nullopt;
     }
     struct stat st {};
     ::fstat(fd, &st);
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     verifier::sha256 hash;
     std::vector<std::byte> buf(1 << 20);
     std::uint64_t total = 0;
     for (;;) {
+        if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+            if (cancelled != nullptr) *cancelled = true;
+            ::close(fd);
+            return std::nullopt;
+        }
         ssize_t n = ::read(fd, buf.data(), buf.size());
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -82,6 +90,18 @@ std::optional<stored_run> hash_file(const fs::path& path, std::error_code& ec) {
         now_rfc3339(std::chrono::system_clock::time_point(std::chrono::seconds(st.st_mtim.tv_sec)));
     out.client = "unknown (sidecar repaired)";
     return out;
+}
+
+// The sidecar as recorded; nullopt when it is missing or unreadable.
+std::optional<stored_run> read_sidecar(const fs::path& side) {
+    int fd = ::open(side.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::string text;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    return parse_sidecar(text);
 }
 
 std::atomic<std::uint64_t> temp_counter{0};
@@ -187,18 +207,9 @@ std::optional<stored_run> run_store::lookup(const std::string& equipment, const 
         if (errno != ENOENT && errno != ENOTDIR) ec = last_error();
         return std::nullopt;
     }
-    fs::path side = dir / (run + ".json");
-    int fd = ::open(side.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        std::string text;
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
-        ::close(fd);
-        if (auto parsed = parse_sidecar(text);
-            parsed && parsed->bytes == static_cast<std::uint64_t>(st.st_size)) {
-            return parsed;
-        }
+    if (auto parsed = read_sidecar(dir / (run + ".json"));
+        parsed && parsed->bytes == static_cast<std::uint64_t>(st.st_size)) {
+        return parsed;
     }
     // Data without a (valid) sidecar: the publisher died between link and sidecar, or is just
     // writing it. The data is complete by construction, so hash it and write the sidecar.
@@ -206,6 +217,34 @@ std::optional<stored_run> run_store::lookup(const std::string& equipment, const 
     if (!repaired) return std::nullopt;
     if (auto wec = write_sidecar(dir, run, *repaired)) ec = wec;
     return repaired;
+}
+
+verify_report run_store::verify(const std::string& equipment, const std::string& run,
+                                const std::atomic<bool>* cancel, std::error_code& ec) const {
+    ec.clear();
+    verify_report out;
+    const fs::path dir = root_ / equipment;
+    // The record first: a sidecar written while we hash belongs to the bytes we read.
+    auto recorded = read_sidecar(dir / (run + ".json"));
+    bool cancelled = false;
+    auto actual = hash_file(dir / (run + ".tar.zst"), ec, cancel, &cancelled);
+    if (cancelled) {
+        out.outcome = verify_outcome::cancelled;
+        return out;
+    }
+    if (!actual) return out;  // absent, or ec
+    if (!recorded) {
+        // Data without a sidecar is complete by construction (see the header): repair it.
+        if (auto wec = write_sidecar(dir, run, *actual)) ec = wec;
+        recorded = *actual;
+    }
+    out.recorded = *recorded;
+    out.actual_sha256 = actual->sha256;
+    out.actual_bytes = actual->bytes;
+    out.outcome = recorded->sha256 == actual->sha256 && recorded->bytes == actual->bytes
+                      ? verify_outcome::match
+                      : verify_outcome::mismatch;
+    return out;
 }
 
 std::unique_ptr<upload_file> run_store::begin_upload(std::error_code& ec) const {
@@ -243,6 +282,25 @@ std::error_code run_store::write_sidecar(const fs::path& dir, const std::string&
     return fsync_dir(dir);
 }
 
+// Puts the (fsynced) upload in place of a damaged stored archive: linked to a temp name, then
+// renamed over the final name, so the name never points at partial data.
+std::error_code run_store::replace_data(upload_file& file, const fs::path& final_path) const {
+    fs::path tmp = file.named_path_;
+    if (tmp.empty()) {
+        tmp = root_ / ".tmp" / fmt::format("upload.{}.{}", ::getpid(), temp_counter.fetch_add(1));
+        auto proc = fmt::format("/proc/self/fd/{}", file.fd_);
+        if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) != 0)
+            return last_error();
+    }
+    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+        auto ec = last_error();
+        ::unlink(tmp.c_str());
+        return ec;
+    }
+    file.named_path_.clear();
+    return fsync_dir(final_path.parent_path());
+}
+
 publish_outcome run_store::publish(upload_file& file, const std::string& equipment, const std::string& run,
                                    const stored_run& meta, stored_run& existing, std::error_code& ec) const {
     ec.clear();
@@ -276,7 +334,19 @@ publish_outcome run_store::publish(upload_file& file, const std::string& equipme
             return publish_outcome::divergent;
         }
         existing = *stored;
-        return existing.sha256 == meta.sha256 ? publish_outcome::same : publish_outcome::divergent;
+        if (existing.sha256 != meta.sha256) return publish_outcome::divergent;
+        // The record says "same": prove it on the bytes before answering so. A stored copy
+        // damaged on disk is replaced by this upload, whose bytes were just hashed.
+        auto actual = hash_file(final_path, ec);
+        if (!actual) {
+            if (!ec) ec = std::make_error_code(std::errc::no_such_file_or_directory);
+            return publish_outcome::divergent;
+        }
+        if (actual->sha256 == meta.sha256 && actual->bytes == meta.bytes) return publish_outcome::same;
+        if ((ec = replace_data(file, final_path))) return publish_outcome::divergent;
+        existing = meta;
+        ec = write_sidecar(dir, run, meta);
+        return publish_outcome::repaired;
     }
     if (!file.named_path_.empty()) {
         ::unlink(file.named_path_.c_str());

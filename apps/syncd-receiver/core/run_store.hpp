@@ -14,9 +14,14 @@
 //     the directory, then answers 201. Losers compare their sha with the stored one: 200/409.
 // The data file is the truth; the sidecar is derived. If a crash falls between 2 and 3, the next
 // lookup finds data without a sidecar, hashes it and writes the sidecar (a repair).
+//
+// The sidecar is a record, not a proof: verify() re-reads every stored byte and compares it with
+// the sidecar, so a byte flipped on disk after the upload is found (docs/protocol.md "Verify").
+// A re-upload of the same sha256 over a stored copy whose bytes no longer match replaces it.
 
 #include "labsync/verifier/sha256.hpp"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -66,7 +71,19 @@ private:
     verifier::sha256 hash_;
 };
 
-enum class publish_outcome { created, same, divergent };
+// created: stored now; same: already stored with this sha256 (and its bytes still match);
+// divergent: stored with another sha256; repaired: stored with this sha256 but the stored bytes
+// no longer matched it, so the upload replaced them.
+enum class publish_outcome { created, same, divergent, repaired };
+
+enum class verify_outcome { absent, match, mismatch, cancelled };
+
+struct verify_report {
+    verify_outcome outcome = verify_outcome::absent;
+    stored_run recorded;        // the sidecar (match, mismatch)
+    std::string actual_sha256;  // what the stored bytes hash to now (match, mismatch)
+    std::uint64_t actual_bytes = 0;
+};
 
 class run_store {
 public:
@@ -80,6 +97,13 @@ public:
     std::optional<stored_run> lookup(const std::string& equipment, const std::string& run,
                                      std::error_code& ec) const;
 
+    // Re-reads the stored archive of equipment/run and compares its sha256 and size with the
+    // sidecar. Blocking, reads the whole file: run it on the disk pool, a bounded number at a
+    // time. `cancel` (may be null) is polled between reads. Data without a sidecar is repaired
+    // as in lookup() and reported as a match; ec set on a read error.
+    verify_report verify(const std::string& equipment, const std::string& run,
+                         const std::atomic<bool>* cancel, std::error_code& ec) const;
+
     std::unique_ptr<upload_file> begin_upload(std::error_code& ec) const;
 
     // Publishes `file` (whose sha is meta.sha256) as equipment/run. On same/divergent `existing`
@@ -91,6 +115,7 @@ private:
     explicit run_store(std::filesystem::path root) : root_(std::move(root)) {}
     std::error_code write_sidecar(const std::filesystem::path& dir, const std::string& run,
                                   const stored_run& meta) const;
+    std::error_code replace_data(upload_file& file, const std::filesystem::path& final_path) const;
     std::filesystem::path root_;
 };
 

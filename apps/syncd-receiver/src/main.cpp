@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
     app.add_option("--shutdown-grace", o.shutdown_grace, "seconds uploads may finish after SIGTERM");
     app.add_option("--max-connections", o.max_connections, "open connections at most");
     app.add_option("--io-threads", o.io_threads, "threads running network I/O");
-    app.add_option("--disk-threads", o.disk_threads, "threads hashing and writing uploads");
+    app.add_option("--disk-threads", o.disk_threads,
+                   "threads hashing and writing uploads (verify re-hashes use at most half)");
     try {
         app.parse(argc, argv);
         if (!config_path.empty()) {

@@ -3,6 +3,9 @@
 // config.io_threads threads and only moves bytes; each connection lives on its own strand.
 // `disk` (an asio::thread_pool) does every blocking store call: hashing, writes, fsync, link,
 // statvfs, sidecar reads. Results come back to the connection's strand through co_spawn.
+// A verify request re-reads a whole stored archive: `verify_slots` (a channel whose capacity is
+// the limit, one message per re-hash in progress) bounds how many do so at once, so uploads
+// always keep disk threads.
 
 #include "core/metrics.hpp"
 #include "core/run_store.hpp"
@@ -10,6 +13,7 @@
 
 #include <spdlog/logger.h>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -54,6 +58,8 @@ private:
     std::list<std::shared_ptr<connection_control>> list_;
 };
 
+using slot_channel = boost::asio::experimental::concurrent_channel<void(boost::system::error_code)>;
+
 struct receiver_context {
     const server_config& config;
     run_store store;
@@ -64,6 +70,7 @@ struct receiver_context {
     connection_registry connections;
     std::shared_ptr<spdlog::logger> log;
     std::atomic<bool> stopping{false};
+    std::unique_ptr<slot_channel> verify_slots;
 };
 
 }  // namespace labsync::receiver

@@ -182,7 +182,8 @@ int run_server(const server_config& cfg) {
     }
     asio::io_context io(static_cast<int>(cfg.io_threads));
     asio::thread_pool disk(cfg.disk_threads);
-    receiver_context ctx{cfg, std::move(*store), {}, io, disk, std::nullopt, {}, log, {}};
+    receiver_context ctx{cfg, std::move(*store), {}, io, disk, std::nullopt, {}, log, {}, {}};
+    ctx.verify_slots = std::make_unique<slot_channel>(io, verify_concurrency(cfg.disk_threads));
     try {
         ctx.tls = make_tls(cfg);
     } catch (const std::exception& e) {

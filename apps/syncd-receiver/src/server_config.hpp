@@ -37,6 +37,12 @@ struct server_config {
     std::vector<std::string> startup_warnings;  // logged at warning level once the log exists
 };
 
+// Verify requests (GET ?verify=1) re-hashing at once: half the disk threads, at least one, so
+// uploads keep the other half; further verify requests wait for a slot.
+constexpr std::size_t verify_concurrency(std::size_t disk_threads) noexcept {
+    return disk_threads / 2 > 0 ? disk_threads / 2 : 1;
+}
+
 // Runs until SIGTERM/SIGINT; prints `listening on HOST:PORT` to stdout once bound. Returns the
 // process exit code (0 after a clean shutdown).
 int run_server(const server_config& config);

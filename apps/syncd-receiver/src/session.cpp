@@ -4,6 +4,7 @@
 #include "core/body_rate_floor.hpp"
 #include "core/put_decision.hpp"
 #include "core/request_rules.hpp"
+#include "core/verify_answer.hpp"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -263,6 +264,10 @@ private:
         auto auth = authorize_for(req, r.equipment);
         if (auth.outcome != auth_outcome::granted)
             co_return co_await finish(req, auth_error(auth, v), no_body);
+        if (r.verify) {
+            auto res = co_await verify(r, v);
+            co_return co_await finish(req, std::move(res), no_body);
+        }
         auto [stored, ec] = co_await on_disk(ctx_, [&] {
             std::error_code e;
             auto s = ctx_.store.lookup(r.equipment, r.run, e);
@@ -278,6 +283,33 @@ private:
         nlohmann::json j{
             {"sha256", stored->sha256}, {"bytes", stored->bytes}, {"stored_at", stored->stored_at}};
         co_return co_await finish(req, make_response(http::status::ok, v, j.dump() + "\n", true), no_body);
+    }
+
+    // Re-reads the stored archive of `r` on the disk pool while holding one of ctx_.verify_slots
+    // (at most its capacity at once; the others wait for a slot).
+    awaitable<std::pair<verify_report, std::error_code>> rehash(const route& r) {
+        auto [busy] = co_await ctx_.verify_slots->async_send(boost::system::error_code{}, use_tuple);
+        if (busy) co_return std::pair{verify_report{verify_outcome::cancelled, {}, {}, 0}, std::error_code{}};
+        struct slot {
+            receiver_context& ctx;
+            ~slot() {
+                ctx.verify_slots->try_receive([](boost::system::error_code) {});
+            }
+        } held{ctx_};
+        co_return co_await on_disk(ctx_, [&] {
+            std::error_code e;
+            auto rep = ctx_.store.verify(r.equipment, r.run, &ctx_.stopping, e);
+            return std::pair{rep, e};
+        });
+    }
+
+    // GET ?verify=1: answer from the stored bytes re-hashed now, not from the sidecar.
+    awaitable<response> verify(const route& r, unsigned v) {
+        auto [report, ec] = co_await rehash(r);
+        auto answer = answer_verify(report, ec, r.equipment + "/" + r.run);
+        if (answer.counted) ctx_.stats.count_verify(answer.mismatch);
+        if (!answer.log_error.empty()) ctx_.log->error("{}", answer.log_error);
+        co_return make_response(static_cast<http::status>(answer.status), v, std::move(answer.body), true);
     }
 
     // Reads up to `want` body bytes into `buf` (after `filled` already there).

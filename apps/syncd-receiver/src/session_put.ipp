@@ -65,9 +65,24 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
     });
     facts.free_bytes = prep.free;
     if (auto verdict = decide_put(facts, allowed); !verdict.accepted()) co_return co_await refuse(verdict);
+    bool same = prep.existing && prep.existing->sha256 == claimed;
+    if (same) {
+        // The record says "same": prove it on the stored bytes before answering without the body.
+        // Bytes damaged on disk (or gone meanwhile) take the body instead: publish replaces them.
+        auto [report, vec] = co_await rehash(r);
+        if (!vec && report.outcome == verify_outcome::match) {
+            prep.existing = report.recorded;
+        } else {
+            if (report.outcome == verify_outcome::mismatch)
+                ctx_.log->warn(
+                    "{}: PUT {}/{}: the stored bytes hash to {}, not the recorded {}: taking the "
+                    "body to replace them",
+                    peer_, r.equipment, r.run, report.actual_sha256, report.recorded.sha256);
+            prep.existing.reset();
+        }
+    }
     if (prep.existing) {
         // The client waits for 100 Continue: answer from the stored copy without the body.
-        bool same = prep.existing->sha256 == claimed;
         auto res = same ? make_response(http::status::ok, v, sidecar_json(*prep.existing), false)
                         : error_response(409, v, "conflict",
                                          "run already stored with sha256 " + prep.existing->sha256 + " (" +
@@ -188,9 +203,12 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         std::error_code pec;
         auto published = ctx_.store.publish(*file, r.equipment, r.run, meta, o.stored, pec);
         if (pec) return outcome{500, "store_error", "cannot publish the upload: " + pec.message(), {}};
-        o.status = published == publish_outcome::created ? 201
-                   : published == publish_outcome::same  ? 200
-                                                         : 409;
+        if (published == publish_outcome::repaired)
+            ctx_.log->warn("PUT {}/{}: the stored bytes no longer matched sha256 {}; replaced by this upload",
+                           r.equipment, r.run, actual);
+        o.status = published == publish_outcome::created || published == publish_outcome::repaired ? 201
+                   : published == publish_outcome::same                                            ? 200
+                                                                                                   : 409;
         if (o.status == 409) {
             o.error = "conflict";
             o.message = "run already stored with sha256 " + o.stored.sha256 + " (" +

@@ -12,9 +12,14 @@
 //   hide it. Other TLS failures (truncated stream, protocol noise) → network.
 // - Timeouts, refused connections, resets, resolve failures, 5xx incl. 507 → network.
 // - Any other status (3xx, 404 on PUT, 1xx out of place, …) → unknown.
+// - 409 to the probe's verify GET (`stored_bytes_mismatch`: the stored bytes no longer match
+//   their record) → hash_mismatch: re-ship once, never delete.
 
 #include "labsync/transports/error_kind.hpp"
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,8 +43,14 @@ std::string_view to_string(http_failure failure) noexcept;
 
 // The kind for a complete HTTP response status to a PUT of a run (201/200 → none: verify next).
 error_kind kind_for_put_status(int status) noexcept;
-// The kind for the probe's GET (200 → none, 404 → none: "not present" is an answer).
+// The kind for the probe's GET (200 → none, 404 → none: "not present" is an answer; 409 →
+// hash_mismatch).
 error_kind kind_for_probe_status(int status) noexcept;
+// How long to wait for the response to a request that makes the receiver read a stored archive
+// of about `bytes` first (the verify GET; a PUT over a stored copy): io_timeout plus the bytes at
+// a slow 16 MiB/s; io_timeout plus one hour when the size is not known.
+std::chrono::milliseconds stored_read_timeout(std::chrono::milliseconds io_timeout,
+                                              std::optional<std::uint64_t> bytes) noexcept;
 // The kind for a failure below HTTP.
 error_kind kind_for_failure(http_failure failure) noexcept;
 // Which http_failure an OpenSSL reason code (ERR_GET_REASON) of a TLS error stands for.

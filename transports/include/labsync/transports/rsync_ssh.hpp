@@ -16,9 +16,7 @@
 
 #include <chrono>
 #include <filesystem>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 namespace labsync::transports {
@@ -55,12 +53,6 @@ private:
     rsync_ssh_config config_;
     boost::asio::any_io_executor cpu_;
     bool own_control_dir_ = false;
-    std::mutex fresh_mutex_;
-    struct fresh_manifest {
-        probe_result result;
-        std::chrono::steady_clock::time_point at;
-    };
-    std::map<std::pair<std::string, std::string>, fresh_manifest> fresh_;  // (equipment, run) → after push
 };
 
 }  // namespace labsync::transports

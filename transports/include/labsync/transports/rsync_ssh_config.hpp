@@ -24,9 +24,6 @@ struct rsync_ssh_config {
     std::chrono::seconds connect_timeout{10};
     std::chrono::milliseconds command_timeout{120'000};  // one remote command (prepare, move, probe)
     std::chrono::milliseconds transfer_timeout{0};       // the rsync transfer; 0 = none
-    // The move into place also hashes the run remotely; the first probe within this time uses
-    // that manifest instead of asking again (0 = every probe asks the remote).
-    std::chrono::milliseconds fresh_manifest_ttl{60'000};
     bool remote_sync = true;  // fsync the staged files, then the rename, on the remote (durability)
     std::string path_env;     // PATH where rsync and ssh are looked up; empty = the daemon's
     std::string rsync_binary = "rsync";
