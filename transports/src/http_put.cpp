@@ -182,9 +182,12 @@ asio::awaitable<transport_result> http_put::push(const push_request& request) {
     body.fd = file.fd;
     body.size = prepared.bytes;
     body.chunk_bytes = config_.chunk_bytes;
-    body.limiter = request.limiter;
+    // The upload is this push's transfer: it holds a share of the budget while it runs.
+    auto lease = request.limiter ? request.limiter->begin_transfer() : nullptr;
+    body.limiter = lease.get();
     body.on_progress = &request.on_progress;
     auto x = co_await client_->put(target, headers, body);
+    lease.reset();
 
     if (!x.completed) {
         auto r = transport_result::failure(kind_for_failure(*x.failure), describe_failure("PUT", where, x));

@@ -42,8 +42,12 @@ remote_paths make_remote_paths(std::string_view dest, std::string_view equipment
 
 // rsync's --rsync-path: refuses (stderr "labsync:exists", exit 1) when the final directory
 // exists, else creates the staging root, removes this run's staging leftovers of earlier
-// attempts and execs the remote rsync.
-std::string rsync_path_command(const remote_paths& paths, std::string_view run);
+// attempts (not when `resume`: a restart of this attempt continues from its partial files),
+// and execs the remote rsync under a lock of the staging directory (flock, when the remote has
+// it), so a restarted transfer waits until the interrupted one has let go of its files.
+std::string rsync_path_command(const remote_paths& paths, std::string_view run, bool resume = false);
+// --bwlimit for a share of the budget in bytes per second (> 0): KiB/s rounded down, at least 1.
+std::string rsync_bwlimit_arg(std::uint64_t bytes_per_second);
 // Renames staging → final (mv -T, one rename(2)); prints "labsync:moved" followed by the output
 // of manifest_command(final), or "labsync:exists" when the final directory already holds
 // something. With `sync`, fsyncs the staged files and directories before the rename and the
