@@ -90,12 +90,11 @@ TEST_CASE("rclone paths, argv and parsers", "[rclone][commands]") {
           "http://127.0.0.1:33715/");
     CHECK_FALSE(
         parse_rclone_rc_url(R"({"level":"warning","msg":"Serving remote control on http://10.0.0.1:1/"})"));
-    CHECK_FALSE(parse_rclone_rc_url(R"({"level":"info","msg":"Copied (new)"
-})"));
+    CHECK_FALSE(parse_rclone_rc_url(R"j({"level":"info","msg":"Copied (new)"})j"));
     auto rc = rclone_rc_bwlimit_argv(c, "http://127.0.0.1:1/", 4096);
-CHECK(rc[1] == "rc");
-CHECK(rc.back() == "rate=4096B");
-for (const auto& a : rclone_rc_serve_flags()) CHECK(a.find("pass") == std::string::npos);
+    CHECK(rc[1] == "rc");
+    CHECK(rc.back() == "rate=4096B");
+    for (const auto& a : rclone_rc_serve_flags()) CHECK(a.find("pass") == std::string::npos);
 }
 
 TEST_CASE("rclone to a local remote: ship, verify, idempotent, conflict, altered", "[rclone]") {
