@@ -81,6 +81,17 @@ TEST_CASE("remote paths and commands", "[rsync][commands]") {
     CHECK(resume.find("labsync:exists") != std::string::npos);
     CHECK(rsync_bwlimit_arg(1) == "--bwlimit=1");
     CHECK(rsync_bwlimit_arg(1024 * 1024 + 1023) == "--bwlimit=1024");  // KiB/s, rounded down
+    // Restarts: every decrease (the budget holds), increases of a quarter or more, never a no-op.
+    CHECK_FALSE(rsync_restart_worth(0, 0));
+    CHECK_FALSE(rsync_restart_worth(4096, 4096));
+    CHECK(rsync_restart_worth(0, 4096));
+    CHECK(rsync_restart_worth(4096, 0));
+    CHECK(rsync_restart_worth(4096, 3072));
+    CHECK(rsync_restart_worth(1 << 20, (1 << 20) - 1024));
+    CHECK_FALSE(rsync_restart_worth(1 << 20, (1 << 20) + 1023));  // the same --bwlimit
+    CHECK_FALSE(rsync_restart_worth(1 << 20, (1 << 20) * 5 / 4 - 1024));
+    CHECK(rsync_restart_worth(1 << 20, (1 << 20) * 5 / 4));
+    CHECK(rsync_restart_worth(1024, 2048));
     const auto fin = finalize_command(p, true);
     CHECK(fin.find("mv -T -- '/data/labs/scope-1/.labsync-staging/run-7.abc' '/data/labs/scope-1/run-7'") !=
           std::string::npos);

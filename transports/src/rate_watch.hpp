@@ -37,14 +37,16 @@ public:
 
     std::uint64_t rate() const { return lease_ ? lease_->rate() : 0; }
 
-    // Returns the new share once it differs from `applied` and has not changed for `settle`
-    // (transfers starting together re-split several times in a row; one restart is enough).
-    // Ends only by cancellation when the share never changes.
-    boost::asio::awaitable<std::uint64_t> changed(std::uint64_t applied, std::chrono::milliseconds settle) {
+    // Returns the new share once it differs from `applied` (and `worth(applied, share)` says
+    // acting on it pays, when given) and has not changed for `settle` (transfers starting
+    // together re-split several times in a row; one restart is enough). Ends only by
+    // cancellation when the share never changes.
+    boost::asio::awaitable<std::uint64_t> changed(std::uint64_t applied, std::chrono::milliseconds settle,
+                                                  bool (*worth)(std::uint64_t, std::uint64_t) = nullptr) {
         constexpr auto tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
         for (;;) {
             const std::uint64_t now = rate();
-            if (now != applied) {
+            if (now != applied && (!worth || worth(applied, now))) {
                 state_->timer.expires_after(settle);
                 co_await state_->timer.async_wait(tuple);
                 if (cancelled(co_await boost::asio::this_coro::cancellation_state)) co_return applied;

@@ -277,8 +277,8 @@ asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& reques
             };
         }
         o.capture_limit = 64 * 1024;
-        auto raced =
-            co_await (run_subprocess(std::move(o)) || watch.changed(rate, std::chrono::milliseconds(250)));
+        auto raced = co_await (run_subprocess(std::move(o)) ||
+                               watch.changed(rate, std::chrono::milliseconds(250), &rsync_restart_worth));
         if (raced.index() == 1) continue;  // the share changed: restart from the partial state
         auto& r = std::get<0>(raced);
         if (r.status != subprocess_result::outcome::exited) co_return not_exited(r);

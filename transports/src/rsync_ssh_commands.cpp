@@ -117,6 +117,15 @@ std::string rsync_bwlimit_arg(std::uint64_t bytes_per_second) {
     return "--bwlimit=" + std::to_string(std::max<std::uint64_t>(1, bytes_per_second / 1024));
 }
 
+bool rsync_restart_worth(std::uint64_t running, std::uint64_t share) noexcept {
+    if (running == share) return false;
+    if (running == 0 || share == 0) return true;  // limit an unlimited rsync; lift a limit
+    const std::uint64_t was = std::max<std::uint64_t>(1, running / 1024);
+    const std::uint64_t now = std::max<std::uint64_t>(1, share / 1024);
+    if (now == was) return false;
+    return now < was || now >= was + (was + 3) / 4;
+}
+
 std::string finalize_command(const remote_paths& paths, bool sync) {
     // Durability before visibility: fsync every file and directory of the staging copy (sync
     // with arguments fsyncs just those, unlike a file-system-wide sync that would wait for
