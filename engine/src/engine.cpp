@@ -123,8 +123,11 @@ engine_error engine::open() {
         if (!opened) return from_store(opened.error());
         m.store.emplace(std::move(*opened));
     }
-    m.global_bucket =
-        std::make_unique<token_bucket>(*bandwidth_timetable::parse(m.config.bandwidth, nullptr));
+    std::map<std::string, bandwidth_timetable> timetables;
+    for (const auto& e : m.config.equipment)
+        timetables.emplace(e.name, *bandwidth_timetable::parse(e.bandwidth, nullptr));
+    m.bandwidth = std::make_shared<bandwidth_scheduler>(
+        *bandwidth_timetable::parse(m.config.bandwidth, nullptr), std::move(timetables));
     if (!m.deps.transports) m.deps.transports = default_transport_factory();
     transport_context context{m.io, *m.pool, m.config.outbox_dir, m.deps.log};
     for (const auto& e : m.config.equipment) {
@@ -136,8 +139,6 @@ engine_error engine::open() {
             return make_error(errc::invalid_config,
                               fmt::format("equipment {}: transport {} cannot be created: {}", e.name,
                                           to_string(e.transport.kind), why));
-        rt.bucket = std::make_unique<token_bucket>(*bandwidth_timetable::parse(e.bandwidth, nullptr),
-                                                   m.global_bucket.get());
         std::filesystem::create_directories(e.runs_root, ec);
     }
     const auto& replay = m.store->replayed();

@@ -8,11 +8,11 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
+#include "labsync/engine/bandwidth_scheduler.hpp"
 #include "labsync/engine/cleanup_decision.hpp"
 #include "labsync/engine/engine.hpp"
 #include "labsync/engine/gate.hpp"
 #include "labsync/engine/retry_policy.hpp"
-#include "labsync/engine/token_bucket.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -47,7 +47,6 @@ using strand_type = asio::strand<asio::io_context::executor_type>;
 struct equipment_runtime {
     equipment_config cfg;
     std::unique_ptr<transports::transport> transport;
-    std::unique_ptr<token_bucket> bucket;
     std::vector<std::unique_ptr<asio::steady_timer>> worker_timers;  // one per worker: wake() cancels them
     std::deque<std::int64_t> verify_pending;                         // awaiting_verify jobs to prove
     std::set<std::int64_t> in_flight;                                // picked by a worker
@@ -68,7 +67,7 @@ struct engine::impl {
     std::mutex api_mutex;  // guards store presence against close()
     std::optional<queue::job_store> store;
     std::unique_ptr<retry_policy> policy;
-    std::unique_ptr<token_bucket> global_bucket;
+    std::shared_ptr<bandwidth_scheduler> bandwidth;      // one budget for every transfer
     std::map<std::string, equipment_runtime> equipment;  // node-based: stable references
     std::mt19937_64 rng{std::random_device{}()};
     std::mutex rng_mutex;
@@ -141,6 +140,7 @@ struct engine::impl {
     asio::awaitable<void> run();
     void stop_all();  // strand
     asio::awaitable<void> wait_stop();
+    asio::awaitable<void> bandwidth_loop();  // re-splits when a timetable changes
     asio::awaitable<bool> acquire_permit();
     void release_permit();
     asio::awaitable<void> worker(equipment_runtime& eq, std::size_t index);

@@ -87,6 +87,7 @@ asio::awaitable<void> engine::impl::run() {
     }
     spawn(rescan_loop(), "rescan");
     spawn(cleanup_loop(), "cleanup");
+    spawn(bandwidth_loop(), "bandwidth");
     log(log_level::info, "engine running: {} equipment, {} global slots", equipment.size(), permits);
     while (children > 0) {
         boost::system::error_code ec;
@@ -114,6 +115,21 @@ asio::awaitable<void> engine::impl::wait_stop() {
     while (!stopping) {
         boost::system::error_code ec;
         co_await stop_timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+}
+
+asio::awaitable<void> engine::impl::bandwidth_loop() {
+    // Transfers starting and ending re-split the budget themselves; this applies a timetable
+    // change to the transfers already running. Re-checked at least every minute, so a jump of
+    // the wall clock (DST, NTP) is applied within a minute.
+    asio::steady_timer timer(strand);
+    while (!stopping) {
+        bandwidth->refresh();
+        const int second = bandwidth_scheduler::local_second_of_day();
+        int wait = bandwidth->seconds_until_change(second);
+        if (wait <= 0 || wait > 60) wait = 60 - second % 60;
+        timer.expires_after(std::chrono::seconds(wait));
+        co_await (timer.async_wait(asio::use_awaitable) || wait_stop());
     }
 }
 
@@ -226,7 +242,7 @@ transports::push_request engine::impl::make_request(equipment_runtime& eq, const
     req.run_id = job.run_id;
     req.run_path = job.run_path;
     req.local_manifest = local;
-    req.limiter = eq.bucket.get();
+    req.limiter = bandwidth->limiter(eq.cfg.name);
     req.on_progress =
         progress_reporter(eq, job, for_probe ? progress_phase::verifying : progress_phase::uploading);
     if (!for_probe) req.on_pack_progress = progress_reporter(eq, job, progress_phase::packing);

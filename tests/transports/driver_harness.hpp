@@ -15,8 +15,11 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace labsync::test {
 
@@ -28,14 +31,65 @@ auto drive(F&& make_awaitable) {
     return fut.get();
 }
 
+// A budget whose every transfer gets `bytes_per_second`; set() changes the share of the running
+// transfers (their watchers are told, as the engine's scheduler does). Counts transfers.
 class fixed_limit final : public transports::rate_limiter {
 public:
-    explicit fixed_limit(std::uint64_t bytes_per_second) : limit_(bytes_per_second) {}
-    std::chrono::nanoseconds reserve(std::uint64_t) override { return {}; }
-    std::uint64_t current_limit() const override { return limit_; }
+    explicit fixed_limit(std::uint64_t bytes_per_second) : state_(std::make_shared<state>()) {
+        state_->rate = bytes_per_second;
+    }
+    std::unique_ptr<transports::bandwidth_lease> begin_transfer() override {
+        std::lock_guard lock(state_->mutex);
+        ++state_->transfers;
+        auto l = std::make_unique<lease>(state_);
+        state_->running.push_back(l.get());
+        return l;
+    }
+    void set(std::uint64_t bytes_per_second) {
+        std::lock_guard lock(state_->mutex);
+        state_->rate = bytes_per_second;
+        for (auto* l : state_->running)
+            if (l->watcher) l->watcher(bytes_per_second);
+    }
+    int transfers() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->transfers;
+    }
+    int running() const {
+        std::lock_guard lock(state_->mutex);
+        return static_cast<int>(state_->running.size());
+    }
 
 private:
-    std::uint64_t limit_;
+    class lease;
+    struct state {
+        mutable std::mutex mutex;
+        std::uint64_t rate = 0;
+        int transfers = 0;
+        std::vector<lease*> running;
+    };
+    class lease final : public transports::bandwidth_lease {
+    public:
+        explicit lease(std::shared_ptr<state> s) : state_(std::move(s)) {}
+        ~lease() override {
+            std::lock_guard lock(state_->mutex);
+            std::erase(state_->running, this);
+        }
+        std::chrono::nanoseconds reserve(std::uint64_t) override { return {}; }
+        std::uint64_t rate() const override {
+            std::lock_guard lock(state_->mutex);
+            return state_->rate;
+        }
+        void on_change(std::function<void(std::uint64_t)> fn) override {
+            std::lock_guard lock(state_->mutex);
+            watcher = std::move(fn);
+        }
+        std::function<void(std::uint64_t)> watcher;
+
+    private:
+        std::shared_ptr<state> state_;
+    };
+    std::shared_ptr<state> state_;
 };
 
 inline verifier::manifest local_manifest(const std::filesystem::path& run) {

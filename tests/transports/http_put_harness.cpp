@@ -41,14 +41,28 @@ transports::outbox_ops counting_ops::ops() {
     return out;
 }
 
-std::chrono::nanoseconds pacing_limiter::reserve(std::uint64_t bytes) {
-    ++calls_;
-    auto now = std::chrono::steady_clock::now();
-    if (next_ < now) next_ = now;
-    auto wait = next_ - now;
-    next_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(static_cast<double>(bytes) / rate_));
-    return wait;
+class pacing_limiter::lease final : public transports::bandwidth_lease {
+public:
+    explicit lease(pacing_limiter& owner) : owner_(owner) {}
+    std::chrono::nanoseconds reserve(std::uint64_t bytes) override {
+        ++owner_.calls_;
+        auto now = std::chrono::steady_clock::now();
+        if (owner_.next_ < now) owner_.next_ = now;
+        auto wait = owner_.next_ - now;
+        owner_.next_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(static_cast<double>(bytes) / owner_.rate_));
+        return wait;
+    }
+    std::uint64_t rate() const override { return static_cast<std::uint64_t>(owner_.rate_); }
+    void on_change(std::function<void(std::uint64_t)>) override {}
+
+private:
+    pacing_limiter& owner_;
+};
+
+std::unique_ptr<transports::bandwidth_lease> pacing_limiter::begin_transfer() {
+    ++transfers_;
+    return std::make_unique<lease>(*this);
 }
 
 struct driver_harness::impl {

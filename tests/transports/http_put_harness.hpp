@@ -25,17 +25,19 @@ struct counting_ops {
     transports::outbox_ops ops();
 };
 
-// A limiter allowing `bytes_per_second`; counts its calls.
+// A limiter allowing `bytes_per_second` to each transfer; counts reserve() calls and transfers.
 class pacing_limiter final : public transports::rate_limiter {
 public:
     explicit pacing_limiter(double bytes_per_second) : rate_(bytes_per_second) {}
-    std::chrono::nanoseconds reserve(std::uint64_t bytes) override;
-    std::uint64_t current_limit() const override { return static_cast<std::uint64_t>(rate_); }
+    std::unique_ptr<transports::bandwidth_lease> begin_transfer() override;
     int calls() const { return calls_; }
+    int transfers() const { return transfers_; }
 
 private:
+    class lease;
     double rate_;
     int calls_ = 0;
+    int transfers_ = 0;
     std::chrono::steady_clock::time_point next_{};
 };
 

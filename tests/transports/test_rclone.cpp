@@ -85,6 +85,16 @@ TEST_CASE("rclone paths, argv and parsers", "[rclone][commands]") {
     CHECK_FALSE(parse_rclone_stats(R"j({"level":"info","msg":"Copied (new)"})j"));
     CHECK(rclone_bwlimit(0) == "off");
     CHECK(rclone_bwlimit(1048576) == "1048576B");
+    CHECK(parse_rclone_rc_url(
+              R"({"level":"warning","msg":"Serving remote control on http://127.0.0.1:33715/"})") ==
+          "http://127.0.0.1:33715/");
+    CHECK_FALSE(
+        parse_rclone_rc_url(R"({"level":"warning","msg":"Serving remote control on http://10.0.0.1:1/"})"));
+    CHECK_FALSE(parse_rclone_rc_url(R"j({"level":"info","msg":"Copied (new)"})j"));
+    auto rc = rclone_rc_bwlimit_argv(c, "http://127.0.0.1:1/", 4096);
+    CHECK(rc[1] == "rc");
+    CHECK(rc.back() == "rate=4096B");
+    for (const auto& a : rclone_rc_serve_flags()) CHECK(a.find("pass") == std::string::npos);
 }
 
 TEST_CASE("rclone to a local remote: ship, verify, idempotent, conflict, altered", "[rclone]") {
@@ -184,6 +194,55 @@ TEST_CASE("rclone over sftp: ship and verify by download, said once per equipmen
     REQUIRE(t.notices.size() == 1);
     CHECK(t.notices[0].find("seq-1") != std::string::npos);
     CHECK(t.notices[0].find("download") != std::string::npos);
+}
+
+TEST_CASE("rclone: hashing by download takes a share of the bandwidth budget", "[rclone][sftp][bandwidth]") {
+    rclone_case t;
+    auto& sshd = labsync::test::shared_sshd();
+    auto d = t.driver(t.sftp_remote("budget", sshd.client_key(), sshd.known_hosts()));
+    labsync::test::fixed_limit limit(0);
+    auto req = request_for(labsync::test::make_run(t.local, "run-001"));
+    req.limiter = &limit;
+    REQUIRE(drive([&] { return d->push(req); }).ok);
+    CHECK(limit.transfers() == 1);
+    auto p = drive([&] { return d->probe(req); });
+    REQUIRE(p.present);
+    CHECK(limit.transfers() == 2);  // the probe downloaded the run under a lease
+    CHECK(limit.running() == 0);
+}
+
+TEST_CASE("rclone: a new bandwidth share reaches the running transfer over its remote control",
+          "[rclone][bandwidth]") {
+    // Before, --bwlimit was fixed when rclone started: 4 MiB at 64 KiB/s took 64 s whatever the
+    // budget said later.
+    rclone_case t;
+    auto c = t.local_remote();
+    c.stats_interval = std::chrono::milliseconds(200);
+    auto d = t.driver(c);
+    const auto run = t.local / "run-fast";
+    labsync::test::write_random(run / "big.bin", 4u << 20, 9);
+    labsync::test::fixed_limit limit(64u << 10);
+    auto req = request_for(run);
+    req.limiter = &limit;
+    bool raised = false;
+    req.on_progress = [&](std::uint64_t done, std::uint64_t) {
+        if (!raised && done > 0) {
+            limit.set(256u << 20);
+            raised = true;
+        }
+    };
+    const auto started = std::chrono::steady_clock::now();
+    auto r = drive([&] { return d->push(req); });
+    INFO(r.message << " | " << r.stderr_text);
+    REQUIRE(r.ok);
+    CHECK(raised);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(15));
+    CHECK(t.notices.empty());  // the rc call succeeded (a failure is logged)
+    CHECK(limit.running() == 0);
+    CHECK(labsync::test::processes_mentioning(run.string()) == 0);
+    auto p = drive([&] { return d->probe(req); });
+    REQUIRE(p.remote_manifest);
+    CHECK(same_files(*p.remote_manifest, labsync::test::local_manifest(run)));
 }
 
 TEST_CASE("rclone over sftp: wrong key and unknown host key are auth, closed port is network",

@@ -56,7 +56,28 @@ TEST_CASE("remote paths and commands", "[rsync][commands]") {
     const auto prep = rsync_path_command(p, "run-7");
     CHECK(prep.find("mkdir -p -- '/data/labs/scope-1/.labsync-staging'") != std::string::npos);
     CHECK(prep.find("rm -rf -- '/data/labs/scope-1/.labsync-staging/run-7'.*") != std::string::npos);
-    CHECK(prep.find("exec rsync") == prep.size() - 10);
+    // rsync appends its server arguments: the command ends with the function that execs it,
+    // under a lock of the staging directory.
+    CHECK(prep.substr(prep.size() - 3) == "; l");
+    CHECK(prep.find("flock -w 60 '/data/labs/scope-1/.labsync-staging/run-7.abc' rsync \"$@\"") !=
+          std::string::npos);
+    // A restart of the same attempt (new bandwidth share) keeps its partial files.
+    const auto resume = rsync_path_command(p, "run-7", true);
+    CHECK(resume.find("rm -rf") == std::string::npos);
+    CHECK(resume.find("labsync:exists") != std::string::npos);
+    CHECK(rsync_bwlimit_arg(1) == "--bwlimit=1");
+    CHECK(rsync_bwlimit_arg(1024 * 1024 + 1023) == "--bwlimit=1024");  // KiB/s, rounded down
+    // Restarts: every decrease (the budget holds), increases of a quarter or more, never a no-op.
+    CHECK_FALSE(rsync_restart_worth(0, 0));
+    CHECK_FALSE(rsync_restart_worth(4096, 4096));
+    CHECK(rsync_restart_worth(0, 4096));
+    CHECK(rsync_restart_worth(4096, 0));
+    CHECK(rsync_restart_worth(4096, 3072));
+    CHECK(rsync_restart_worth(1 << 20, (1 << 20) - 1024));
+    CHECK_FALSE(rsync_restart_worth(1 << 20, (1 << 20) + 1023));  // the same --bwlimit
+    CHECK_FALSE(rsync_restart_worth(1 << 20, (1 << 20) * 5 / 4 - 1024));
+    CHECK(rsync_restart_worth(1 << 20, (1 << 20) * 5 / 4));
+    CHECK(rsync_restart_worth(1024, 2048));
     const auto fin = finalize_command(p, true);
     CHECK(fin.find("mv -T -- '/data/labs/scope-1/.labsync-staging/run-7.abc' '/data/labs/scope-1/run-7'") !=
           std::string::npos);
@@ -76,6 +97,12 @@ TEST_CASE("remote commands behave in a real shell", "[rsync][commands]") {
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("rsync") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(p.staging_root + "/run.old"));
+    // A restart keeps what the interrupted transfer left in its staging directory.
+    labsync::test::write_file(p.staging_dir + "/partial.bin", "half");
+    r = sh(rsync_path_command(p, "run", true) + " --version");
+    REQUIRE(r.exit_code == 0);
+    CHECK(std::filesystem::exists(p.staging_dir + "/partial.bin"));
+    std::filesystem::remove(p.staging_dir + "/partial.bin");
     labsync::test::write_file(p.staging_dir + "/sub/-a file", "hello\n");
     r = sh(finalize_command(p, true));
     auto m = split_marker(r.out);

@@ -282,3 +282,43 @@ TEST_CASE("rsync_ssh: invalid ids are rejected before any remote command", "[rsy
     req.run_id = ".hidden";
     CHECK(drive([&] { return d->probe(req); }).status.kind == error_kind::rejected);
 }
+
+TEST_CASE("rsync_ssh: a new bandwidth share restarts rsync, which continues from its partial file",
+          "[rsync][ssh][bandwidth]") {
+    // rsync cannot change --bwlimit while it runs: before, a share changed mid-transfer (another
+    // transfer starting or ending, the timetable) was ignored until the run ended. Here the share
+    // changes twice; the run then goes fast, arrives intact and nothing is left running.
+    rsync_case t("reshare");
+    auto d = t.driver(t.config());
+    const auto run = t.local / "run-001";
+    labsync::test::write_random(run / "big.bin", 3u << 20, 7);
+    labsync::test::write_random(run / "small.bin", 10000, 8);
+    labsync::test::fixed_limit limit(128u << 10);  // 3 MiB at 128 KiB/s: 24 s unless re-shared
+    auto req = request_for(run);
+    req.limiter = &limit;
+    int stage = 0, lines = 0;
+    req.on_progress = [&](std::uint64_t done, std::uint64_t) {
+        ++lines;
+        if (stage == 0 && done > 0) {
+            limit.set(192u << 10);
+            stage = 1;
+            lines = 0;
+        } else if (stage == 1 && lines >= 3) {
+            limit.set(64u << 20);
+            stage = 2;
+        }
+    };
+    const auto started = std::chrono::steady_clock::now();
+    auto r = drive([&] { return d->push(req); });
+    INFO(r.message << " | " << r.stderr_text);
+    REQUIRE(r.ok);
+    CHECK(stage == 2);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(15));
+    CHECK(limit.transfers() == 1);
+    CHECK(limit.running() == 0);  // the lease ended with the transfer
+    auto p = drive([&] { return d->probe(req); });
+    REQUIRE(p.present);
+    CHECK(p.remote_manifest->to_sha256sum() == labsync::test::local_manifest(run).to_sha256sum());
+    CHECK(fs::is_empty(t.dest / "scope-1/.labsync-staging"));
+    CHECK(labsync::test::processes_mentioning(run.string()) == 0);
+}

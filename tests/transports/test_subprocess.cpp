@@ -5,7 +5,10 @@
 #include "temp_dir.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 
@@ -18,8 +21,26 @@
 
 namespace asio = boost::asio;
 using namespace labsync::transports;
+using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
+// The process is gone (or a zombie waiting for init to reap it). SIGKILL is delivered
+// asynchronously, so give the kernel a moment.
+bool gone_soon(int pid) {
+    auto gone = [&] {
+        if (::kill(pid, 0) != 0) return true;
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string p, comm, state;
+        stat >> p >> comm >> state;
+        return state == "Z" || state == "X" || state.empty();
+    };
+    for (int i = 0; i < 200; ++i) {
+        if (gone()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
 subprocess_result run(subprocess_options options) {
     asio::io_context io;
     auto fut = asio::co_spawn(io, run_subprocess(std::move(options)), asio::use_future);
@@ -143,4 +164,30 @@ TEST_CASE("a timeout kills the whole process group", "[rsync][subprocess]") {
         if (!dead) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     CHECK(dead);
+}
+
+TEST_CASE("cancelling the awaiting coroutine kills the whole process group at once", "[rsync][subprocess]") {
+    // How drivers stop a transfer early (rsync restarting at a new bandwidth share, the engine
+    // stopping): the subprocess loses a race (||). The cancelled reads used to complete quietly
+    // and the helper then waited for the child to exit by itself (30 s here).
+    labsync::test::temp_dir dir;
+    const auto pidfile = dir / "grandchild.pid";
+    subprocess_options o;
+    o.argv = {"sh", "-c", "sleep 30 & echo $! > '" + pidfile.string() + "'; wait"};
+    asio::io_context io;
+    const auto started = std::chrono::steady_clock::now();
+    auto race = [&]() -> asio::awaitable<std::size_t> {
+        asio::steady_timer timer(io, std::chrono::milliseconds(300));
+        auto r = co_await (run_subprocess(o) || timer.async_wait(asio::use_awaitable));
+        co_return r.index();
+    };
+    auto fut = asio::co_spawn(io, race(), asio::use_future);
+    io.run();
+    CHECK(fut.get() == 1);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+    std::ifstream in(pidfile);
+    int grandchild = 0;
+    in >> grandchild;
+    REQUIRE(grandchild > 0);
+    CHECK(gone_soon(grandchild));
 }

@@ -181,11 +181,14 @@ asio::awaitable<transport_result> http_put::push(const push_request& request) {
     body.fd = file.fd;
     body.size = prepared.bytes;
     body.chunk_bytes = config_.chunk_bytes;
-    body.limiter = request.limiter;
+    // The upload is this push's transfer: it holds a share of the budget while it runs.
+    auto lease = request.limiter ? request.limiter->begin_transfer() : nullptr;
+    body.limiter = lease.get();
     body.on_progress = &request.on_progress;
     // Over a stored copy the receiver re-reads it before answering (it replaces damaged bytes).
     const auto response_timeout = stored_read_timeout(config_.io_timeout, prepared.bytes);
     auto x = co_await client_->put(target, headers, body, response_timeout);
+    lease.reset();
 
     if (!x.completed) {
         auto r = transport_result::failure(kind_for_failure(*x.failure), describe_failure("PUT", where, x));

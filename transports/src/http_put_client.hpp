@@ -35,7 +35,7 @@ struct file_body {
     int fd = -1;
     std::uint64_t size = 0;
     std::size_t chunk_bytes = 1 << 20;
-    rate_limiter* limiter = nullptr;
+    bandwidth_lease* limiter = nullptr;  // this upload's share of the budget; null = unlimited
     const progress_fn* on_progress = nullptr;
 };
 

@@ -10,13 +10,20 @@
 
 #include "driver_steps.hpp"
 #include "labsync/verifier/manifest_builder.hpp"
+#include "rate_watch.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <fmt/format.h>
+
+#include <random>
 
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
+using namespace asio::experimental::awaitable_operators;
 
 namespace labsync::transports {
 
@@ -34,6 +41,22 @@ std::string reason(std::string_view stderr_text) {
     if (!messages.empty()) return messages.back();
     return "no error message";
 }
+
+std::string random_hex(std::size_t bytes) {
+    std::random_device rd;
+    std::string out;
+    for (std::size_t i = 0; i < bytes; ++i) out += fmt::format("{:02x}", rd() & 0xff);
+    return out;
+}
+
+// The remote control of one running rclone: its address once announced, and its credentials.
+struct rc_server {
+    explicit rc_server(asio::any_io_executor ex) : announced(std::move(ex)) {}
+    std::string url;
+    const std::string user = random_hex(16);
+    const std::string pass = random_hex(32);
+    asio::steady_timer announced;  // cancelled when url is known
+};
 
 }  // namespace
 
@@ -63,7 +86,8 @@ void rclone::notice_once(const std::string& equipment, const std::string& text) 
 
 asio::awaitable<rclone::command_outcome> rclone::run(std::vector<std::string> args,
                                                      const std::string& equipment,
-                                                     std::chrono::milliseconds timeout) {
+                                                     std::chrono::milliseconds timeout,
+                                                     rate_limiter* limiter) {
     subprocess_options o;
     o.equipment = equipment;
     o.path_env = config_.path_env;
@@ -74,7 +98,7 @@ asio::awaitable<rclone::command_outcome> rclone::run(std::vector<std::string> ar
     // backoff owns retrying. The transfer keeps rclone's low-level retries (they resume chunks).
     o.argv.insert(o.argv.end(), {"--low-level-retries", "1"});
     o.capture_limit = verb == "hashsum" ? (256u << 20) : (64u << 10);
-    auto r = co_await run_subprocess(std::move(o));
+    auto r = co_await run_throttled(std::move(o), limiter);
     command_outcome out;
     out.exit_code = r.exit_code;
     if (r.status != subprocess_result::outcome::exited) {
@@ -97,6 +121,57 @@ asio::awaitable<rclone::command_outcome> rclone::run(std::vector<std::string> ar
     co_return out;
 }
 
+asio::awaitable<subprocess_result> rclone::run_throttled(subprocess_options o, rate_limiter* limiter) {
+    if (!limiter) co_return co_await run_subprocess(std::move(o));
+    auto lease = limiter->begin_transfer();
+    auto ex = co_await asio::this_coro::executor;
+    detail::rate_watch watch(ex, lease.get());
+    const std::uint64_t first = watch.rate();
+    if (first > 0) o.argv.insert(o.argv.end(), {"--bwlimit", rclone_bwlimit(first)});
+    for (auto& flag : rclone_rc_serve_flags()) o.argv.push_back(std::move(flag));
+    auto rc = std::make_shared<rc_server>(ex);
+    rc->announced.expires_at(asio::steady_timer::time_point::max());
+    o.env["RCLONE_RC_USER"] = rc->user;
+    o.env["RCLONE_RC_PASS"] = rc->pass;
+    o.on_stderr_line = [rc, inner = std::move(o.on_stderr_line)](std::string_view line) {
+        if (rc->url.empty())
+            if (auto url = parse_rclone_rc_url(line)) {
+                rc->url = std::move(*url);
+                rc->announced.cancel();
+            }
+        if (inner) inner(line);
+    };
+    const std::string equipment = o.equipment;
+    // Applies each new share over the remote control; runs until the transfer ends.
+    auto apply = [this, &watch, rc, first, equipment]() -> asio::awaitable<void> {
+        std::uint64_t applied = first;
+        for (;;) {
+            const std::uint64_t want = co_await watch.changed(applied, std::chrono::milliseconds(100));
+            while (rc->url.empty()) {
+                co_await rc->announced.async_wait(asio::as_tuple(asio::use_awaitable));
+                if ((co_await asio::this_coro::cancellation_state).cancelled() !=
+                    asio::cancellation_type::none)
+                    co_return;
+            }
+            subprocess_options call;
+            call.equipment = equipment;
+            call.path_env = config_.path_env;
+            call.timeout = config_.command_timeout;
+            call.argv = rclone_rc_bwlimit_argv(config_, rc->url, want);
+            call.env = {{"RCLONE_USER", rc->user}, {"RCLONE_PASS", rc->pass}};
+            auto r = co_await run_subprocess(std::move(call));
+            if (!r.success() && config_.log)
+                config_.log(fmt::format("equipment '{}': rclone rc core/bwlimit {} failed ({}): {}",
+                                        equipment, rclone_bwlimit(want),
+                                        r.message.empty() ? to_string(r.status) : r.message,
+                                        reason(r.stderr_tail)));
+            applied = want;  // a failed call is retried with the next change, never in a loop
+        }
+    };
+    auto raced = co_await (run_subprocess(std::move(o)) || apply());
+    co_return std::get<0>(std::move(raced));
+}
+
 asio::awaitable<std::optional<bool>> rclone::remote_has_sha256(const std::string& equipment) {
     if (sha256_native_) co_return sha256_native_;
     const std::string remote_root = config_.remote.substr(0, config_.remote.find(':') + 1);
@@ -107,18 +182,22 @@ asio::awaitable<std::optional<bool>> rclone::remote_has_sha256(const std::string
     co_return sha256_native_;
 }
 
-asio::awaitable<probe_result> rclone::remote_manifest(const std::string& dir, const std::string& equipment) {
+asio::awaitable<probe_result> rclone::remote_manifest(const std::string& dir, const std::string& equipment,
+                                                      rate_limiter* limiter) {
     probe_result result;
     auto native = co_await remote_has_sha256(equipment);
     std::vector<std::string> args{"hashsum", "sha256", dir};
-    if (!native.value_or(false)) {
+    const bool download = !native.value_or(false);
+    if (download) {
         args.push_back("--download");
         notice_once(equipment,
                     fmt::format("rclone remote {} has no SHA-256 hashes; equipment '{}' is verified by "
                                 "downloading and hashing the remote files",
                                 config_.remote, equipment));
     }
-    auto out = co_await run(std::move(args), equipment, config_.command_timeout);
+    // Hashing by download moves the whole run: it takes its share of the bandwidth budget.
+    auto out =
+        co_await run(std::move(args), equipment, config_.command_timeout, download ? limiter : nullptr);
     if (!out.status.ok && out.exit_code == 3) {  // directory not found: the run is not there
         result.status = transport_result::success();
         co_return result;
@@ -147,7 +226,7 @@ asio::awaitable<probe_result> rclone::remote_manifest(const std::string& dir, co
 
 asio::awaitable<transport_result> rclone::judge_existing(const push_request& request,
                                                          const std::string& dir) {
-    auto remote = co_await remote_manifest(dir, request.equipment);
+    auto remote = co_await remote_manifest(dir, request.equipment, request.limiter);
     if (!remote.status.ok) co_return remote.status;
     co_return co_await detail::judge_against_local(
         request, remote, dir, cpu_,
@@ -178,9 +257,6 @@ asio::awaitable<transport_result> rclone::push(const push_request& request) {
                                   std::to_string(config_.stats_interval.count()) + "ms",
                                   "--stats-log-level",
                                   "NOTICE"};
-    if (request.limiter)
-        if (auto limit = request.limiter->current_limit(); limit > 0)
-            args.insert(args.end(), {"--bwlimit", rclone_bwlimit(limit)});
     subprocess_options o;
     o.equipment = request.equipment;
     o.path_env = config_.path_env;
@@ -190,7 +266,7 @@ asio::awaitable<transport_result> rclone::push(const push_request& request) {
         o.on_stderr_line = [cb = request.on_progress](std::string_view line) {
             if (auto s = parse_rclone_stats(line)) cb(s->bytes, s->total_bytes);
         };
-    auto r = co_await run_subprocess(std::move(o));
+    auto r = co_await run_throttled(std::move(o), request.limiter);
     if (r.status == subprocess_result::outcome::binary_missing)
         co_return transport_result::failure(error_kind::binary_missing, r.message);
     if (r.status != subprocess_result::outcome::exited)
@@ -219,7 +295,7 @@ asio::awaitable<transport_result> rclone::push(const push_request& request) {
 asio::awaitable<probe_result> rclone::probe(const push_request& request) {
     if (auto refused = detail::check_probe_request(request)) co_return std::move(*refused);
     const auto paths = make_rclone_paths(config_.remote, request.equipment, request.run_id);
-    co_return co_await remote_manifest(paths.final_dir, request.equipment);
+    co_return co_await remote_manifest(paths.final_dir, request.equipment, request.limiter);
 }
 
 }  // namespace labsync::transports

@@ -60,4 +60,36 @@ std::string rclone_bwlimit(std::uint64_t bytes_per_second) {
     return std::to_string(bytes_per_second) + "B";
 }
 
+std::vector<std::string> rclone_rc_serve_flags() {
+    return {"--rc", "--rc-addr", "127.0.0.1:0"};
+}
+
+std::optional<std::string> parse_rclone_rc_url(std::string_view line) {
+    constexpr std::string_view announce = "Serving remote control on ";
+    if (line.find(announce) == std::string_view::npos) return std::nullopt;
+    auto json = nlohmann::json::parse(line, nullptr, false);
+    if (json.is_discarded() || !json.is_object() || !json.contains("msg") || !json["msg"].is_string())
+        return std::nullopt;
+    const auto msg = json["msg"].get<std::string>();
+    const auto at = msg.find(announce);
+    if (at == std::string::npos) return std::nullopt;
+    std::string url = msg.substr(at + announce.size());
+    while (!url.empty() && (url.back() == '\n' || url.back() == ' ')) url.pop_back();
+    // Only our own loopback server: never send credentials anywhere else.
+    if (url.rfind("http://127.0.0.1:", 0) != 0) return std::nullopt;
+    return url;
+}
+
+std::vector<std::string> rclone_rc_bwlimit_argv(const rclone_config& config, const std::string& url,
+                                                std::uint64_t bytes_per_second) {
+    return {config.rclone_binary,
+            "rc",
+            "--url",
+            url,
+            "--config",
+            config.config_file.string(),
+            "core/bwlimit",
+            "rate=" + rclone_bwlimit(bytes_per_second)};
+}
+
 }  // namespace labsync::transports

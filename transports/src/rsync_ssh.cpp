@@ -9,12 +9,15 @@
 
 #include "driver_steps.hpp"
 #include "labsync/verifier/manifest_builder.hpp"
+#include "rate_watch.hpp"
 
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <fmt/format.h>
 
@@ -28,6 +31,7 @@ extern char** environ;
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
+using namespace asio::experimental::awaitable_operators;
 
 namespace labsync::transports {
 
@@ -224,10 +228,6 @@ asio::awaitable<transport_result> rsync_ssh::judge_existing(const push_request& 
 
 asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& request,
                                                       const remote_paths& paths) {
-    subprocess_options o;
-    o.equipment = request.equipment;
-    o.path_env = config_.path_env;
-    o.timeout = config_.transfer_timeout;
     const std::string path = config_.path_env.empty() ? default_path_env() : config_.path_env;
     // rsync starts ssh by itself: resolve it here so a missing ssh is as clear as a missing rsync.
     auto ssh = find_on_path(config_.ssh_binary, path);
@@ -239,44 +239,60 @@ asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& reques
     if (!rsh)
         co_return transport_result::failure(
             error_kind::unknown, "identity_file, known_hosts or control_dir contains a quote character");
-    o.argv = {config_.rsync_binary,
-              "--recursive",
-              "--times",
-              "--info=progress2",
-              "--no-inc-recursive",
-              "-e",
-              *rsh,
-              "--rsync-path=" + rsync_path_command(paths, request.run_id)};
-    if (request.limiter)
-        if (auto limit = request.limiter->current_limit(); limit > 0)
-            o.argv.push_back("--bwlimit=" + std::to_string(std::max<std::uint64_t>(1, limit / 1024)));
-    for (const auto& a : config_.extra_rsync_args) o.argv.push_back(a);
-    o.argv.push_back(request.run_path.string() + "/");
-    o.argv.push_back(config_.user + "@" + config_.host + ":" + paths.staging_dir + "/");
     const std::uint64_t known_total = request.local_manifest ? request.local_manifest->total_bytes() : 0;
-    if (request.on_progress) {
-        o.on_stdout_line = [cb = request.on_progress, known_total](std::string_view line) {
-            if (auto p = parse_progress2(line)) {
-                std::uint64_t total = known_total;
-                if (total == 0 && p->percent > 0)
-                    total = p->bytes * 100 / static_cast<std::uint64_t>(p->percent);
-                cb(p->bytes, total);
-            }
-        };
+    // rsync cannot change its --bwlimit while it runs: when this transfer's share of the budget
+    // changes, it is stopped and restarted with the new one. --partial keeps an interrupted
+    // file; the restart appends to it (--append-verify: the whole file's checksum is checked
+    // and a mismatch resent) and skips the files already complete, so nothing is sent twice.
+    auto lease = request.limiter ? request.limiter->begin_transfer() : nullptr;
+    detail::rate_watch watch(co_await asio::this_coro::executor, lease.get());
+    for (bool resume = false;; resume = true) {
+        const std::uint64_t rate = watch.rate();
+        subprocess_options o;
+        o.equipment = request.equipment;
+        o.path_env = config_.path_env;
+        o.timeout = config_.transfer_timeout;
+        o.argv = {config_.rsync_binary,
+                  "--recursive",
+                  "--times",
+                  "--partial",
+                  "--info=progress2",
+                  "--no-inc-recursive",
+                  "-e",
+                  *rsh,
+                  "--rsync-path=" + rsync_path_command(paths, request.run_id, resume)};
+        if (resume) o.argv.push_back("--append-verify");
+        if (rate > 0) o.argv.push_back(rsync_bwlimit_arg(rate));
+        for (const auto& a : config_.extra_rsync_args) o.argv.push_back(a);
+        o.argv.push_back(request.run_path.string() + "/");
+        o.argv.push_back(config_.user + "@" + config_.host + ":" + paths.staging_dir + "/");
+        if (request.on_progress) {
+            o.on_stdout_line = [cb = request.on_progress, known_total](std::string_view line) {
+                if (auto p = parse_progress2(line)) {
+                    std::uint64_t total = known_total;
+                    if (total == 0 && p->percent > 0)
+                        total = p->bytes * 100 / static_cast<std::uint64_t>(p->percent);
+                    cb(p->bytes, total);
+                }
+            };
+        }
+        o.capture_limit = 64 * 1024;
+        auto raced = co_await (run_subprocess(std::move(o)) ||
+                               watch.changed(rate, std::chrono::milliseconds(250), &rsync_restart_worth));
+        if (raced.index() == 1) continue;  // the share changed: restart from the partial state
+        auto& r = std::get<0>(raced);
+        if (r.status != subprocess_result::outcome::exited) co_return not_exited(r);
+        const error_kind kind = classify_rsync(r.exit_code, r.stderr_tail);
+        if (kind == error_kind::none) co_return transport_result::success();
+        auto out = transport_result::failure(
+            kind,
+            fmt::format("rsync to {}:{} failed (exit {}: {}): {}", config_.host, config_.port, r.exit_code,
+                        rsync_exit_meaning(r.exit_code), reason_line(r.stderr_tail)),
+            r.exit_code);
+        out.stdout_text = std::move(r.stdout_tail);
+        out.stderr_text = std::move(r.stderr_tail);
+        co_return out;
     }
-    o.capture_limit = 64 * 1024;
-    auto r = co_await run_subprocess(std::move(o));
-    if (r.status != subprocess_result::outcome::exited) co_return not_exited(r);
-    const error_kind kind = classify_rsync(r.exit_code, r.stderr_tail);
-    if (kind == error_kind::none) co_return transport_result::success();
-    auto out = transport_result::failure(
-        kind,
-        fmt::format("rsync to {}:{} failed (exit {}: {}): {}", config_.host, config_.port, r.exit_code,
-                    rsync_exit_meaning(r.exit_code), reason_line(r.stderr_tail)),
-        r.exit_code);
-    out.stdout_text = std::move(r.stdout_tail);
-    out.stderr_text = std::move(r.stderr_tail);
-    co_return out;
 }
 
 asio::awaitable<transport_result> rsync_ssh::push(const push_request& request) {

@@ -3,6 +3,7 @@
 
 #include "labsync/common/ids.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 namespace labsync::transports {
@@ -83,15 +84,39 @@ remote_paths make_remote_paths(std::string_view dest, std::string_view equipment
     return p;
 }
 
-std::string rsync_path_command(const remote_paths& paths, std::string_view run) {
+std::string rsync_path_command(const remote_paths& paths, std::string_view run, bool resume) {
     // Runs on the remote in place of "rsync" (rsync appends "--server …"), so preparing the
     // staging area costs no extra round trip. An existing final directory stops the transfer
     // before any data moves; the marker on stderr tells the driver why. The glob part (".*")
     // stays outside the quotes; run ids are validated, the quotes are belt and braces.
-    return "if [ -e " + shell_quote(paths.final_dir) +
-           " ]; then echo labsync:exists >&2; exit 1; fi; umask 022; " + "mkdir -p -- " +
-           shell_quote(paths.staging_root) + " && rm -rf -- " +
-           shell_quote(paths.staging_root + "/" + std::string(run)) + ".* && exec rsync";
+    std::string cmd = "if [ -e " + shell_quote(paths.final_dir) +
+                      " ]; then echo labsync:exists >&2; exit 1; fi; umask 022; ";
+    if (!resume)
+        cmd += "mkdir -p -- " + shell_quote(paths.staging_root) + " && rm -rf -- " +
+               shell_quote(paths.staging_root + "/" + std::string(run)) + ".* && ";
+    // The server rsync holds a lock on its staging directory (flock, where the remote has it)
+    // until its last process is gone: a restarted transfer (resume) waits for the interrupted
+    // one to finish keeping its partial file instead of racing it. rsync's arguments follow the
+    // final "l", the function that execs it.
+    const auto staging = shell_quote(paths.staging_dir);
+    cmd += "mkdir -p -- " + staging +
+           " && l() { if command -v flock >/dev/null 2>&1; then exec flock -w 60 " + staging +
+           " rsync \"$@\"; fi; exec rsync \"$@\"; }; l";
+    return cmd;
+}
+
+std::string rsync_bwlimit_arg(std::uint64_t bytes_per_second) {
+    // rsync counts in KiB/s: round down (never above the share), but at least 1.
+    return "--bwlimit=" + std::to_string(std::max<std::uint64_t>(1, bytes_per_second / 1024));
+}
+
+bool rsync_restart_worth(std::uint64_t running, std::uint64_t share) noexcept {
+    if (running == share) return false;
+    if (running == 0 || share == 0) return true;  // limit an unlimited rsync; lift a limit
+    const std::uint64_t was = std::max<std::uint64_t>(1, running / 1024);
+    const std::uint64_t now = std::max<std::uint64_t>(1, share / 1024);
+    if (now == was) return false;
+    return now < was || now >= was + (was + 3) / 4;
 }
 
 std::string finalize_command(const remote_paths& paths, bool sync) {

@@ -253,6 +253,12 @@ asio::awaitable<subprocess_result> run_subprocess(subprocess_options options) {
         kill_group_and_reap(pid, &status);
         throw;
     }
+    // A cancellation that reached the reads completes them quietly (as_tuple) instead of
+    // throwing: the child may still run, so kill its group rather than wait for it.
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none) {
+        kill_group_and_reap(pid, &status);
+        throw boost::system::system_error(asio::error::operation_aborted, "run_subprocess cancelled");
+    }
     if (timed_out) {
         kill_group_and_reap(pid, &status);
         reaped = true;

@@ -20,6 +20,9 @@
 
 namespace labsync::transports {
 
+struct subprocess_options;
+struct subprocess_result;
+
 class rclone final : public transport {
 public:
     // `cpu` computes a local manifest when a request carries none (to judge an existing run).
@@ -37,10 +40,18 @@ private:
     rclone(rclone_config config, boost::asio::any_io_executor cpu);
 
     struct command_outcome;
+    // `limiter` set: the command moves run data and runs under a bandwidth lease (see
+    // run_throttled).
     boost::asio::awaitable<command_outcome> run(std::vector<std::string> args, const std::string& equipment,
-                                                std::chrono::milliseconds timeout);
-    boost::asio::awaitable<probe_result> remote_manifest(const std::string& dir,
-                                                         const std::string& equipment);
+                                                std::chrono::milliseconds timeout,
+                                                rate_limiter* limiter = nullptr);
+    // Runs rclone under a lease of the bandwidth budget: --bwlimit at the share it starts with,
+    // and a remote control on a private loopback port (random credentials, passed in the
+    // environment) through which core/bwlimit applies every later share. No limiter: as is.
+    boost::asio::awaitable<subprocess_result> run_throttled(subprocess_options options,
+                                                            rate_limiter* limiter);
+    boost::asio::awaitable<probe_result> remote_manifest(const std::string& dir, const std::string& equipment,
+                                                         rate_limiter* limiter);
     boost::asio::awaitable<transport_result> judge_existing(const push_request& request,
                                                             const std::string& dir);
     void notice_once(const std::string& equipment, const std::string& text);

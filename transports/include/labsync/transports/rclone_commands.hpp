@@ -34,4 +34,13 @@ std::optional<rclone_stats> parse_rclone_stats(std::string_view line);
 // --bwlimit value for a limit in bytes per second ("off" for 0).
 std::string rclone_bwlimit(std::uint64_t bytes_per_second);
 
+// The remote control of one transfer: flags that serve it on a free loopback port (the
+// credentials go in the environment, RCLONE_RC_USER / RCLONE_RC_PASS, never on argv), the
+// address rclone announces on stderr ({"msg":"Serving remote control on http://127.0.0.1:N/"}),
+// and `rclone rc` setting the transfer's rate (credentials: RCLONE_USER / RCLONE_PASS).
+std::vector<std::string> rclone_rc_serve_flags();
+std::optional<std::string> parse_rclone_rc_url(std::string_view line);
+std::vector<std::string> rclone_rc_bwlimit_argv(const rclone_config& config, const std::string& url,
+                                                std::uint64_t bytes_per_second);
+
 }  // namespace labsync::transports

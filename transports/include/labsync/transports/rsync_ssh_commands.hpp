@@ -39,8 +39,17 @@ remote_paths make_remote_paths(std::string_view dest, std::string_view equipment
 
 // rsync's --rsync-path: refuses (stderr "labsync:exists", exit 1) when the final directory
 // exists, else creates the staging root, removes this run's staging leftovers of earlier
-// attempts and execs the remote rsync.
-std::string rsync_path_command(const remote_paths& paths, std::string_view run);
+// attempts (not when `resume`: a restart of this attempt continues from its partial files),
+// and execs the remote rsync under a lock of the staging directory (flock, when the remote has
+// it), so a restarted transfer waits until the interrupted one has let go of its files.
+std::string rsync_path_command(const remote_paths& paths, std::string_view run, bool resume = false);
+// --bwlimit for a share of the budget in bytes per second (> 0): KiB/s rounded down, at least 1.
+std::string rsync_bwlimit_arg(std::uint64_t bytes_per_second);
+// Whether rsync running at `running` (bytes/s, 0 = unlimited) is restarted for the new `share`:
+// always when the share is lower (the budget must hold), for a higher one only when it is at
+// least a quarter higher or unlimited (a restart costs a handshake and --append-verify re-reads
+// the partial file on both sides); never when both give the same --bwlimit.
+bool rsync_restart_worth(std::uint64_t running, std::uint64_t share) noexcept;
 // Renames staging → final (mv -T, one rename(2)); prints "labsync:moved" followed by the output
 // of manifest_command(final), or "labsync:exists" when the final directory already holds
 // something. With `sync`, fsyncs the staged files and directories before the rename and the

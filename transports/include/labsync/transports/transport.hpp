@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -20,14 +21,30 @@ namespace labsync::transports {
 // Reports bytes done so far and the total expected (0 when unknown); may be called on any thread.
 using progress_fn = verifier::byte_progress_fn;
 
-// Throttles a byte stream: called before sending `bytes`, returns how long to wait first.
-// The engine's bandwidth scheduler implements it; nullptr means unlimited.
+// One running transfer's share of the bandwidth budget (SPEC §10: one budget shared by every
+// transfer of every transport). The engine re-splits the budget whenever a transfer starts or
+// ends and when a timetable changes; rate() is always the current share. Destroying the lease
+// ends the transfer (its share goes to the others).
+class bandwidth_lease {
+public:
+    virtual ~bandwidth_lease() = default;
+    // Throttles a byte stream (http_put): called before sending `bytes`, returns how long to wait.
+    virtual std::chrono::nanoseconds reserve(std::uint64_t bytes) = 0;
+    // This transfer's share in bytes per second; 0 = unlimited.
+    virtual std::uint64_t rate() const = 0;
+    // `fn` is called with the new share whenever it changes, from whichever thread re-split the
+    // budget; it must only hand the news over (post, store) and never call back into the budget.
+    // One watcher; an empty fn removes it (and waits for a call in progress to return).
+    virtual void on_change(std::function<void(std::uint64_t)> fn) = 0;
+};
+
+// The budget as a driver sees it (one per equipment): every transfer that moves run data
+// (a push's upload, a probe that downloads to hash) runs under a lease taken from it.
+// The engine's bandwidth scheduler implements it; nullptr in a request means unlimited.
 class rate_limiter {
 public:
     virtual ~rate_limiter() = default;
-    virtual std::chrono::nanoseconds reserve(std::uint64_t bytes) = 0;
-    // Current limit in bytes per second for subprocess drivers (--bwlimit); 0 = unlimited.
-    virtual std::uint64_t current_limit() const = 0;
+    virtual std::unique_ptr<bandwidth_lease> begin_transfer() = 0;
 };
 
 struct push_request {
