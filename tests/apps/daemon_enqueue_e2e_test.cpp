@@ -84,14 +84,13 @@ TEST_CASE("syncd override releases a run blocked by the gate and records why", "
     REQUIRE(blocked);
 
     // Overriding needs a reason; a job that is not blocked cannot be overridden.
-    CHECK(syncd_admin(d, {"override", "eq1/linked", "--who", "tester"}).exit_code != 0);
-    auto r =
-        syncd_admin(d, {"override", "eq1/linked", "--who", "tester", "--why", "calibration link is known"});
+    CHECK(syncd_admin(d, {"override", "eq1/linked"}).exit_code != 0);
+    auto r = syncd_admin(d, {"override", "eq1/linked", "--why", "calibration link is known"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     check_arrived(d, rx, "linked");
     CHECK(fs::exists(d.dir() / "calibration"));  // the link was removed, not followed
-    auto again = syncd_admin(d, {"override", "eq1/linked", "--who", "tester", "--why", "again"});
+    auto again = syncd_admin(d, {"override", "eq1/linked", "--why", "again"});
     CHECK(again.exit_code == 1);
 
     const auto why = run_process(
