@@ -123,6 +123,7 @@ admin_response dispatch_admin(const admin_request& request, const admin_context&
             r.data = status_json(
                 context.daemon, context.equipment, *counts, current,
                 context.progress ? context.progress->snapshot() : std::map<std::int64_t, job_progress>{});
+            add_waiting_runs(r.data, eng.waiting_runs(), std::chrono::system_clock::now());
             return r;
         }
         case admin_op::list: {

@@ -25,15 +25,6 @@ std::optional<std::string> string_field(const json& j, const char* name, bool re
     return it->get<std::string>();
 }
 
-std::string iso_time(queue::time_point t) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
-
 // The name a client may add as a note: short, printable, one line.
 bool valid_who_note(const std::string& who, std::string& why) {
     if (who.size() > admin_max_who) {
@@ -49,6 +40,15 @@ bool valid_who_note(const std::string& who, std::string& why) {
 }
 
 }  // namespace
+
+std::string iso_time(queue::time_point t) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                       tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
 
 std::string_view to_string(admin_op op) noexcept {
     switch (op) {

@@ -78,5 +78,7 @@ std::optional<run_reference> parse_run_reference(std::string_view text, std::str
 
 // The stable JSON of a job (the `list` items and `status` current jobs share it).
 nlohmann::json job_json(const queue::job& job);
+// "2026-12-01T22:17:43.000Z" (UTC, milliseconds)
+std::string iso_time(queue::time_point t);
 
 }  // namespace labsync::apps

@@ -2,7 +2,9 @@
 #include "doctor_checks.hpp"
 
 #include "labsync/common/secret_file.hpp"
+#include "labsync/engine/gate.hpp"
 #include "labsync/queue/job_store.hpp"
+#include "labsync/verifier/run_walker.hpp"
 
 #include <fmt/format.h>
 
@@ -100,6 +102,46 @@ doctor_check check_store(const fs::path& db) {
         for (const auto& [eq, by] : *counts)
             for (const auto& [s, n] : by) total += n;
     c.detail = fmt::format("opens cleanly, schema {}, {} jobs", store->replayed().schema_version, total);
+    return c;
+}
+
+// A run whose newest file is dated ahead of this host's clock waits, silently, until that moment
+// plus settle: name each one (runs already shipped or in flight do not wait and are left out).
+doctor_check check_future_mtimes(const engine::equipment_config& eq, const fs::path& db) {
+    doctor_check c = make_check("future_mtime", fmt::format("{} ({})", eq.runs_root.string(), eq.name));
+    const auto now = std::chrono::system_clock::now();
+    std::optional<queue::job_store> store;
+    std::error_code ec;
+    if (fs::exists(db, ec)) {
+        queue::store_options options;
+        options.replay = false;  // inspect only, safe next to a running daemon
+        if (auto opened = queue::job_store::open(db, options)) store.emplace(std::move(*opened));
+    }
+    std::vector<std::string> waiting;
+    for (const auto& entry : fs::directory_iterator(eq.runs_root, ec)) {
+        if (entry.is_symlink(ec) || !entry.is_directory(ec)) continue;
+        if (!fs::is_regular_file(fs::symlink_status(entry.path() / eq.marker_name, ec))) continue;
+        const auto run = entry.path().filename().string();
+        if (store)
+            if (auto live = store->find_live(eq.name, run);
+                live && *live && (*live)->state != queue::job_state::queued)
+                continue;
+        const auto newest = engine::newest_mtime(verifier::walk_run(entry.path()));
+        if (newest <= now + std::chrono::seconds(1)) continue;
+        const auto settle = std::chrono::duration_cast<std::chrono::system_clock::duration>(eq.settle);
+        const auto settled_at =
+            newest > std::chrono::system_clock::time_point::max() - settle ? newest : newest + settle;
+        waiting.push_back(fmt::format("{}: {}", run, engine::describe_settle_wait(newest, settled_at, now)));
+    }
+    if (waiting.empty()) {
+        c.detail = "no run with its marker is dated in the future";
+        return c;
+    }
+    c.ok = false;
+    for (const auto& w : waiting) c.detail += (c.detail.empty() ? "" : "; ") + w;
+    c.hint =
+        "a file's mtime is ahead of this host's clock (is the instrument's clock wrong?): fix the clock, or "
+        "`touch` the run's future-dated files; a run ships `settle` after its newest mtime";
     return c;
 }
 
@@ -341,6 +383,7 @@ std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const d
         root.detail = root.ok ? "readable" : "missing or not readable";
         if (!root.ok) root.hint = "create it or fix runs_root; the instrument writes its runs there";
         checks.push_back(root);
+        if (root.ok) checks.push_back(check_future_mtimes(eq, e.state_dir / "jobs.db"));
         switch (eq.transport.kind) {
             case engine::transport_kind::http_put: {
                 const auto& p = eq.transport.http_put;

@@ -3,6 +3,8 @@
 
 #include "admin_protocol.hpp"
 
+#include "labsync/engine/gate.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -106,6 +108,20 @@ json status_json(const daemon_info& daemon, const std::vector<std::string>& equi
     return out;
 }
 
+void add_waiting_runs(json& status, const std::vector<engine::settle_wait>& waiting, queue::time_point now) {
+    if (!status.contains("equipment")) return;
+    for (json& e : status["equipment"]) {
+        json list = json::array();
+        for (const auto& w : waiting)
+            if (w.equipment == e.value("name", std::string()))
+                list.push_back({{"run_id", w.run_id},
+                                {"newest_mtime", iso_time(w.newest_mtime)},
+                                {"settled_at", iso_time(w.settled_at)},
+                                {"reason", engine::describe_settle_wait(w.newest_mtime, w.settled_at, now)}});
+        e["waiting"] = std::move(list);
+    }
+}
+
 std::string human_bytes(double bytes) {
     static constexpr const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
     int u = 0;
@@ -171,6 +187,9 @@ std::string render_status_text(const json& status, const render_options& options
                                human_bytes(done), total > 0 ? human_bytes(total) : "?",
                                human_bytes(p.value("rate_bps", 0.0)), human_duration(eta));
         }
+        for (const json& w : e.value("waiting", json::array()))
+            out +=
+                fmt::format("  {}: {}\n", w.value("run_id", std::string()), w.value("reason", std::string()));
     }
     return out;
 }

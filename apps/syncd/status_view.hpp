@@ -7,8 +7,11 @@
 //  "daemon":{"pid":123,"uptime_s":42,"config":"/etc/labsync/syncd.toml","ready":true},
 //  "totals":{"queued":0,"running":1,...every state...},
 //  "equipment":[{"name":"scope-1","counts":{...every state...},
-//                "current":[{...job_json...,"progress":{"done":1,"total":2,"rate_bps":3.0,"eta_s":4}}]}]}
+//                "current":[{...job_json...,"progress":{"done":1,"total":2,"rate_bps":3.0,"eta_s":4}}],
+//                "waiting":[{"run_id":"run-7","newest_mtime":"…","settled_at":"…",
+//                            "reason":"mtime 1 day in the future, waiting"}]}]}
 
+#include "labsync/engine/engine.hpp"
 #include "labsync/queue/job.hpp"
 #include "labsync/queue/job_store.hpp"
 
@@ -57,6 +60,10 @@ struct daemon_info {
 nlohmann::json status_json(const daemon_info& daemon, const std::vector<std::string>& equipment,
                            const queue::state_counts& counts, const std::vector<queue::job>& current,
                            const std::map<std::int64_t, job_progress>& progress);
+
+// Adds the runs waiting to settle to their equipment's entry ("waiting"; [] when none).
+void add_waiting_runs(nlohmann::json& status, const std::vector<engine::settle_wait>& waiting,
+                      queue::time_point now);
 
 struct render_options {
     bool bars{false};  // unicode progress bars (a terminal)

@@ -33,18 +33,19 @@ cleanup_verdict decide_cleanup(const cleanup_situation& s) {
         return {cleanup_action::back_to_verified,
                 "retention has not passed and free space is above the watermark"};
     if (!s.has_verified_digest)
-        return {cleanup_action::reverify, "the job records no verified digest to compare with"};
+        return {cleanup_action::reverify, "the job records no verified digest to compare with", true};
     // The local check comes first: if the local copy changed, it must never be deleted, whatever
     // the remote says.
     if (s.local == check_result::mismatch)
         return {cleanup_action::fail,
-                "local files no longer match the verified manifest; kept for the operator"};
+                "the local run (files or tree) no longer matches what was verified; kept for the operator",
+                true};
     if (s.remote == check_result::mismatch)
-        return {cleanup_action::reverify, "the remote copy no longer matches what was verified"};
+        return {cleanup_action::reverify, "the remote copy no longer matches what was verified", true};
     if (s.local == check_result::unknown)
-        return {cleanup_action::back_to_verified, "the local files could not be checked now"};
+        return {cleanup_action::back_to_verified, "the local files could not be checked now", true};
     if (s.remote == check_result::unknown)
-        return {cleanup_action::back_to_verified, "the remote copy could not be re-confirmed now"};
+        return {cleanup_action::back_to_verified, "the remote copy could not be re-confirmed now", true};
     return {cleanup_action::delete_run,
             retention_passed(s)
                 ? "verified, retention passed, remote re-confirmed, local unchanged"

@@ -7,13 +7,17 @@
 #include "labsync/engine/bandwidth_timetable.hpp"
 #include "labsync/engine/run_files.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 
 #include <sys/statvfs.h>
 
 #include <algorithm>
 
 namespace labsync::engine {
+
+using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -210,6 +214,10 @@ enqueue_result engine::impl::enqueue_blocking(const std::filesystem::path& run_p
     }
     out.findings = outcome.findings;
     const auto t = now();
+    if (!outcome.blocked() && outcome.settled_at > t)
+        note_waiting({eq->cfg.name, run_id, outcome.newest_mtime, outcome.settled_at});
+    else
+        clear_waiting(eq->cfg.name, run_id);
     if (from_watcher && !outcome.blocked() && outcome.settled_at > t) {
         if (settle_until) *settle_until = outcome.settled_at;
         return out;  // not yet: the watcher looks again when it has settled
@@ -305,29 +313,35 @@ void engine::impl::remove_outbox(const std::string& equipment_name, const std::s
     }
 }
 
-bool engine::impl::transition(std::int64_t job_id, queue::job_state to,
-                              const queue::transition_details& details) {
-    if (!store) return false;
-    // Another connection holding the write lock past busy_timeout (an operator's sqlite3, a
-    // backup) refuses the write without changing anything. Dropping the transition would strand
-    // the job in its old state until a restart, so wait for the lock (each try waits busy_timeout
-    // inside SQLite). This blocks the strand, which cannot make durable progress anyway.
-    constexpr int busy_tries = 6;
+asio::awaitable<bool> engine::impl::transition(std::int64_t job_id, queue::job_state to,
+                                               queue::transition_details details) {
+    // A write refused for a transient reason (another connection holding the write lock, the
+    // disk holding the state dir full, an I/O error) changed nothing. Dropping the transition
+    // would strand the job in its old state until a restart, so try again with backoff until it
+    // is written or the engine stops (then the job is replayed from its old state on the next
+    // open). The strand stays free meanwhile; the job keeps its worker and permit.
+    auto delay = store_retry_first;
     for (int attempt = 1;; ++attempt) {
+        if (!store) co_return false;
         auto err = store->transition(job_id, to, details);
         if (!err) break;
-        if (err.code == queue::errc::store_busy && attempt < busy_tries && !stopping) {
-            log(log_level::warning, "job {}: transition to {} waits for the store's write lock ({}/{}): {}",
-                job_id, queue::to_string(to), attempt, busy_tries, err.message);
-            continue;
+        if (!queue::is_transient(err.code) || stopping) {
+            log(log_level::error, "job {}: transition to {} refused: {}", job_id, queue::to_string(to),
+                err.message);
+            co_return false;
         }
-        log(log_level::error, "job {}: transition to {} refused: {}", job_id, queue::to_string(to),
-            err.message);
-        return false;
+        log(log_level::warning, "job {}: transition to {} refused ({}), try {} again in {} ms: {}", job_id,
+            queue::to_string(to), err.code.message(), attempt,
+            std::chrono::duration_cast<std::chrono::milliseconds>(delay).count(), err.message);
+        asio::steady_timer timer(strand);
+        timer.expires_after(delay);
+        boost::system::error_code ec;
+        co_await (timer.async_wait(asio::redirect_error(asio::use_awaitable, ec)) || wait_stop());
+        delay = std::min(delay * 2, store_retry_cap);
     }
     log(log_level::debug, "job {} -> {}: {}", job_id, queue::to_string(to), details.message);
     notify_changed(job_id);
-    return true;
+    co_return true;
 }
 
 // --- public API -------------------------------------------------------------------------------

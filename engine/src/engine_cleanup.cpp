@@ -56,7 +56,7 @@ asio::awaitable<void> engine::impl::cleanup_pass() {
             queue::transition_details d;
             d.message =
                 c.retention_passed ? "cleanup: retention passed" : "cleanup: free space under the watermark";
-            if (!transition(c.job_id, job_state::cleanup_eligible, d)) continue;
+            if (!co_await transition(c.job_id, job_state::cleanup_eligible, d)) continue;
             if (auto j = store->find(c.job_id)) co_await cleanup_one(eq, *j);
         }
     }
@@ -97,8 +97,10 @@ asio::awaitable<void> engine::impl::cleanup_one(equipment_runtime& eq, queue::jo
     struct stat st {};
     const bool run_gone = ::lstat(run_path.c_str(), &st) != 0 && errno == ENOENT;
 
-    // Interlock: the local files still match the verified manifest.
+    // Interlock: the local tree still matches what was verified: the files (manifest digest) and
+    // every other entry (tree digest: directories, symlinks, special files added or removed).
     std::optional<verifier::manifest> local;
+    std::string local_note;
     if (run_gone) {
         s.local =
             check_result::match;  // a deletion interrupted after unlinking the run: nothing left to keep
@@ -106,9 +108,19 @@ asio::awaitable<void> engine::impl::cleanup_one(equipment_runtime& eq, queue::jo
         auto built = co_await build_manifest(run_path);
         if (stopping) co_return;
         if (built.ok()) {
-            s.local = job.manifest_digest && verifier::to_hex(built.manifest.digest()) == *job.manifest_digest
-                          ? check_result::match
-                          : check_result::mismatch;
+            const bool files_match =
+                job.manifest_digest && verifier::to_hex(built.manifest.digest()) == *job.manifest_digest;
+            // Jobs shipped before the tree digest was recorded are compared by their files only.
+            const bool tree_matches =
+                !job.tree_digest || verifier::to_hex(verifier::tree_digest(built)) == *job.tree_digest;
+            s.local = files_match && tree_matches ? check_result::match : check_result::mismatch;
+            if (!files_match)
+                local_note = "files differ from the verified manifest";
+            else if (!tree_matches)
+                local_note = fmt::format(
+                    "entries added or removed after verification (the tree now holds {} directories, "
+                    "{} symlinks or other non-file entries)",
+                    built.directories.size(), built.findings.size());
             local = std::move(built.manifest);
         } else if (built.error == verifier::errc::local_file_vanished ||
                    built.error == verifier::errc::local_file_changed) {
@@ -145,25 +157,27 @@ asio::awaitable<void> engine::impl::cleanup_one(equipment_runtime& eq, queue::jo
         }
     }
     const auto verdict = decide_cleanup(s);
-    const auto why =
-        remote_note.empty() ? verdict.reason : fmt::format("{} ({})", verdict.reason, remote_note);
+    const auto& note = s.local == check_result::mismatch ? local_note : remote_note;
+    const auto why = note.empty() ? verdict.reason : fmt::format("{} ({})", verdict.reason, note);
+    if (verdict.interlock_failed)
+        log(log_level::warning, "{}/{}: cleanup refused: {}", eq.cfg.name, job.run_id, why);
     queue::transition_details d;
     d.message = "cleanup: " + why;
     switch (verdict.action) {
         case cleanup_action::keep:
             break;
         case cleanup_action::back_to_verified:
-            transition(job.id, job_state::verified, d);
+            co_await transition(job.id, job_state::verified, d);
             break;
         case cleanup_action::reverify:
-            if (transition(job.id, job_state::awaiting_verify, d)) {
+            if (co_await transition(job.id, job_state::awaiting_verify, d)) {
                 eq.verify_pending.push_back(job.id);
                 wake(eq);
             }
             break;
         case cleanup_action::fail:
             d.error = queue::error_info{"local_changed", why};
-            transition(job.id, job_state::failed, d);
+            co_await transition(job.id, job_state::failed, d);
             break;
         case cleanup_action::delete_run: {
             std::error_code ec;
@@ -183,12 +197,12 @@ asio::awaitable<void> engine::impl::cleanup_one(equipment_runtime& eq, queue::jo
             if (ec) {
                 d.message = fmt::format("cleanup: deleting the run failed at '{}': {}", where, ec.message());
                 d.error = queue::error_info{"cleanup_failed", d.message};
-                transition(job.id, job_state::verified, d);
+                co_await transition(job.id, job_state::verified, d);
                 break;
             }
             d.message =
                 run_gone ? "cleaned: the local run was already gone (" + why + ")" : "cleaned: " + why;
-            transition(job.id, job_state::cleaned, d);
+            co_await transition(job.id, job_state::cleaned, d);
             log(log_level::info, "{}/{}: local run deleted", eq.cfg.name, job.run_id);
             break;
         }

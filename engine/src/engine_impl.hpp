@@ -80,6 +80,12 @@ struct engine::impl {
     std::unique_ptr<asio::steady_timer> children_done, permit_timer, stop_timer, rescan_timer, cleanup_timer;
     bool cleanup_requested = false, rescan_requested = false;
 
+    // Runs waiting to settle (engine::waiting_runs); any thread, under waiting_mutex.
+    mutable std::mutex waiting_mutex;
+    std::map<std::pair<std::string, std::string>, settle_wait> waiting;
+    void note_waiting(settle_wait w);
+    void clear_waiting(const std::string& equipment, const std::string& run_id);
+
     std::atomic<bool> run_started{false}, run_finished{false};
     std::promise<void> run_done;
     std::shared_future<void> run_done_future = run_done.get_future().share();
@@ -105,8 +111,14 @@ struct engine::impl {
     bool under_watermark(const equipment_runtime& eq) const;
     void remove_outbox(const std::string& equipment, const std::string& run_id);
 
-    // Durable transition on the strand; logs, fires on_job_changed. False when refused.
-    bool transition(std::int64_t job_id, queue::job_state to, const queue::transition_details& details);
+    // Durable transition on the strand; logs, fires on_job_changed. A transient store error
+    // (queue::is_transient: busy, disk full, I/O error) is retried with backoff from
+    // store_retry_first up to store_retry_cap between tries. False when refused for good, or
+    // when the engine stops first. `details` by value: it lives in the coroutine frame.
+    asio::awaitable<bool> transition(std::int64_t job_id, queue::job_state to,
+                                     queue::transition_details details);
+    static constexpr std::chrono::steady_clock::duration store_retry_first = std::chrono::milliseconds(50);
+    static constexpr std::chrono::steady_clock::duration store_retry_cap = std::chrono::seconds(5);
 
     // Runs f() on the CPU pool; the awaiting coroutine resumes on its own executor with the
     // result (an exception thrown by f is rethrown there). Deliberately not a coroutine itself:

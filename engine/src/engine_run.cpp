@@ -197,6 +197,7 @@ asio::awaitable<void> engine::impl::worker(equipment_runtime& eq, std::size_t in
         }
         const auto id = picked->id;
         eq.in_flight.insert(id);
+        clear_waiting(eq.cfg.name, picked->run_id);
         if (co_await acquire_permit()) {
             if (to_verify)
                 co_await verify(eq, std::move(*picked), std::nullopt);
@@ -266,7 +267,7 @@ asio::awaitable<void> engine::impl::ship(equipment_runtime& eq, queue::job job) 
     {
         queue::transition_details d;
         d.message = fmt::format("shipping via {} (attempt {})", eq.transport->name(), job.attempts + 1);
-        if (!transition(job.id, job_state::running, d)) co_return;
+        if (!co_await transition(job.id, job_state::running, d)) co_return;
     }
     auto built = co_await build_manifest(job.run_path, progress_reporter(eq, job, progress_phase::hashing));
     if (stopping) co_return;  // stays running: replayed as queued on the next open
@@ -294,9 +295,10 @@ asio::awaitable<void> engine::impl::ship(equipment_runtime& eq, queue::job job) 
     d.bytes = static_cast<std::int64_t>(built.manifest.total_bytes());
     d.manifest_digest = verifier::to_hex(built.manifest.digest());
     d.archive_sha256 = eq.transport->shipped_archive_sha256(req);
+    d.tree_digest = verifier::to_hex(verifier::tree_digest(built));
     d.message = fmt::format("shipped {} files, {} bytes (status {})", built.manifest.entries().size(),
                             built.manifest.total_bytes(), result.returncode);
-    if (!transition(job.id, job_state::awaiting_verify, d)) co_return;
+    if (!co_await transition(job.id, job_state::awaiting_verify, d)) co_return;
     auto updated = store->find(job.id);
     if (!updated) co_return;
     co_await verify(eq, std::move(*updated), std::move(built.manifest), std::move(result.remote_manifest));
@@ -373,7 +375,7 @@ asio::awaitable<void> engine::impl::verify(equipment_runtime& eq, queue::job job
     d.message = by_archive
                     ? fmt::format("verified: remote archive sha256 {}", *job.archive_sha256)
                     : fmt::format("verified: remote manifest matches ({} files)", local->entries().size());
-    if (!transition(job.id, job_state::verified, d)) co_return;
+    if (!co_await transition(job.id, job_state::verified, d)) co_return;
     remove_outbox(eq.cfg.name, job.run_id);  // after the durable `verified`
     if (eq.cfg.cleanup_enabled && eq.cfg.retention.count() == 0) {
         cleanup_requested = true;
@@ -400,18 +402,18 @@ asio::awaitable<void> engine::impl::handle_failure(equipment_runtime& eq, const 
     switch (decision.action) {
         case retry_action::backoff:
             d.next_attempt_at = now() + decision.delay;
-            transition(job.id, job_state::queued, d);
+            co_await transition(job.id, job_state::queued, d);
             break;
         case retry_action::immediate_retry:
-            transition(job.id, job_state::queued, d);
+            co_await transition(job.id, job_state::queued, d);
             break;
         case retry_action::fail:
-            transition(job.id, job_state::failed, d);
+            co_await transition(job.id, job_state::failed, d);
             break;
         case retry_action::quarantine: {
             d.message = fmt::format("{}; run moves to {}", d.message,
                                     (config.quarantine_dir / eq.cfg.name / job.run_id).string());
-            if (!transition(job.id, job_state::failed, d)) break;
+            if (!co_await transition(job.id, job_state::failed, d)) break;
             remove_outbox(eq.cfg.name, job.run_id);  // re-shipping cannot help; drop the archive first
             quarantine_reason reason{eq.cfg.name,
                                      job.run_id,

@@ -1,7 +1,8 @@
 // Run detection: inotify on each runs root (new run directories, marker files appearing in
 // them) plus a periodic rescan as the safety net. A run is enqueued once its marker exists and
 // nothing in it changed for `settle` seconds; runs not yet settled wait in settle_pending and the
-// rescan loop's timer wakes at the earliest settle deadline.
+// rescan loop's timer wakes at the earliest settle deadline. Runs waiting to settle are also kept in
+// `waiting` (under its own mutex) for engine::waiting_runs(), which `status` and `doctor` show.
 #include "engine_impl.hpp"
 
 #include "labsync/common/ids.hpp"
@@ -31,11 +32,36 @@ bool is_real_directory(const std::filesystem::path& p) {
 
 }  // namespace
 
+void engine::impl::note_waiting(settle_wait w) {
+    const auto t = now();
+    std::lock_guard lock(waiting_mutex);
+    auto& slot = waiting[std::pair{w.equipment, w.run_id}];
+    if (w.newest_mtime > t && slot.newest_mtime != w.newest_mtime)  // once per mtime, not per rescan
+        log(log_level::warning, "{}/{}: {}", w.equipment, w.run_id,
+            describe_settle_wait(w.newest_mtime, w.settled_at, t));
+    slot = std::move(w);
+}
+
+void engine::impl::clear_waiting(const std::string& equipment, const std::string& run_id) {
+    std::lock_guard lock(waiting_mutex);
+    waiting.erase({equipment, run_id});
+}
+
+std::vector<settle_wait> engine::waiting_runs() const {
+    std::lock_guard lock(impl_->waiting_mutex);
+    std::vector<settle_wait> out;
+    for (const auto& [key, w] : impl_->waiting) out.push_back(w);
+    return out;
+}
+
 asio::awaitable<void> engine::impl::consider_run(equipment_runtime& eq, std::filesystem::path run_path) {
     const auto run_id = run_path.filename().string();
     if (!common::valid_run_id(run_id) || !is_real_directory(run_path) ||
-        !marker_present(run_path, eq.cfg.marker_name))
+        !marker_present(run_path, eq.cfg.marker_name)) {
+        eq.settle_pending.erase(run_id);
+        clear_waiting(eq.cfg.name, run_id);  // gone (or its marker is) while it waited
         co_return;
+    }
     if (auto live = store->find_live(eq.cfg.name, run_id); live && *live) {
         eq.settle_pending.erase(run_id);
         co_return;  // known: not enqueued twice
@@ -94,11 +120,10 @@ asio::awaitable<void> engine::impl::rescan_loop() {
             for (const auto& [run, when] : eq.settle_pending) {
                 if (when <= t)
                     due.push_back(run);
-                else
-                    deadline = std::min(
-                        deadline,
-                        std::chrono::steady_clock::now() +
-                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(when - t));
+                else  // looked at again at least hourly: a far-future mtime must not overflow the timer
+                    deadline = std::min(deadline, std::chrono::steady_clock::now() +
+                                                      std::min<std::chrono::steady_clock::duration>(
+                                                          std::chrono::hours(1), when - t));
             }
             for (const auto& run : due) {
                 if (stopping) co_return;

@@ -127,16 +127,14 @@ gate_outcome evaluate_gate(const gate_inputs& in, const equipment_config& eq, bo
                 break;
         }
     }
-    std::int64_t newest_ns = 0;
-    for (const auto& file : in.walk.files) {
-        out.total_bytes += file.size;
-        newest_ns = std::max(newest_ns, file.mtime_ns);
-    }
+    for (const auto& file : in.walk.files) out.total_bytes += file.size;
     out.file_count = in.walk.files.size();
-    out.settled_at =
-        std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::nanoseconds(newest_ns))) +
-        eq.settle;
+    out.newest_mtime = newest_mtime(in.walk);
+    // Saturating: a newest mtime near the end of the representable range must not wrap around.
+    const auto settle = std::chrono::duration_cast<std::chrono::system_clock::duration>(eq.settle);
+    out.settled_at = out.newest_mtime > std::chrono::system_clock::time_point::max() - settle
+                         ? std::chrono::system_clock::time_point::max()
+                         : out.newest_mtime + settle;
     if (eq.gate.max_bytes != 0 && out.total_bytes > eq.gate.max_bytes)
         f.push_back(
             hard("too_large", fmt::format("run holds {} bytes, over the limit of {} bytes (gate.max_bytes)",
@@ -167,6 +165,36 @@ gate_outcome evaluate_gate(const gate_inputs& in, const equipment_config& eq, bo
     }
     f.insert(f.end(), in.external.begin(), in.external.end());
     return out;
+}
+
+std::chrono::system_clock::time_point newest_mtime(const verifier::walk_result& walk) {
+    std::int64_t newest_ns = 0;
+    for (const auto& file : walk.files) newest_ns = std::max(newest_ns, file.mtime_ns);
+    return std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(newest_ns)));
+}
+
+std::string human_span(std::chrono::system_clock::duration span) {
+    using namespace std::chrono;
+    const auto s = std::max<std::int64_t>(1, duration_cast<seconds>(span).count());
+    const auto unit = [s](std::int64_t size, const char* name) {
+        const auto n = std::max<std::int64_t>(1, (s + size / 2) / size);  // rounded
+        return fmt::format("{} {}{}", n, name, n == 1 ? "" : "s");
+    };
+    if (s < 90) return unit(1, "second");
+    if (s < 90 * 60) return unit(60, "minute");
+    if (s < 22 * 3600) return unit(3600, "hour");
+    if (s < 2 * 365 * 86400) return unit(86400, "day");
+    return unit(365 * 86400 + 86400 / 4, "year");
+}
+
+std::string describe_settle_wait(std::chrono::system_clock::time_point newest_mtime,
+                                 std::chrono::system_clock::time_point settled_at,
+                                 std::chrono::system_clock::time_point now) {
+    if (newest_mtime > now)
+        return fmt::format("mtime {} in the future, waiting", human_span(newest_mtime - now));
+    if (settled_at > now) return fmt::format("settling, ships in {}", human_span(settled_at - now));
+    return "settled, about to be queued";
 }
 
 gate_inputs collect_gate_inputs(const std::filesystem::path& run_path, const equipment_config& eq) {

@@ -84,6 +84,12 @@ retry_decision retry_policy::decide(error_kind kind, int attempts,
                     {},
                     "conflict: the remote holds different content for this run; local data kept "
                     "untouched (terminal)"};
+        case error_kind::misconfigured:
+            return {retry_action::fail,
+                    {},
+                    "misconfigured: the receiver's settings refuse this request (no verdict on the run, "
+                    "which stays in place); failed until the configuration is fixed and the job retried "
+                    "(terminal)"};
         case error_kind::rejected:
             return {retry_action::quarantine, {}, "rejected: the receiver refuses this run; quarantined"};
     }

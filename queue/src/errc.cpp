@@ -34,6 +34,10 @@ public:
                 return "job store is owned by another process";
             case errc::store_busy:
                 return "job store is locked by another connection";
+            case errc::store_full:
+                return "the disk holding the job store is full";
+            case errc::store_io:
+                return "I/O error writing the job store";
         }
         return "unknown queue error " + std::to_string(ev);
     }
@@ -44,6 +48,10 @@ public:
 const std::error_category& queue_category() noexcept {
     static const queue_category_impl category;
     return category;
+}
+
+bool is_transient(std::error_code code) noexcept {
+    return code == errc::store_busy || code == errc::store_full || code == errc::store_io;
 }
 
 std::error_code make_error_code(errc e) noexcept {

@@ -62,6 +62,7 @@ job read_job(SQLite::Statement& row) {
     j.updated_at = from_ms(row.getColumn(13).getInt64());
     j.started_at = opt_time(row, 14);
     j.finished_at = opt_time(row, 15);
+    j.tree_digest = opt_text(row, 16);
     return j;
 }
 

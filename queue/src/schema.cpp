@@ -19,7 +19,7 @@ namespace labsync::queue::detail {
 namespace {
 
 // Forward migrations: step i takes user_version i to i + 1. Append only; never edit a shipped step.
-constexpr std::array<std::string_view, 2> migration_steps = {
+constexpr std::array<std::string_view, 3> migration_steps = {
     // v1: the three tables and the one-live-job-per-run rule.
     R"sql(
 CREATE TABLE jobs (
@@ -65,6 +65,11 @@ CREATE INDEX jobs_due ON jobs (equipment, state, next_attempt_at, id);
 CREATE INDEX jobs_by_state ON jobs (state, id);
 CREATE INDEX events_by_job ON events (job_id, id);
 CREATE INDEX overrides_by_job ON overrides (job_id, id);
+)sql",
+    // v3: the digest of the run's whole tree as shipped (directories, symlinks and other entries
+    // besides the files of the manifest), so cleanup sees entries added after verification.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN tree_digest TEXT;
 )sql",
 };
 
@@ -170,6 +175,8 @@ store_error from_sqlite(const std::exception& e, const std::filesystem::path& pa
             code = errc::cannot_open;
         }
         if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = errc::store_busy;
+        if (primary == SQLITE_FULL) code = errc::store_full;
+        if (primary == SQLITE_IOERR) code = errc::store_io;
     }
     return make_store_error(code, "job store " + path.string() + ": " + what + ": " + e.what());
 }

@@ -7,10 +7,13 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <csignal>
+#include <map>
 #include <thread>
 
 using namespace labsync;
@@ -457,4 +460,45 @@ TEST_CASE("syncd verify proves the stored bytes: a flipped byte is reported and 
     CHECK((*after)["sha256"] == sha);
     auto m = run_process({"curl", "-sS", "--cacert", rx.pki().ca_cert.string(), rx.url() + "/metrics"});
     CHECK_THAT(m.out, Catch::Contains("labsync_receiver_verify_mismatch_total 1"));
+}
+
+TEST_CASE("a run dated in the future is named in status and doctor, past 2262 it still waits",
+          "[e2e][doctor]") {
+    receiver_fixture rx(tls_receiver());
+    daemon_fixture d(to(rx));
+    const auto set_mtime = [](const std::filesystem::path& file, std::int64_t seconds) {
+        const timespec times[2] = {{seconds, 0}, {seconds, 0}};
+        REQUIRE(::utimensat(AT_FDCWD, file.c_str(), times, 0) == 0);
+    };
+    const auto now_s =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    const auto tomorrow = d.write_run("run-7", 1, 4 << 10);
+    set_mtime(tomorrow / "data-0.bin", now_s + 86400);
+    const auto far = d.write_run("run-far", 1, 4 << 10);
+    set_mtime(far / "data-0.bin", 10'413'792'000);  // 2300-01-01: past the int64 nanosecond range
+    d.start();
+    d.write_run("r-now", 1, 4 << 10);
+    check_arrived(d, rx, "r-now");  // the rescan has looked at every run by now
+
+    auto st = run_process({LABSYNC_SYNCD, "status", "--json", "--config", d.config_path().string()});
+    REQUIRE(st.exit_code == 0);
+    json s = json::parse(st.out);
+    INFO(s.dump());
+    std::map<std::string, std::string> reasons;
+    for (const auto& w : s["equipment"][0]["waiting"]) reasons[w["run_id"]] = w["reason"];
+    CHECK(reasons["run-7"] == "mtime 1 day in the future, waiting");
+    CHECK_THAT(reasons["run-far"], Catch::Contains("years in the future, waiting"));
+    CHECK(jobs_of(d, "run-7") == 0);
+    CHECK(jobs_of(d, "run-far") == 0);  // not read as 1715 and shipped at once
+    CHECK(std::filesystem::exists(far / "data-0.bin"));
+
+    auto text = run_process({LABSYNC_SYNCD, "status", "--config", d.config_path().string()});
+    CHECK_THAT(text.out, Catch::Contains("run-7: mtime 1 day in the future, waiting"));
+
+    auto doctor = run_process({LABSYNC_SYNCD, "doctor", "--config", d.config_path().string()});
+    INFO(doctor.out << doctor.err);
+    CHECK(doctor.exit_code != 0);
+    CHECK_THAT(doctor.out, Catch::Contains("run-7: mtime 1 day in the future, waiting"));
+    CHECK_THAT(doctor.out, Catch::Contains("run-far: mtime"));
 }

@@ -5,8 +5,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
@@ -238,4 +241,86 @@ TEST_CASE("cleanup: orphan outbox archives are swept and old quarantine pruned o
     CHECK_FALSE(fs::exists(f.dir / "outbox/seq-2/ghost.tar.zst"));
     CHECK_FALSE(fs::exists(f.dir / "quarantine/seq-2/old-run"));
     CHECK(test::read_file(f.dir / "quarantine/seq-2/new-run/a.bin") == "new");
+}
+
+TEST_CASE("cleanup: a quarantined run is kept forever by default, pruned only when opted in",
+          "[engine][cleanup][quarantine]") {
+    fixture f;
+    // A run quarantined ten years ago: the only copy of its data.
+    const auto entry = f.dir / "quarantine/seq-2/run-old";
+    test::write_file(entry / "data/a.bin", "only copy");
+    const auto old = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now() -
+                                                          std::chrono::hours(24 * 3650));
+    const timespec times[2] = {{old, 0}, {old, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, entry.c_str(), times, 0) == 0);
+    const auto one_pass = [&](std::optional<int> keep_days) {
+        // The outbox sweep and the quarantine pruning are one task: the ghost's removal means
+        // the pruning has run as well.
+        test::write_file(f.dir / "outbox/seq-2/ghost.tar.zst", "x");
+        auto cfg = f.config(std::chrono::hours(1));
+        if (keep_days) cfg.quarantine_keep_days = *keep_days;
+        engine_runner r(cfg, f.deps());
+        REQUIRE_FALSE(r.open());
+        r.start();
+        for (int i = 0; i < 500 && fs::exists(f.dir / "outbox/seq-2/ghost.tar.zst"); ++i)
+            std::this_thread::sleep_for(10ms);
+        REQUIRE_FALSE(fs::exists(f.dir / "outbox/seq-2/ghost.tar.zst"));
+        r.stop();
+    };
+    CHECK(engine::engine_config{}.quarantine_keep_days == 0);
+    one_pass(std::nullopt);  // the default
+    CHECK(test::read_file(entry / "data/a.bin") == "only copy");
+    one_pass(0);
+    CHECK(fs::exists(entry / "data/a.bin"));
+    one_pass(30);  // the operator's explicit opt-in
+    CHECK_FALSE(fs::exists(entry));
+}
+
+namespace {
+
+// Runs r to `verified`, lets `change` alter the run, then asks for cleanup: the run must be kept,
+// the job failed as a local change, and the refusal logged at warning.
+void check_local_change_refused(const std::string& run_id,
+                                const std::function<void(const fs::path&)>& change) {
+    fixture f;
+    auto logs = std::make_shared<std::vector<std::string>>();
+    auto mutex = std::make_shared<std::mutex>();
+    auto deps = f.deps();
+    deps.log = [logs, mutex](engine::log_level level, std::string_view text) {
+        std::lock_guard lock(*mutex);
+        logs->push_back(std::string(engine::to_string(level)) + ": " + std::string(text));
+    };
+    engine_runner e(f.config(std::chrono::hours(1)), std::move(deps));
+    REQUIRE_FALSE(e.open());
+    e.start();
+    const auto run = f.make_run(run_id);
+    auto res = e->enqueue(run);
+    REQUIRE(e.observer.wait_for(res.job_id, job_state::verified));
+    change(run);
+    f.clock->advance(std::chrono::hours(2));
+    e->request_cleanup();
+    auto j = e.observer.wait_for(res.job_id, job_state::failed);
+    REQUIRE(j);
+    CHECK(j->last_error_kind == "local_changed");
+    CHECK_THAT(j->last_error.value_or(""), Catch::Contains("after verification"));
+    CHECK(test::read_file(run / "data/a.bin") == "alpha-" + run_id);
+    CHECK(e.observer.entries(res.job_id, job_state::cleaned) == 0);
+    std::lock_guard lock(*mutex);
+    CHECK(std::any_of(logs->begin(), logs->end(), [&](const std::string& l) {
+        return l.rfind("warning: seq-2/" + run_id + ": cleanup refused", 0) == 0;
+    }));
+}
+
+}  // namespace
+
+TEST_CASE("cleanup: an empty directory added after verification is a local change - kept, warned",
+          "[engine][cleanup]") {
+    check_local_change_refused("r-dir",
+                               [](const fs::path& run) { fs::create_directories(run / "late/empty"); });
+}
+
+TEST_CASE("cleanup: a symlink added after verification is a local change - kept, warned",
+          "[engine][cleanup]") {
+    check_local_change_refused("r-link",
+                               [](const fs::path& run) { fs::create_symlink("data/a.bin", run / "link"); });
 }

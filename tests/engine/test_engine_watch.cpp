@@ -2,7 +2,12 @@
 // was down; runs already known are not enqueued twice; unsettled runs wait.
 #include "engine_harness.hpp"
 
+#include "labsync/engine/gate.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <ctime>
 #include <filesystem>
@@ -119,4 +124,47 @@ TEST_CASE("watch: an idle engine with 50 equipment uses ~0 CPU", "[engine][watch
     const auto used = std::chrono::duration_cast<std::chrono::milliseconds>(cpu() - before);
     INFO("CPU used while idle: " << used.count() << " ms");
     CHECK(used < 50ms);
+}
+
+TEST_CASE("watch: a run whose newest mtime is in the future is listed as waiting, then ships once fixed",
+          "[engine][watch]") {
+    fixture f;
+    const auto run = f.dir / "runs/cam-a/run-7";
+    test::write_file(run / "img.raw", "pixels");
+    test::write_file(run / "done.marker", "");
+    const auto tomorrow = std::time(nullptr) + 86400;
+    const timespec ahead[2] = {{tomorrow, 0}, {tomorrow, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, (run / "img.raw").c_str(), ahead, 0) == 0);
+    const auto far = f.dir / "runs/cam-b/run-far";
+    test::write_file(far / "img.raw", "pixels");
+    test::write_file(far / "done.marker", "");
+    const timespec year_2300[2] = {{10'413'792'000, 0}, {10'413'792'000, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, (far / "img.raw").c_str(), year_2300, 0) == 0);
+
+    engine_runner r(f.config(), f.deps());
+    REQUIRE_FALSE(r.open());
+    r.start();
+    std::vector<engine::settle_wait> waiting;
+    for (int i = 0; i < 500 && waiting.size() < 2; ++i) {
+        waiting = r->waiting_runs();
+        if (waiting.size() < 2) std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(waiting.size() == 2);
+    CHECK(waiting[0].equipment == "cam-a");
+    CHECK(waiting[0].run_id == "run-7");
+    const auto now = std::chrono::system_clock::now();
+    CHECK(engine::describe_settle_wait(waiting[0].newest_mtime, waiting[0].settled_at, now) ==
+          "mtime 1 day in the future, waiting");
+    CHECK(waiting[1].run_id == "run-far");  // past 2262: still waiting, not read as 1715
+    CHECK(waiting[1].newest_mtime > now + std::chrono::hours(24 * 365 * 200));
+    CHECK(r->list().empty());
+
+    // The instrument's clock is fixed and the file touched: it ships and stops waiting.
+    const timespec now_times[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+    REQUIRE(::utimensat(AT_FDCWD, (run / "img.raw").c_str(), now_times, 0) == 0);
+    r->request_rescan();
+    REQUIRE(r.observer.wait_run("run-7", job_state::verified));
+    waiting = r->waiting_runs();
+    REQUIRE(waiting.size() == 1);
+    CHECK(waiting[0].run_id == "run-far");
 }

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 
 using namespace labsync::engine;
 using namespace std::chrono_literals;
@@ -247,4 +248,29 @@ TEST_CASE("external check: a number out of range is bad output, not an exception
     CHECK(f.front().code == "external_bad_output");
     r.out = R"({"findings":[{"severity":"hard","code":"x","size":1e400}]})";
     CHECK(interpret_external_run({"/opt/check"}, r, 5s).front().code == "external_bad_output");
+}
+
+TEST_CASE("gate: a newest mtime at the end of the nanosecond range saturates settled_at", "[gate]") {
+    auto in = clean_inputs();
+    in.walk.files[1].mtime_ns = std::numeric_limits<std::int64_t>::max();  // a file dated past 2262
+    const auto out = evaluate_gate(in, eq(), true);
+    CHECK(out.newest_mtime == std::chrono::system_clock::time_point(
+                                  std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::max())));
+    CHECK(out.settled_at == std::chrono::system_clock::time_point::max());  // not wrapped into the past
+    CHECK(out.settled_at > std::chrono::system_clock::now());
+}
+
+TEST_CASE("gate: why a run waits, in words", "[gate]") {
+    const auto now = std::chrono::system_clock::now();
+    CHECK(describe_settle_wait(now + 24h, now + 24h + 10s, now) == "mtime 1 day in the future, waiting");
+    CHECK(describe_settle_wait(now + 24h - 3s, now + 24h, now) == "mtime 1 day in the future, waiting");
+    CHECK(describe_settle_wait(now + 3h, now + 3h, now) == "mtime 3 hours in the future, waiting");
+    CHECK(describe_settle_wait(now - 5s, now + 40s, now) == "settling, ships in 40 seconds");
+    CHECK(describe_settle_wait(now - 50s, now - 40s, now) == "settled, about to be queued");
+    CHECK_THAT(describe_settle_wait(std::chrono::system_clock::time_point::max(),
+                                    std::chrono::system_clock::time_point::max(), now),
+               Catch::EndsWith("years in the future, waiting"));
+    CHECK(human_span(1s) == "1 second");
+    CHECK(human_span(2min) == "2 minutes");
+    CHECK(human_span(48h) == "2 days");
 }

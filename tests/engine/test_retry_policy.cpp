@@ -93,6 +93,15 @@ TEST_CASE("retry: hash_mismatch and binary_missing retry once immediately, then 
           retry_action::immediate_retry);
 }
 
+TEST_CASE("retry: misconfigured fails without quarantine", "[retry]") {
+    retry_policy p({100ms, 1s, 5}, [] { return 0.5; });
+    for (int attempts : {1, 5}) {
+        const auto d = p.decide(error_kind::misconfigured, attempts, error_kind::network);
+        CHECK(d.action == retry_action::fail);
+        CHECK_THAT(d.reason, Catch::Contains("retr"));
+    }
+}
+
 TEST_CASE("retry: rejected quarantines", "[retry]") {
     retry_policy p(cfg(), [] { return 0.3; });
     CHECK(p.decide(error_kind::rejected, 1, std::nullopt).action == retry_action::quarantine);

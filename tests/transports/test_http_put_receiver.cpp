@@ -367,7 +367,7 @@ TEST_CASE("syncd put --json ships, verifies and reports", "[http_put]") {
     CHECK_THAT(usage.err, Catch::Contains("bad name"));
 }
 
-TEST_CASE("http_put: 412 for a commit not allowed and 413 for a run over the body limit are rejected",
+TEST_CASE("http_put: 412 for a commit not allowed is rejected, 413 over the body limit is misconfigured",
           "[http_put]") {
     test::temp_dir t;
     auto options = tls_options();
@@ -397,7 +397,8 @@ TEST_CASE("http_put: 412 for a commit not allowed and 413 for a run over the bod
     req.on_progress = [&](std::uint64_t done, std::uint64_t) { sent = done; };
     auto big = allowed.push(req);
     INFO(big.message);
-    CHECK(big.kind == error_kind::rejected);
+    CHECK(big.kind == error_kind::misconfigured);
     CHECK(big.returncode == 413);
+    CHECK_THAT(big.message, Catch::Contains("--max-body"));
     CHECK(sent == 0);
 }

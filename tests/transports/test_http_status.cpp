@@ -25,11 +25,19 @@ TEST_CASE("PUT status: 401 and 403 are auth", "[http_status]") {
     CHECK(kind_for_put_status(403) == error_kind::auth);
 }
 
-TEST_CASE("PUT status: 400 411 412 413 are rejected", "[http_status]") {
+TEST_CASE("PUT status: 400 412 are rejected", "[http_status]") {
     CHECK(kind_for_put_status(400) == error_kind::rejected);
-    CHECK(kind_for_put_status(411) == error_kind::rejected);
     CHECK(kind_for_put_status(412) == error_kind::rejected);
-    CHECK(kind_for_put_status(413) == error_kind::rejected);  // the run will never fit
+}
+
+TEST_CASE("PUT status: 411 413 are misconfigured (no verdict on the run) with a fix hint", "[http_status]") {
+    CHECK(kind_for_put_status(411) == error_kind::misconfigured);
+    CHECK(kind_for_put_status(413) == error_kind::misconfigured);
+    CHECK_THAT(put_status_hint(413, 123456),
+               Catch::Contains("--max-body") && Catch::Contains("123456") && Catch::Contains("syncd retry"));
+    CHECK_THAT(put_status_hint(411, 1), Catch::Contains("Content-Length") && Catch::Contains("syncd retry"));
+    CHECK(put_status_hint(412, 1).empty());
+    CHECK(error_kind_from_string("misconfigured") == error_kind::misconfigured);
 }
 
 TEST_CASE("PUT status: 422 is hash_mismatch", "[http_status]") {

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -17,6 +18,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 using namespace labsync::verifier;
 namespace fs = std::filesystem;
@@ -166,4 +168,22 @@ TEST_CASE("open_run_file reads inside the run and refuses symlinks and escapes",
     CHECK(ec == errc::local_file_changed);
     CHECK_FALSE(open_run_file(dir.get(), "fifo", ec));  // must not block on a fifo without writer
     CHECK(ec == errc::local_file_changed);
+}
+
+TEST_CASE("walker: an mtime past 2262 saturates the nanosecond count instead of wrapping to 1715",
+          "[walker]") {
+    labsync::test::temp_dir dir;
+    const auto run = dir / "run";
+    write_file(run / "far", "x");
+    const std::int64_t year_2300 = 10'413'792'000;
+    const timespec far_times[2] = {{year_2300, 5}, {year_2300, 5}};
+    REQUIRE(::utimensat(AT_FDCWD, (run / "far").c_str(), far_times, 0) == 0);
+    auto r = walk_run(run);
+    REQUIRE_FALSE(r.error);
+    REQUIRE(r.files.size() == 1);
+    CHECK(r.files[0].mtime_ns == std::numeric_limits<std::int64_t>::max());
+    CHECK(r.files[0].mtime_s == year_2300);
+    CHECK(mtime_ns(-10'000'000'000, 0) == std::numeric_limits<std::int64_t>::min());  // 1653
+    CHECK(mtime_ns(1, 2) == 1'000'000'002);
+    CHECK(mtime_ns(-1, 0) == -1'000'000'000);
 }

@@ -9,7 +9,7 @@
 namespace labsync::transports {
 namespace {
 
-constexpr std::array<std::pair<error_kind, std::string_view>, 9> names{{
+constexpr std::array<std::pair<error_kind, std::string_view>, 10> names{{
     {error_kind::none, "none"},
     {error_kind::network, "network"},
     {error_kind::auth, "auth"},
@@ -17,6 +17,7 @@ constexpr std::array<std::pair<error_kind, std::string_view>, 9> names{{
     {error_kind::local_file_vanished, "local_file_vanished"},
     {error_kind::conflict, "conflict"},
     {error_kind::rejected, "rejected"},
+    {error_kind::misconfigured, "misconfigured"},
     {error_kind::binary_missing, "binary_missing"},
     {error_kind::unknown, "unknown"},
 }};

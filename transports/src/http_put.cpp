@@ -198,6 +198,7 @@ asio::awaitable<transport_result> http_put::push(const push_request& request) {
     transport_result r = kind == error_kind::none
                              ? transport_result::success(x.status)
                              : transport_result::failure(kind, describe_status("PUT", where, x), x.status);
+    if (const auto hint = put_status_hint(x.status, prepared.bytes); !hint.empty()) r.message += "; " + hint;
     r.stdout_text = x.body;
     if (r.ok) {
         std::lock_guard lock(shipped_mutex_);

@@ -1,6 +1,7 @@
 // The http_put status and failure classification; see http_status.hpp for the decisions.
 #include "labsync/transports/http_status.hpp"
 
+#include <fmt/format.h>
 #include <openssl/sslerr.h>
 
 namespace labsync::transports {
@@ -42,10 +43,11 @@ error_kind kind_for_put_status(int status) noexcept {
         case 403:
             return error_kind::auth;
         case 400:  // bad id or header: this request will never be accepted
-        case 411:  // no Content-Length
         case 412:  // code commit not in the allow-list
-        case 413:  // larger than the receiver's body limit: the run will never fit
             return error_kind::rejected;
+        case 411:  // no Content-Length (a proxy re-chunked the body)
+        case 413:  // larger than the receiver's --max-body
+            return error_kind::misconfigured;
         case 422:
             return error_kind::hash_mismatch;
         default:
@@ -53,6 +55,18 @@ error_kind kind_for_put_status(int status) noexcept {
     }
     if (status >= 500 && status <= 599) return error_kind::network;  // incl. 507 no space
     return error_kind::unknown;
+}
+
+std::string put_status_hint(int status, std::uint64_t bytes) {
+    if (status == 413)
+        return fmt::format(
+            "fix: start the receiver with --max-body of at least {} bytes (the archive's size), then "
+            "`syncd retry` this run",
+            bytes);
+    if (status == 411)
+        return "fix: the receiver got no Content-Length; a proxy between sender and receiver must pass "
+               "the request body unchanged (no re-chunking), then `syncd retry` this run";
+    return {};
 }
 
 error_kind kind_for_probe_status(int status) noexcept {

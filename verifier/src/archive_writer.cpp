@@ -28,14 +28,10 @@ constexpr std::uint64_t single_thread_below = 4u << 20;
 constexpr std::size_t pipe_slots = 4;
 
 std::int64_t mtime_ns(const struct stat& st) {
-    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    return verifier::mtime_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
 // Seconds, rounded towards minus infinity so pre-1970 times stay ordered.
-std::int64_t seconds_of(std::int64_t ns) {
-    return ns >= 0 ? ns / 1'000'000'000 : -((-ns + 999'999'999) / 1'000'000'000);
-}
-
 std::error_code read_error(int err) {
     if (err == EIO) return make_error_code(errc::io_error);
     return {err, std::system_category()};
@@ -130,7 +126,7 @@ private:
                 const run_file& file = walk.files[f++];
                 manifest_entry entry;
                 if (!add_file(file, entry)) return false;
-                newest = std::max(newest, seconds_of(file.mtime_ns));
+                newest = std::max(newest, file.mtime_s);
                 result_.input_bytes += file.size;
                 entries.push_back(std::move(entry));
             }
@@ -158,7 +154,7 @@ private:
             fail_input(ec, path, "cannot open directory");
             return false;
         }
-        std::int64_t mtime = seconds_of(mtime_ns(st));
+        std::int64_t mtime = st.st_mtim.tv_sec;
         newest = std::max(newest, mtime);
         std::string header;
         append_tar_header(header, {path, tar_entry_type::directory, 0, mtime, st.st_mode & 07777u});
@@ -179,8 +175,8 @@ private:
         if (file.size > read_size_) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
 
         std::string header;
-        append_tar_header(header, {file.path, tar_entry_type::regular, file.size, seconds_of(file.mtime_ns),
-                                   file.mode & 07777u});
+        append_tar_header(header,
+                          {file.path, tar_entry_type::regular, file.size, file.mtime_s, file.mode & 07777u});
         if (!queue(header)) return false;
 
         std::uint64_t remaining = file.size;

@@ -20,7 +20,7 @@ namespace {
 constexpr std::size_t min_read_size = 1u << 20;
 
 std::int64_t mtime_ns(const struct stat& st) {
-    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    return verifier::mtime_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
 std::error_code read_error(int err) {
@@ -149,6 +149,7 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
         return result;
     }
     result.findings = std::move(walk.findings);
+    result.directories = std::move(walk.directories);
 
     // The manifest entries are made before hashing and hashed in place, and the walk's list is
     // freed first: per file the peak is one entry + an mtime + an index, not two copies.
@@ -180,6 +181,7 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
         result.error = job.error();
         result.error_path = job.error_path();
         result.findings.clear();
+        result.directories.clear();
         return result;
     }
     mtimes = {};
@@ -196,6 +198,21 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
               [](const auto& a, const auto& b) { return a.path < b.path; });
     result.manifest = verifier::manifest(std::move(entries));  // already sorted: the walk's order
     return result;
+}
+
+sha256_digest tree_digest(const build_result& result) {
+    // One line per entry; a path with '\n' is escaped the way the manifest's text escapes it,
+    // so no two trees share a text.
+    sha256 h;
+    h.update("files " + to_hex(result.manifest.digest()) + "\n");
+    const auto line = [&h](std::string_view kind, const std::string& path) {
+        bool escaped = false;
+        const auto p = escape_sha256sum_path(path, escaped);
+        h.update(std::string(escaped ? "\\" : "") + std::string(kind) + " " + p + "\n");
+    };
+    for (const auto& d : result.directories) line("directory", d);
+    for (const auto& f : result.findings) line(to_string(f.kind), f.path);
+    return h.finish();
 }
 
 }  // namespace labsync::verifier

@@ -15,8 +15,18 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 namespace labsync::verifier {
+
+std::int64_t mtime_ns(std::int64_t seconds, std::int64_t nanoseconds) noexcept {
+    constexpr std::int64_t giga = 1'000'000'000;
+    constexpr auto max = std::numeric_limits<std::int64_t>::max();
+    constexpr auto min = std::numeric_limits<std::int64_t>::min();
+    if (seconds > (max - nanoseconds) / giga) return max;
+    if (seconds < min / giga + 1) return min;
+    return seconds * giga + nanoseconds;
+}
 
 void unique_fd::reset(int fd) noexcept {
     if (fd_ >= 0) ::close(fd_);
@@ -156,10 +166,10 @@ private:
                                          std::string("file cannot be read: ") + std::strerror(err)});
                 return;
             }
-            out_.files.push_back(
-                {join(prefix, name), static_cast<std::uint64_t>(st.st_size),
-                 static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-                 static_cast<std::uint32_t>(st.st_mode)});
+            out_.files.push_back({join(prefix, name), static_cast<std::uint64_t>(st.st_size),
+                                  mtime_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec),
+                                  static_cast<std::uint32_t>(st.st_mode),
+                                  static_cast<std::int64_t>(st.st_mtim.tv_sec)});
         } else {
             auto [kind, why] = kind_of();
             out_.findings.push_back({kind, join(prefix, name), why});

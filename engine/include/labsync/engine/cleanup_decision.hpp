@@ -50,6 +50,9 @@ struct cleanup_situation {
 struct cleanup_verdict {
     cleanup_action action = cleanup_action::keep;
     std::string reason;
+    // The run was due for deletion but an interlock refused it (an operator should hear of it,
+    // unlike "retention has not passed").
+    bool interlock_failed = false;
 };
 
 bool retention_passed(const cleanup_situation& s) noexcept;

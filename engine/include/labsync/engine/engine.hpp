@@ -119,6 +119,15 @@ struct enqueue_result {
     engine_error error;
 };
 
+// A run that has its marker but is not shipped yet because its newest file's mtime plus settle
+// lies ahead: found by the watcher (no job yet) or enqueued by API (queued, not yet due).
+struct settle_wait {
+    std::string equipment;
+    std::string run_id;
+    queue::time_point newest_mtime{};
+    queue::time_point settled_at{};  // newest_mtime + settle
+};
+
 // Checks a configuration without touching the disk: names, paths set, limits, timetables.
 engine_error validate(const engine_config& config);
 
@@ -159,6 +168,9 @@ public:
     // why). By job id: the job's equipment may no longer be configured. The run's files are not
     // touched; `retry` queues the job again.
     engine_error cancel_job(std::int64_t job_id, const std::string& who, const std::string& why);
+    // Runs waiting to settle, by equipment and run id; describe_settle_wait() (gate.hpp) says
+    // why, e.g. "mtime 1 day in the future, waiting".
+    std::vector<settle_wait> waiting_runs() const;
     // Re-evaluates every queue now (after a manual clock moved, or a config-less nudge).
     void wake_all();
     // Runs the cleanup pass now instead of at the next cleanup_interval tick.

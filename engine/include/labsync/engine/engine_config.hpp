@@ -98,10 +98,12 @@ struct equipment_config {
 };
 
 struct engine_config {
-    std::filesystem::path state_dir;           // jobs.db lives here
-    std::filesystem::path outbox_dir;          // http_put archives: outbox/<equipment>/<run>.tar.zst
-    std::filesystem::path quarantine_dir;      // quarantine/<equipment>/<run>/
-    int quarantine_keep_days = 30;             // 0 = keep forever
+    std::filesystem::path state_dir;       // jobs.db lives here
+    std::filesystem::path outbox_dir;      // http_put archives: outbox/<equipment>/<run>.tar.zst
+    std::filesystem::path quarantine_dir;  // quarantine/<equipment>/<run>/
+    // Quarantined runs exist nowhere else: kept until an operator acts (0, the default). A value
+    // > 0 is the operator's explicit opt-in to delete entries older than that many days.
+    int quarantine_keep_days = 0;
     int max_parallel_global = 4;               // jobs in flight across all equipment
     std::chrono::seconds rescan_interval{60};  // safety-net rescan of runs roots; 0 = off
     std::chrono::seconds cleanup_interval{std::chrono::minutes(5)};  // retention / watermark check

@@ -45,7 +45,8 @@ struct gate_inputs {
 
 struct gate_outcome {
     std::vector<gate_finding> findings;
-    std::chrono::system_clock::time_point settled_at{};  // newest mtime + settle
+    std::chrono::system_clock::time_point newest_mtime{};  // of the run's files (epoch when none)
+    std::chrono::system_clock::time_point settled_at{};    // newest mtime + settle (saturated)
     std::uint64_t total_bytes = 0;
     std::uint64_t file_count = 0;
 
@@ -58,6 +59,19 @@ bool symlink_escapes(std::string_view link_path, std::string_view target);
 
 gate_outcome evaluate_gate(const gate_inputs& inputs, const equipment_config& equipment,
                            bool marker_required);
+
+// The newest mtime among the walked files; the epoch when there are none.
+std::chrono::system_clock::time_point newest_mtime(const verifier::walk_result& walk);
+
+// Why a run that has its marker is not shipped yet, for `status` and `doctor`:
+// "mtime 1 day in the future, waiting" (the newest file's mtime is ahead of `now`: the run waits
+// until that moment plus settle), else "settling, ships in 40 seconds".
+std::string describe_settle_wait(std::chrono::system_clock::time_point newest_mtime,
+                                 std::chrono::system_clock::time_point settled_at,
+                                 std::chrono::system_clock::time_point now);
+
+// "40 seconds", "12 minutes", "3 hours", "1 day", "292 years" (rounded down, at least 1 unit).
+std::string human_span(std::chrono::system_clock::duration span);
 
 // Does the I/O for evaluate_gate(). Blocking (walks the run, may run a subprocess up to
 // gate.external_timeout): call it on a worker thread.

@@ -10,6 +10,8 @@
 //                                 (and fail once attempts reaches max_attempts)
 //   local_file_vanished           fail (the run changed under us; an operator must look)
 //   conflict                      fail; the local run is left untouched for the operator
+//   misconfigured                 fail; the run stays in place (411/413: a settings mismatch,
+//                                 fixed by the operator, then `syncd retry`)
 //   rejected                      quarantine: the run moves to quarantine/<equipment>/<run>
 //   none                          programming error (std::invalid_argument)
 

@@ -18,7 +18,14 @@ enum class errc {
     store_in_use,            // another process already owns (replays and drives) this store
     store_busy,              // another connection held the write lock past busy_timeout; nothing
                              // was written, the same write may be tried again
+    store_full,              // the disk holding the store is full (SQLITE_FULL); nothing was
+                             // written, the same write may succeed once space is freed
+    store_io,                // an I/O error while writing (SQLITE_IOERR); nothing was committed
 };
+
+// The one retryability rule of the store: true when the refused write changed nothing and the
+// same write may succeed later without anyone changing the request (busy, full, I/O error).
+bool is_transient(std::error_code code) noexcept;
 
 const std::error_category& queue_category() noexcept;
 std::error_code make_error_code(errc e) noexcept;

@@ -26,6 +26,7 @@ struct job {
     std::optional<std::int64_t> bytes;           // bytes shipped (archive size or run size)
     std::optional<std::string> manifest_digest;  // digest of the canonical manifest
     std::optional<std::string> archive_sha256;   // sha256 of the shipped archive (http_put)
+    std::optional<std::string> tree_digest;      // verifier::tree_digest of the run as shipped
     time_point created_at{};
     time_point updated_at{};
     std::optional<time_point> started_at;   // last entry into running

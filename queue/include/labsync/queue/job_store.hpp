@@ -64,6 +64,7 @@ struct transition_details {
     std::optional<std::int64_t> bytes{};
     std::optional<std::string> manifest_digest{};
     std::optional<std::string> archive_sha256{};
+    std::optional<std::string> tree_digest{};
 };
 
 struct job_filter {

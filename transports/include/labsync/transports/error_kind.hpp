@@ -15,6 +15,8 @@ enum class error_kind {
     local_file_vanished,  // a local file went away or changed while shipping: terminal
     conflict,             // the remote holds different content under the same id: terminal
     rejected,             // the receiver refuses this run for good (400/412): quarantine
+    misconfigured,        // sender and receiver settings disagree (411/413): terminal, not
+                          // quarantined; the run ships after the fix and `syncd retry`
     binary_missing,       // rsync/ssh/rclone not found: treated like hash_mismatch
     unknown,              // anything unclassified: retry with backoff
 };

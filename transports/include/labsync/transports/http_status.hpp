@@ -3,9 +3,10 @@
 // exchange maps to. Pure functions so every row is unit-tested; the driver only feeds them.
 //
 // Decisions beyond the SPEC table:
-// - 413 (body larger than the receiver accepts) → rejected: the same run will never fit, so a
-//   retry cannot help; the run goes to quarantine where an operator sees it.
-// - 411 (no Content-Length) → rejected: a request the receiver will never accept.
+// - 413 (body larger than the receiver's --max-body) and 411 (no Content-Length, e.g. a proxy
+//   that re-chunks the body) → misconfigured (SPEC §6): the receiver's settings and this sender
+//   disagree; that is no verdict on the run. Terminal `failed` with a fix hint
+//   (put_status_hint), never quarantined: after the fix, `syncd retry` ships it.
 // - A server certificate that fails our verification (unknown CA, wrong host name, expired), or a
 //   client certificate the server refuses (missing, unknown CA, expired), → auth: it is a
 //   terminal misconfiguration of trust, like a wrong token; retrying every few minutes would only
@@ -43,6 +44,9 @@ std::string_view to_string(http_failure failure) noexcept;
 
 // The kind for a complete HTTP response status to a PUT of a run (201/200 → none: verify next).
 error_kind kind_for_put_status(int status) noexcept;
+// What the operator should change when a PUT is answered with `status`; "" when there is no
+// configuration fix (only 411 and 413 have one). `bytes` is the size of the archive sent.
+std::string put_status_hint(int status, std::uint64_t bytes);
 // The kind for the probe's GET (200 → none, 404 → none: "not present" is an answer; 409 →
 // hash_mismatch).
 error_kind kind_for_probe_status(int status) noexcept;

@@ -27,13 +27,20 @@ struct build_options {
 };
 
 struct build_result {
-    verifier::manifest manifest;         // empty when error is set
-    std::vector<walk_finding> findings;  // entries not in the manifest, and why
-    std::error_code error;               // errc::local_file_vanished / local_file_changed / io_error / ...
-    std::string error_path;              // the file (relative to the run) the error is about
+    verifier::manifest manifest;           // empty when error is set
+    std::vector<walk_finding> findings;    // entries not in the manifest, and why
+    std::vector<std::string> directories;  // every sub-directory of the run, sorted
+    std::error_code error;                 // errc::local_file_vanished / local_file_changed / io_error / ...
+    std::string error_path;                // the file (relative to the run) the error is about
 
     bool ok() const noexcept { return !error; }
 };
+
+// The digest of the run's whole tree: the manifest's digest, every directory and every entry that
+// is not in the manifest (symlink, device, socket, fifo, unreadable: path and kind). Cleanup
+// compares it with the one recorded when the run was shipped: an empty directory or a symlink
+// added after verification changes it while the manifest stays the same.
+sha256_digest tree_digest(const build_result& result);
 
 build_result build_manifest(const std::filesystem::path& run_dir, const build_options& options = {});
 

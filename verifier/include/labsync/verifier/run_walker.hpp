@@ -18,9 +18,15 @@ namespace labsync::verifier {
 struct run_file {
     std::string path;  // relative, '/'-separated, no leading "./"
     std::uint64_t size = 0;
-    std::int64_t mtime_ns = 0;  // st_mtim in nanoseconds since the epoch
+    std::int64_t mtime_ns = 0;  // st_mtim in nanoseconds since the epoch, saturated (mtime_ns())
     std::uint32_t mode = 0;     // st_mode (type and permission bits)
+    std::int64_t mtime_s = 0;   // st_mtim.tv_sec, exact (the tar header's mtime)
 };
+
+// st_mtim as nanoseconds since the epoch. An int64 count of nanoseconds only reaches the years
+// 1677..2262: beyond that the value saturates at the limit instead of wrapping around (an mtime
+// in 2300 would otherwise read as 1715 and count as long settled).
+std::int64_t mtime_ns(std::int64_t seconds, std::int64_t nanoseconds) noexcept;
 
 enum class finding_kind { symlink, device, socket, fifo, unreadable, other };
 
