@@ -106,9 +106,9 @@ TEST_CASE(
     auto disk_full_seen = disk_full.get_future().share();
     auto logs = std::make_shared<log_capture>();
     auto deps = test::fake_transport_deps(remote);
-    deps.build_manifest = [disk_full_seen](const fs::path& run) {
+    deps.build_manifest = [disk_full_seen](const fs::path& run, const verifier::build_options& options) {
         disk_full_seen.wait();
-        return verifier::build_manifest(run);
+        return verifier::build_manifest(run, options);
     };
     deps.log = [logs](engine::log_level level, std::string_view text) { logs->add(level, text); };
 
