@@ -19,7 +19,7 @@ std::vector<std::string> join(std::vector<std::string> a, const std::vector<std:
 
 }  // namespace
 
-TEST_CASE("mTLS: a valid client cert is required; expired, missing and foreign are refused",
+TEST_CASE("mTLS: a valid client cert is required - expired, missing and foreign are refused",
           "[receiver][tls]") {
     receiver_fixture rx({.require_client_cert = true, .member_check = false});
     const auto& pki = rx.pki();

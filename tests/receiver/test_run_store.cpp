@@ -55,7 +55,7 @@ std::size_t files_in(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("publish: created, same, divergent; sidecar written", "[receiver][store]") {
+TEST_CASE("publish: created, same, divergent, and the sidecar written", "[receiver][store]") {
     temp_dir tmp;
     auto store = open_store(tmp / "store");
     stored_run existing;

@@ -55,7 +55,9 @@ TEST_CASE("remote paths and commands", "[rsync][commands]") {
     CHECK(p.staging_dir == "/data/labs/scope-1/.labsync-staging/run-7.abc");
     const auto prep = rsync_path_command(p, "run-7");
     CHECK(prep.find("mkdir -p -- '/data/labs/scope-1/.labsync-staging'") != std::string::npos);
-    CHECK(prep.find("rm -rf -- '/data/labs/scope-1/.labsync-staging/run-7'.*") != std::string::npos);
+    CHECK(prep.find("rm -rf -- '/data/labs/scope-1/.labsync-staging/run-7'.[0-9a-f][0-9a-f]") !=
+          std::string::npos);
+    CHECK(make_staging_nonce().size() == 16);
     // rsync appends its server arguments: the command ends with the function that execs it,
     // under a lock of the staging directory.
     CHECK(prep.substr(prep.size() - 3) == "; l");
@@ -90,13 +92,16 @@ TEST_CASE("remote paths and commands", "[rsync][commands]") {
 TEST_CASE("remote commands behave in a real shell", "[rsync][commands]") {
     labsync::test::temp_dir dir;
     const std::string base = (dir / "dest dir").string();
-    auto p = make_remote_paths(base, "eq", "run", "n1");
+    auto p = make_remote_paths(base, "eq", "run", make_staging_nonce());
     auto sh = [](const std::string& cmd) { return labsync::test::run_process({"sh", "-c", cmd}); };
-    labsync::test::write_file(p.staging_root + "/run.old/x", "stale");
+    labsync::test::write_file(p.staging_root + "/run.0123456789abcdef/x", "stale");
+    // Run `run.b` is another run in flight: its staging directory is not this run's to remove.
+    labsync::test::write_file(p.staging_root + "/run.b.0123456789abcdef/x", "another run");
     auto r = sh(rsync_path_command(p, "run") + " --version");
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("rsync") != std::string::npos);
-    CHECK_FALSE(std::filesystem::exists(p.staging_root + "/run.old"));
+    CHECK_FALSE(std::filesystem::exists(p.staging_root + "/run.0123456789abcdef"));
+    CHECK(std::filesystem::exists(p.staging_root + "/run.b.0123456789abcdef/x"));
     // A restart keeps what the interrupted transfer left in its staging directory.
     labsync::test::write_file(p.staging_dir + "/partial.bin", "half");
     r = sh(rsync_path_command(p, "run", true) + " --version");

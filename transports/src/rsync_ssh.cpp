@@ -42,12 +42,6 @@ struct rsync_ssh::ssh_outcome {
 
 namespace {
 
-std::string nonce() {
-    std::random_device rd;
-    std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-    return fmt::format("{:016x}", v);
-}
-
 std::string last_line(std::string_view text) {
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
     const std::size_t nl = text.find_last_of("\r\n");
@@ -297,7 +291,8 @@ asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& reques
 
 asio::awaitable<transport_result> rsync_ssh::push(const push_request& request) {
     if (auto refused = detail::check_push_request(request)) co_return std::move(*refused);
-    const auto paths = make_remote_paths(config_.dest, request.equipment, request.run_id, nonce());
+    const auto paths =
+        make_remote_paths(config_.dest, request.equipment, request.run_id, make_staging_nonce());
 
     auto sent = co_await transfer(request, paths);
     if (!sent.ok && sent.stderr_text.find("labsync:exists") != std::string::npos)

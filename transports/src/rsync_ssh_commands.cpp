@@ -3,8 +3,12 @@
 
 #include "labsync/common/ids.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
+
 #include <cctype>
+#include <cstdint>
+#include <random>
 
 namespace labsync::transports {
 
@@ -84,16 +88,32 @@ remote_paths make_remote_paths(std::string_view dest, std::string_view equipment
     return p;
 }
 
+namespace {
+const std::string nonce_glob = [] {
+    std::string g;
+    for (int i = 0; i < 16; ++i) g += "[0-9a-f]";
+    return g;
+}();
+}  // namespace
+
+std::string make_staging_nonce() {
+    std::random_device rd;
+    std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    return fmt::format("{:016x}", v);
+}
+
 std::string rsync_path_command(const remote_paths& paths, std::string_view run, bool resume) {
     // Runs on the remote in place of "rsync" (rsync appends "--server …"), so preparing the
     // staging area costs no extra round trip. An existing final directory stops the transfer
-    // before any data moves; the marker on stderr tells the driver why. The glob part (".*")
-    // stays outside the quotes; run ids are validated, the quotes are belt and braces.
+    // before any data moves; the marker on stderr tells the driver why. The glob part (a dot and
+    // exactly the 16 hex digits of a nonce) stays outside the quotes, and matches only this run's
+    // staging directories: run `a` must not remove run `a.b`'s. Run ids are validated; the quotes
+    // are belt and braces.
     std::string cmd = "if [ -e " + shell_quote(paths.final_dir) +
                       " ]; then echo labsync:exists >&2; exit 1; fi; umask 022; ";
     if (!resume)
         cmd += "mkdir -p -- " + shell_quote(paths.staging_root) + " && rm -rf -- " +
-               shell_quote(paths.staging_root + "/" + std::string(run)) + ".* && ";
+               shell_quote(paths.staging_root + "/" + std::string(run)) + "." + nonce_glob + " && ";
     // The server rsync holds a lock on its staging directory (flock, where the remote has it)
     // until its last process is gone: a restarted transfer (resume) waits for the interrupted
     // one to finish keeping its partial file instead of racing it. rsync's arguments follow the

@@ -129,8 +129,10 @@ awaitable<void> accept_loop(receiver_context& ctx, tcp::acceptor& acceptor) {
     }
 }
 
-awaitable<void> shutdown_on_signal(receiver_context& ctx, tcp::acceptor& acceptor) {
-    asio::signal_set signals(ctx.io, SIGTERM, SIGINT);
+// `signals` is registered before `listening on` is printed: a SIGTERM sent as soon as that line
+// appears must take this path (exit 0), not the default action.
+awaitable<void> shutdown_on_signal(receiver_context& ctx, tcp::acceptor& acceptor,
+                                   asio::signal_set& signals) {
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
     ctx.log->info("signal {}: no new connections; waiting up to {} ms for {} connection(s)", sig,
@@ -201,6 +203,7 @@ int run_server(const server_config& cfg) {
         log->error("--listen {}:{}: {}", cfg.host, cfg.port, e.what());
         return 2;
     }
+    asio::signal_set signals(io, SIGTERM, SIGINT);
     auto bound = acceptor.local_endpoint();
     std::string host =
         bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
@@ -211,7 +214,7 @@ int run_server(const server_config& cfg) {
               cfg.member_check ? "on" : "off");
 
     asio::co_spawn(io, accept_loop(ctx, acceptor), asio::detached);
-    asio::co_spawn(io, shutdown_on_signal(ctx, acceptor), asio::detached);
+    asio::co_spawn(io, shutdown_on_signal(ctx, acceptor, signals), asio::detached);
     asio::co_spawn(io, watchdog_loop(ctx), asio::detached);
     ::sd_notify(0, "READY=1");
     std::vector<std::thread> threads;

@@ -36,6 +36,9 @@ struct remote_paths {
 };
 remote_paths make_remote_paths(std::string_view dest, std::string_view equipment, std::string_view run,
                                std::string_view nonce);
+// A staging nonce: 16 lowercase hex digits, so that the stale-staging glob of one run
+// (`<run>.` + 16 hex digits) never matches another run whose id starts with `<run>.`.
+std::string make_staging_nonce();
 
 // rsync's --rsync-path: refuses (stderr "labsync:exists", exit 1) when the final directory
 // exists, else creates the staging root, removes this run's staging leftovers of earlier
