@@ -49,9 +49,9 @@ void print_show(const json& data) {
                    text_or_dash(f, "message"));
     fmt::print("events:\n");
     for (const json& e : data.value("events", json::array()))
-        fmt::print("  {}  {:<10} {:>22} -> {:<22} by {}: {}\n", text_or_dash(e, "at"),
-                   text_or_dash(e, "kind"), text_or_dash(e, "from"), text_or_dash(e, "to"),
-                   text_or_dash(e, "who"), text_or_dash(e, "message"));
+        fmt::print("  {}  {:<10} {} -> {}  by {}: {}\n", text_or_dash(e, "at"), text_or_dash(e, "kind"),
+                   text_or_dash(e, "from"), text_or_dash(e, "to"), text_or_dash(e, "who"),
+                   text_or_dash(e, "message"));
 }
 
 int finish(const admin_args& args, const admin_request& request,
