@@ -1,7 +1,7 @@
 // See admin_dispatch.hpp.
 #include "admin_dispatch.hpp"
 
-#include "labsync/engine/gate_finding.hpp"
+#include "admin_show.hpp"
 
 #include <set>
 
@@ -87,16 +87,6 @@ std::string with_note(const std::string& text, const std::string& note) {
     return note.empty() ? text : fmt::format("{} ({})", text, note);
 }
 
-json findings_json(const std::vector<engine::gate_finding>& findings) {
-    json out = json::array();
-    for (const auto& f : findings)
-        out.push_back({{"severity", f.level == engine::severity::hard ? "hard" : "soft"},
-                       {"code", f.code},
-                       {"message", f.message},
-                       {"path", f.path}});
-    return out;
-}
-
 admin_response job_answer(engine::engine& eng, const std::filesystem::path& path) {
     admin_response r;
     if (auto j = eng.status(path)) r.data["job"] = job_json(*j);
@@ -144,6 +134,11 @@ admin_response dispatch_admin(const admin_request& request, const admin_context&
                       {"already_known", result.already_known},
                       {"findings", findings_json(result.findings)}};
             return r;
+        }
+        case admin_op::show: {
+            admin_response error;
+            auto job = resolve(eng, request.run, error);
+            return job ? show_job(eng, *job) : error;
         }
         case admin_op::retry:
         case admin_op::override_block:

@@ -66,13 +66,15 @@ std::string_view to_string(admin_op op) noexcept {
             return "verify";
         case admin_op::cancel:
             return "cancel";
+        case admin_op::show:
+            return "show";
     }
     return "status";
 }
 
 std::optional<admin_op> admin_op_from_string(std::string_view text) noexcept {
     for (admin_op op : {admin_op::status, admin_op::list, admin_op::enqueue, admin_op::retry,
-                        admin_op::override_block, admin_op::verify, admin_op::cancel})
+                        admin_op::override_block, admin_op::verify, admin_op::cancel, admin_op::show})
         if (to_string(op) == text) return op;
     return std::nullopt;
 }
@@ -96,6 +98,7 @@ std::string encode_request(const admin_request& r) {
             if (!r.who.empty()) j["who"] = r.who;
             [[fallthrough]];
         case admin_op::verify:
+        case admin_op::show:
             j["run"] = r.run;
             break;
     }
@@ -116,7 +119,7 @@ std::optional<admin_request> decode_request(std::string_view line, std::string& 
     if (!op_text) return std::nullopt;
     auto op = admin_op_from_string(*op_text);
     if (!op) {
-        why = fmt::format("unknown op \"{}\" (status, list, enqueue, retry, override, cancel, verify)",
+        why = fmt::format("unknown op \"{}\" (status, list, enqueue, retry, override, cancel, verify, show)",
                           *op_text);
         return std::nullopt;
     }
@@ -157,8 +160,9 @@ std::optional<admin_request> decode_request(std::string_view line, std::string& 
             [[fallthrough]];
         }
         case admin_op::retry:
-        case admin_op::verify: {
-            if (r.op != admin_op::verify) {
+        case admin_op::verify:
+        case admin_op::show: {
+            if (r.op == admin_op::retry || r.op == admin_op::override_block || r.op == admin_op::cancel) {
                 auto who = string_field(j, "who", false, field_why);
                 if (!field_why.empty()) return why = field_why, std::nullopt;
                 if (who && !valid_who_note(*who, field_why)) return why = field_why, std::nullopt;

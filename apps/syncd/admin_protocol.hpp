@@ -10,6 +10,7 @@
 //   -> {"op":"override","run":"...","why":"marker written by hand"}     who optional (a note)
 //   -> {"op":"cancel","run":"...","why":"equipment retired"}           who optional (a note)
 //   -> {"op":"verify","run":"..."}
+//   -> {"op":"show","run":"..."}      the job, its gate findings, its events (with who)
 // Who acted is never taken from the request: the server records the peer's user (SO_PEERCRED);
 // a client-supplied "who" (e.g. the name behind sudo) is only added to the record as a note.
 //   <- {"ok":true,"data":{...}}  |  {"ok":false,"error":"no_job","message":"..."}
@@ -29,7 +30,7 @@ namespace labsync::apps {
 
 inline constexpr std::size_t admin_max_line = 1 << 20;  // longer requests are refused
 
-enum class admin_op { status, list, enqueue, retry, override_block, verify, cancel };
+enum class admin_op { status, list, enqueue, retry, override_block, verify, cancel, show };
 
 inline constexpr std::size_t admin_max_who = 64;  // a client-supplied name (a note)
 
@@ -40,7 +41,7 @@ struct admin_request {
     admin_op op = admin_op::status;
     std::optional<queue::job_state> state{};  // list
     std::string path{};                       // enqueue (absolute)
-    std::string run{};                        // retry, override, verify, cancel
+    std::string run{};                        // retry, override, verify, cancel, show
     std::string who{};                        // retry, override, cancel: optional note
     std::string why{};                        // override, cancel
 };

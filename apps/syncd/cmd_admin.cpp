@@ -1,8 +1,8 @@
 // The admin subcommands that act on jobs: `syncd list [--state S]`, `syncd enqueue PATH`,
 // `syncd retry RUN`, `syncd override RUN --why TEXT`, `syncd cancel RUN --why TEXT`,
-// `syncd verify RUN`. RUN is EQUIPMENT/RUN, RUN, #JOB_ID or the run's path. Each has --json (the
-// daemon's answer as is). The daemon records the calling user itself (SO_PEERCRED); --who (or
-// the name behind sudo) only travels as a note.
+// `syncd verify RUN`, `syncd show RUN`. RUN is EQUIPMENT/RUN, RUN, #JOB_ID or the run's path. Each has --json
+// (the daemon's answer as is). The daemon records the calling user itself (SO_PEERCRED); --who (or the name
+// behind sudo) only travels as a note.
 #include "admin_client.hpp"
 #include "commands.hpp"
 
@@ -33,6 +33,25 @@ void print_job(const json& job) {
                    ? fmt::format(" last error [{}] {}", text_or_dash(job, "last_error_kind"),
                                  job["last_error"].get<std::string>())
                    : "");
+}
+
+// `syncd show`: the job, then its findings, then its events, one line each.
+void print_show(const json& data) {
+    const json job = data.value("job", json::object());
+    print_job(job);
+    fmt::print("  path     {}\n  created  {}\n  updated  {}\n", text_or_dash(job, "run_path"),
+               text_or_dash(job, "created_at"), text_or_dash(job, "updated_at"));
+    const json findings = data.value("findings", json::array());
+    fmt::print("findings ({}):\n", findings.size());
+    for (const json& f : findings)
+        fmt::print("  {} {} {}: {}\n", text_or_dash(f, "severity"), text_or_dash(f, "code"),
+                   f.value("path", std::string()).empty() ? "(run)" : f["path"].get<std::string>(),
+                   text_or_dash(f, "message"));
+    fmt::print("events:\n");
+    for (const json& e : data.value("events", json::array()))
+        fmt::print("  {}  {:<10} {} -> {}  by {}: {}\n", text_or_dash(e, "at"), text_or_dash(e, "kind"),
+                   text_or_dash(e, "from"), text_or_dash(e, "to"), text_or_dash(e, "who"),
+                   text_or_dash(e, "message"));
 }
 
 int finish(const admin_args& args, const admin_request& request,
@@ -127,6 +146,12 @@ void register_admin(CLI::App& app) {
                 "are not touched; `retry` queues it again)",
                 admin_op::cancel);
     run_command("verify", "prove a verified run's remote copy again", admin_op::verify);
+
+    admin_args& show = add(app, "show", "one job: its state, last error, gate findings and event history", c);
+    c->add_option("RUN", show.run, "EQUIPMENT/RUN, RUN, #JOB_ID or the run's path")->required();
+    c->callback([&show] {
+        command_exit_code = finish(show, admin_request{.op = admin_op::show, .run = show.run}, print_show);
+    });
 }
 
 }  // namespace labsync::apps

@@ -4,6 +4,7 @@
 #include "config_table_reader.hpp"
 #include "config_values.hpp"
 #include "labsync/common/ids.hpp"
+#include "labsync/common/read_file.hpp"
 #include "runs_roots.hpp"
 
 #include <fmt/format.h>
@@ -344,19 +345,17 @@ load_result load_config_text(std::string_view text, const std::string& source_na
 }
 
 load_result load_config_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    std::string why;
+    auto text = common::read_whole_file(path, why);
+    if (!text) {
         load_result result;
         result.config.source = path;
-        result.errors.push_back(
-            {path.string(), 0, 0, "", fmt::format("cannot read: {}", std::strerror(errno))});
+        result.errors.push_back({path.string(), 0, 0, "", "cannot read: " + why});
         return result;
     }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
     std::error_code ec;
     fs::path absolute = fs::absolute(path, ec);
-    return load_config_text(buffer.str(), path.string(), absolute.parent_path());
+    return load_config_text(*text, path.string(), absolute.parent_path());
 }
 
 std::string format_errors(const std::vector<config_error>& errors) {

@@ -238,7 +238,7 @@ admin_response daemon::on_admin(const admin_request& request, const admin_peer& 
     context.daemon = info();
     for (const auto& e : config_.engine.equipment) context.equipment.push_back(e.name);
     context.progress = &progress_;
-    if (request.op != admin_op::status && request.op != admin_op::list)
+    if (request.op != admin_op::status && request.op != admin_op::list && request.op != admin_op::show)
         log_(engine::log_level::info, fmt::format("admin: {} from {} (uid {}, pid {})",
                                                   encode_request(request), peer.user, peer.uid, peer.pid));
     return dispatch_admin(request, context);

@@ -201,6 +201,8 @@ enqueue_result engine::impl::enqueue_blocking(const std::filesystem::path& run_p
         out.job_id = (*live)->id;
         out.state = (*live)->state;
         out.already_known = true;
+        if (out.state == queue::job_state::blocked_by_validation)
+            out.findings = recorded_findings(out.job_id);
         return out;
     }
     const auto path = normal(run_path);
@@ -224,10 +226,11 @@ enqueue_result engine::impl::enqueue_blocking(const std::filesystem::path& run_p
     }
     out.state = outcome.blocked() ? queue::job_state::blocked_by_validation : queue::job_state::queued;
     std::string message;
+    std::optional<queue::error_info> blocked_by;  // the job's last_error names the hard findings
     if (outcome.blocked()) {
-        message = "blocked by the pre-sync gate: ";
-        for (const auto& f : outcome.findings)
-            if (f.level == severity::hard) message += fmt::format("[{}] {}; ", f.code, f.message);
+        blocked_by =
+            queue::error_info{std::string(queue::validation_error_kind), describe_blocking(outcome.findings)};
+        message = "blocked by the pre-sync gate: " + blocked_by->text;
     } else {
         message = fmt::format(
             "enqueued ({}; {} files, {} bytes{})", from_watcher ? "marker" : "API", outcome.file_count,
@@ -235,7 +238,7 @@ enqueue_result engine::impl::enqueue_blocking(const std::filesystem::path& run_p
             outcome.findings.empty() ? "" : fmt::format(", {} soft findings", outcome.findings.size()));
     }
     message += " findings=" + to_json(outcome.findings);
-    auto created = store->create_job(eq->cfg.name, run_id, path.string(), out.state, message);
+    auto created = store->create_job(eq->cfg.name, run_id, path.string(), out.state, message, blocked_by);
     if (!created) {
         if (created.code() == queue::errc::duplicate_live_job) {
             out.job_id = created.error().job_id;
@@ -247,8 +250,12 @@ enqueue_result engine::impl::enqueue_blocking(const std::filesystem::path& run_p
         return out;
     }
     out.job_id = created->id;
-    log(log_level::info, "{}/{}: job {} created as {}", eq->cfg.name, run_id, out.job_id,
-        queue::to_string(out.state));
+    if (blocked_by)
+        log(log_level::warning, "{}/{}: job {} created as blocked_by_validation: {}", eq->cfg.name, run_id,
+            out.job_id, blocked_by->text);
+    else
+        log(log_level::info, "{}/{}: job {} created as {}", eq->cfg.name, run_id, out.job_id,
+            queue::to_string(out.state));
     const auto id = out.job_id;
     const auto name = eq->cfg.name;
     std::optional<queue::time_point> wait_until;
@@ -384,6 +391,19 @@ std::vector<queue::job> engine::list(const queue::job_filter& filter) {
     if (!impl_->store) return {};
     auto jobs = impl_->store->list(filter);
     return jobs ? std::move(*jobs) : std::vector<queue::job>{};
+}
+
+std::vector<gate_finding> engine::impl::recorded_findings(std::int64_t job_id) {
+    auto ev = store->events(job_id);
+    if (!ev) return {};
+    for (const auto& e : *ev)
+        if (e.kind == queue::event_kind::created) return findings_from_event(e.message);
+    return {};
+}
+
+std::vector<gate_finding> engine::findings(std::int64_t job_id) {
+    std::lock_guard lock(impl_->api_mutex);
+    return impl_->store ? impl_->recorded_findings(job_id) : std::vector<gate_finding>{};
 }
 
 std::vector<queue::job_event> engine::events(std::int64_t job_id) {

@@ -100,6 +100,8 @@ struct engine::impl {
     // Which equipment a run path belongs to (its parent is the runs root). Empty = none.
     equipment_runtime* equipment_of(const std::filesystem::path& run_path, std::string& run_id,
                                     engine_error& err);
+    // The findings of job_id's created event (store open, api_mutex held).
+    std::vector<gate_finding> recorded_findings(std::int64_t job_id);
     // Blocking: gate + create_job. Thread-agnostic; posts wake-ups to the strand.
     enqueue_result enqueue_blocking(const std::filesystem::path& run_path, bool from_watcher,
                                     std::optional<queue::time_point>* settle_until);

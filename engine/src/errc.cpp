@@ -3,6 +3,7 @@
 #include "labsync/engine/gate_finding.hpp"
 #include "labsync/engine/log.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace labsync::engine {
@@ -77,12 +78,50 @@ std::string_view to_string(severity s) noexcept {
     return s == severity::hard ? "hard" : "soft";
 }
 
+std::string describe_blocking(const std::vector<gate_finding>& findings, std::size_t max_findings) {
+    constexpr std::size_t max_message = 200;
+    std::string out;
+    std::size_t shown = 0, hard = 0;
+    for (const auto& f : findings) {
+        if (f.level != severity::hard) continue;
+        ++hard;
+        if (shown == max_findings) continue;
+        ++shown;
+        std::string message = f.message;
+        if (!f.path.empty() && message.find(f.path) == std::string::npos) message = f.path + ": " + message;
+        if (message.size() > max_message) message = message.substr(0, max_message - 3) + "...";
+        if (!out.empty()) out += "; ";
+        out += fmt::format("[{}] {}", f.code, message);
+    }
+    if (hard > shown) out += fmt::format("; (+{} more: syncd show RUN)", hard - shown);
+    return out;
+}
+
 std::string to_json(const std::vector<gate_finding>& findings) {
     auto array = nlohmann::json::array();
     for (const auto& f : findings)
         array.push_back(
             {{"severity", to_string(f.level)}, {"code", f.code}, {"message", f.message}, {"path", f.path}});
     return array.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<gate_finding> findings_from_event(std::string_view message) {
+    constexpr std::string_view marker = " findings=";
+    const auto at = message.rfind(marker);
+    if (at == std::string_view::npos) return {};
+    const auto array = nlohmann::json::parse(message.substr(at + marker.size()), nullptr, false);
+    std::vector<gate_finding> out;
+    if (!array.is_array()) return out;
+    for (const auto& f : array) {
+        if (!f.is_object()) continue;
+        gate_finding g;
+        g.level = f.value("severity", "hard") == "soft" ? severity::soft : severity::hard;
+        g.code = f.value("code", "");
+        g.message = f.value("message", "");
+        g.path = f.value("path", "");
+        out.push_back(std::move(g));
+    }
+    return out;
 }
 
 }  // namespace labsync::engine

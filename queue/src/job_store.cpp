@@ -227,8 +227,8 @@ result<job_store> job_store::open(const std::filesystem::path& path, store_optio
 }
 
 result<job> job_store::create_job(const std::string& equipment, const std::string& run_id,
-                                  const std::string& run_path, job_state initial,
-                                  const std::string& message) {
+                                  const std::string& run_path, job_state initial, const std::string& message,
+                                  const std::optional<error_info>& error) {
     if (auto why = common::ids_refusal_reason(equipment, run_id); !why.empty())
         return make_store_error(errc::invalid_argument, std::move(why));
     if (run_path.empty())
@@ -256,13 +256,17 @@ result<job> job_store::create_job(const std::string& equipment, const std::strin
         const auto now = impl_->now();
         SQLite::Statement ins(db,
                               "INSERT INTO jobs (equipment, run_id, run_path, state, attempts, created_at, "
-                              "updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)");
+                              "updated_at, last_error_kind, last_error) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)");
         ins.bind(1, equipment);
         ins.bind(2, run_id);
         ins.bind(3, run_path);
         ins.bind(4, std::string(to_string(initial)));
         ins.bind(5, static_cast<int64_t>(to_ms(now)));
         ins.bind(6, static_cast<int64_t>(to_ms(now)));
+        if (error) {
+            ins.bind(7, error->kind);
+            ins.bind(8, error->text);
+        }
         ins.exec();
         const auto id = db.getLastInsertRowid();
         insert_event(db, id, now, std::nullopt, initial, event_kind::created, message);
@@ -333,6 +337,8 @@ store_error job_store::record_override(std::int64_t job_id, const std::string& w
         job next = *current;
         stamp_timings(next, job_state::queued, impl_->now());
         next.next_attempt_at.reset();
+        next.last_error_kind.reset();
+        next.last_error.reset();
         SQLite::Statement ins(db, "INSERT INTO overrides (job_id, who, why, at) VALUES (?, ?, ?, ?)");
         ins.bind(1, static_cast<int64_t>(job_id));
         ins.bind(2, who);

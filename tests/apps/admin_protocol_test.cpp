@@ -16,6 +16,7 @@ TEST_CASE("requests round-trip through the codec", "[admin]") {
         {.op = admin_op::cancel, .run = "eq-old/run-7", .who = "ana", .why = "equipment retired"},
         {.op = admin_op::cancel, .run = "#19", .why = "duplicate"},
         {.op = admin_op::verify, .run = "run-42"},
+        {.op = admin_op::show, .run = "eq1/run-42"},
     };
     for (const auto& r : requests) {
         std::string line = encode_request(r);

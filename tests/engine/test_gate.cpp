@@ -274,3 +274,23 @@ TEST_CASE("gate: why a run waits, in words", "[gate]") {
     CHECK(human_span(2min) == "2 minutes");
     CHECK(human_span(48h) == "2 days");
 }
+
+TEST_CASE("gate: describe_blocking names hard findings, cut to a readable line", "[gate]") {
+    std::vector<gate_finding> findings{
+        {severity::soft, "marker_missing", "no marker", ""},
+        {severity::hard, "symlink_escape", "symlink 'cal' points outside the run (-> '/etc')", "cal"},
+        {severity::hard, "special_file", "is a fifo", "pipe"},
+    };
+    CHECK(
+        describe_blocking(findings) ==
+        "[symlink_escape] symlink 'cal' points outside the run (-> '/etc'); [special_file] pipe: is a fifo");
+    for (int i = 0; i < 10; ++i)
+        findings.push_back({severity::hard, "too_large", std::string(500, 'x'), "f"});
+    const auto line = describe_blocking(findings, 3);
+    CHECK_THAT(line, Catch::EndsWith("; (+9 more: syncd show RUN)"));
+    CHECK(line.size() < 3 * 210 + 40);
+    // The findings a created event recorded come back from its message.
+    const auto back = findings_from_event("blocked by the pre-sync gate: ... findings=" + to_json(findings));
+    CHECK(back == findings);
+    CHECK(findings_from_event("enqueued (API)").empty());
+}

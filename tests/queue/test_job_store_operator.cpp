@@ -160,3 +160,21 @@ TEST_CASE("store: one owner at a time while inspecting opens need no ownership",
     INFO(next_owner.error().message);
     CHECK(next_owner);
 }
+
+TEST_CASE("store: a job created blocked carries why in last_error until an override clears it", "[store]") {
+    temp_dir dir;
+    fake_clock clock;
+    auto store = open_store(dir, clock);
+    auto created = store.create_job("e", "r", "/data/e/r", job_state::blocked_by_validation, "blocked",
+                                    error_info{"validation", "[symlink_escape] symlink 'x' points outside"});
+    REQUIRE(created);
+    auto blocked = store.find(created->id);
+    REQUIRE(blocked);
+    CHECK(blocked->last_error_kind == "validation");
+    CHECK(blocked->last_error == "[symlink_escape] symlink 'x' points outside");
+    REQUIRE_FALSE(store.record_override(created->id, "alice", "known link"));
+    auto released = store.find(created->id);
+    CHECK(released->state == job_state::queued);
+    CHECK_FALSE(released->last_error_kind);
+    CHECK_FALSE(released->last_error);
+}

@@ -33,7 +33,11 @@ TEST_CASE("the receiver refuses to start without credentials or with bad files",
     CHECK(r.err.find("tokens:2: token is shorter") != std::string::npos);
     r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--tokens", (tmp / "missing").string()});
     CHECK(r.exit_code == 2);
-    CHECK(r.err.find("cannot be read") != std::string::npos);
+    CHECK(r.err.find("missing: cannot read: No such file or directory") != std::string::npos);
+    // An unreadable --config says why (the OS's reason), not only that it could not be opened.
+    r = receiver({"--config", (tmp / "absent.toml").string(), "--store", store});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("absent.toml: cannot read: No such file or directory") != std::string::npos);
     write_file(tmp / "commits", "v1.0\n");
     r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--insecure-no-auth", "--allowed-commits",
                   (tmp / "commits").string()});

@@ -1,5 +1,6 @@
 // syncd-receiver: the central HTTP(S) receiver that stores runs (SPEC §8, docs/protocol.md).
 #include "core/request_rules.hpp"
+#include "labsync/common/read_file.hpp"
 #include "labsync/common/secret_file.hpp"
 #include "server_config.hpp"
 
@@ -7,24 +8,12 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
 namespace {
 
 using labsync::receiver::server_config;
-
-std::optional<std::string> slurp(const std::string& path, std::string& error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = path + ": cannot be read";
-        return std::nullopt;
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 struct options {
     std::string listen = "127.0.0.1:8443";
@@ -38,9 +27,16 @@ struct options {
 // --config FILE: a TOML table with the long option names as keys (listen = "…", store = "…",
 // require-client-cert = true, …). The command line wins over the file.
 bool apply_config(const std::string& path, CLI::App& app, std::string& error) {
+    // Read first, so that an unreadable file is reported with the OS's reason (toml++ only says
+    // "File could not be opened for reading").
+    auto text = labsync::common::read_whole_file(path, error);
+    if (!text) {
+        error = path + ": cannot read: " + error;
+        return false;
+    }
     toml::table table;
     try {
-        table = toml::parse_file(path);
+        table = toml::parse(*text, path);
     } catch (const toml::parse_error& e) {
         std::ostringstream ss;
         ss << path << ":" << e.source().begin.line << ": " << e.description();
@@ -174,8 +170,8 @@ int main(int argc, char** argv) {
         if (perms.exposure == labsync::common::secret_exposure::writable_by_others)
             return fail(perms.message + "; refusing to start");
         if (!perms.message.empty()) cfg.startup_warnings.push_back(perms.message);
-        auto text = slurp(o.tokens, error);
-        if (!text) return fail("--tokens " + error);
+        auto text = labsync::common::read_whole_file(o.tokens, error);
+        if (!text) return fail("--tokens " + o.tokens + ": cannot read: " + error);
         cfg.tokens = labsync::receiver::token_file::parse(*text, o.tokens, error);
         if (!cfg.tokens) return fail(error);
     } else if (!o.insecure_no_auth && !cfg.require_client_cert) {
@@ -185,8 +181,8 @@ int main(int argc, char** argv) {
     }
     cfg.insecure_no_auth = o.insecure_no_auth;
     if (!o.allowed_commits.empty()) {
-        auto text = slurp(o.allowed_commits, error);
-        if (!text) return fail("--allowed-commits " + error);
+        auto text = labsync::common::read_whole_file(o.allowed_commits, error);
+        if (!text) return fail("--allowed-commits " + o.allowed_commits + ": cannot read: " + error);
         cfg.allowed_commits = labsync::receiver::commit_allowlist::parse(*text, o.allowed_commits, error);
         if (!cfg.allowed_commits) return fail(error);
     }

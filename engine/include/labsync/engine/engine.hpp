@@ -156,6 +156,8 @@ public:
     std::optional<queue::job> status(const std::filesystem::path& run_path);
     std::vector<queue::job> list(const queue::job_filter& filter = {});
     std::vector<queue::job_event> events(std::int64_t job_id);
+    // The gate's findings recorded when the job was created (hard ones explain a block).
+    std::vector<gate_finding> findings(std::int64_t job_id);
     // verified / cleanup_eligible -> awaiting_verify: prove the remote copy again.
     engine_error force_verify(const std::filesystem::path& run_path);
     // failed -> queued with attempts reset (an event records who, and `note` when given).

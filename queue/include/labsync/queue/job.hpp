@@ -43,6 +43,9 @@ enum class event_kind {
     cancel,      // an operator cancelled a queued or awaiting_verify job (it is now failed)
 };
 
+// last_error_kind of a job created blocked_by_validation (last_error names the hard findings).
+inline constexpr std::string_view validation_error_kind = "validation";
+
 // last_error_kind of a job an operator cancelled.
 inline constexpr std::string_view cancelled_error_kind = "cancelled";
 

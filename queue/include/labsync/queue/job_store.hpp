@@ -98,8 +98,10 @@ public:
 
     // A new job in `initial` (queued or blocked_by_validation) with a `created` event. A second
     // live job for (equipment, run_id) -> errc::duplicate_live_job with store_error::job_id set.
+    // `error` sets last_error_kind / last_error (a blocked job: why it is blocked).
     result<job> create_job(const std::string& equipment, const std::string& run_id,
-                           const std::string& run_path, job_state initial, const std::string& message);
+                           const std::string& run_path, job_state initial, const std::string& message,
+                           const std::optional<error_info>& error = std::nullopt);
 
     // Moves the job from its CURRENT stored state to `to` if state_machine allows it. Leaving
     // blocked_by_validation or failed is refused here: use record_override() / retry().
@@ -107,8 +109,8 @@ public:
     // cleared on entry into queued or running.
     store_error transition(std::int64_t job_id, job_state to, const transition_details& details);
 
-    // Operator override of a validation block: blocked_by_validation -> queued, the override row
-    // and the event in one transaction. who/why must be non-empty.
+    // Operator override of a validation block: blocked_by_validation -> queued (the block's error
+    // cleared), the override row and the event in one transaction. who/why must be non-empty.
     store_error record_override(std::int64_t job_id, const std::string& who, const std::string& why);
 
     // Operator retry: failed -> queued, attempts reset, error and next_attempt_at cleared. The
