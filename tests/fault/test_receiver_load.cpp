@@ -19,7 +19,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -127,15 +126,6 @@ private:
     std::size_t opened_ = 0;
 };
 
-// kB value of a line of /proc/PID/status ("VmHWM:   12345 kB").
-long status_kb(int pid, const std::string& key) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.starts_with(key + ":")) return std::stol(line.substr(key.size() + 1));
-    return -1;
-}
-
 std::string metric_line(const std::string& metrics, const std::string& name) {
     auto at = metrics.find("\n" + name + " ");
     if (at == std::string::npos) return name + " ?";
@@ -151,7 +141,7 @@ TEST_CASE("load: 20 concurrent uploaders and 300 hostile idle connections, every
     constexpr std::size_t hostile = 300;
     test::receiver_fixture rx({.tls = true, .member_check = false});
     const int pid = rx.process().pid();
-    const long rss_idle_kb = status_kb(pid, "VmRSS");
+    const long rss_idle_kb = test::proc_status_kb(pid, "VmRSS");
     test::temp_dir tmp;
 
     hostile_pool attacker(rx.port(), hostile);
@@ -221,8 +211,8 @@ TEST_CASE("load: 20 concurrent uploaders and 300 hostile idle connections, every
     health.join();
     const std::size_t hostile_open = attacker.open_now();
 
-    const long hwm_kb = status_kb(pid, "VmHWM");
-    const long rss_kb = status_kb(pid, "VmRSS");
+    const long hwm_kb = test::proc_status_kb(pid, "VmHWM");
+    const long rss_kb = test::proc_status_kb(pid, "VmRSS");
     auto metrics = test::curl(rx.url() + "/metrics", test::tls_args(rx)).body;
 
     // Every upload stored once, byte-identical, nothing else (no partial, no temp file).
@@ -234,7 +224,7 @@ TEST_CASE("load: 20 concurrent uploaders and 300 hostile idle connections, every
     auto files = test::store_files(rx.store());
 
     std::printf(
-        "load campaign: %u uploads from %u clients in %.1f s, %zu hostile connections kept open "
+        "load campaign: %u uploads from %u clients in %.1f s, %zu hostile connections held "
         "(%zu opened in all, %zu open at the end); %u/%u stored byte-identical, %zu files in the store; "
         "/healthz %u polls, %zu failed, slowest %ld ms; slowest upload %ld ms; receiver RSS idle %ld kB, "
         "peak %ld kB, end %ld kB; %s; %s\n",

@@ -177,6 +177,14 @@ int raw_status(int port, const std::string& request, std::string* response) {
     return std::stoi(got.substr(9, 3));
 }
 
+long proc_status_kb(int pid, const std::string& key) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.starts_with(key + ":")) return std::stol(line.substr(key.size() + 1));
+    return -1;
+}
+
 std::vector<std::string> store_files(const fs::path& store) {
     std::vector<std::string> out;
     std::error_code ec;

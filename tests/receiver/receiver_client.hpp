@@ -67,6 +67,9 @@ private:
 // (0 if none before the server closed or the timeout).
 int raw_status(int port, const std::string& request, std::string* response = nullptr);
 
+// A kB figure of /proc/PID/status, e.g. "VmHWM" (peak RSS) or "VmRSS"; -1 when absent.
+long proc_status_kb(int pid, const std::string& key);
+
 // Polls `pred` every 10 ms up to `timeout` (for effects that have no event to wait on, such as
 // a log line of another process).
 template <class Pred>

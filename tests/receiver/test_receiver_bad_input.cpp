@@ -34,8 +34,14 @@ std::string req(const std::string& method, const std::string& target, const std:
     return method + " " + target + " HTTP/1.1\r\nHost: t\r\n" + headers + "Connection: close\r\n\r\n";
 }
 
+std::string repeat(const std::string& s, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += s;
+    return out;
+}
+
 std::vector<row> rows() {
-    std::string e65(65, 'e'), r129(129, 'r');
+    std::string e65(65, 'e'), r129(129, 'r'), m4000(4000, 'M');
     return {
         // ids (SPEC §3) → 400
         {"space escaped in equipment", good_put("/v1/runs/eq%201/r1"), 400},
@@ -112,6 +118,28 @@ std::vector<row> rows() {
         {"header without colon", "GET /healthz HTTP/1.1\r\nHost t\r\n\r\n", 400},
         {"header over 8 KiB", req("GET", "/healthz", "X-Pad: " + std::string(9000, 'p') + "\r\n"), 431},
         {"control char in header", "GET /healthz HTTP/1.1\r\nX-A: a\x01b\r\n\r\n", 400},
+        // attacks (issue 14): unknown methods of any length are counted under `other`
+        {"4000-char method on a known path", req(m4000, "/healthz"), 405},
+        {"4000-char method on a run", req(m4000, "/v1/runs/eq1/r1", auth()), 405},
+        {"4000-char method on an unknown path", req(m4000, "/nothing"), 404},
+        {"method over 8 KiB", req(std::string(9000, 'M'), "/healthz"), 431},
+        {"lowercase method", req("get", "/healthz"), 405},
+        {"method with a slash", req("G/ET", "/healthz"), 400},
+        // absurd headers: 8 KiB is the whole header, however it is split into fields
+        {"3000 empty header fields (12 KB)", "GET /healthz HTTP/1.1\r\n" + repeat("a:\r\n", 3000) + "\r\n",
+         431},
+        {"header name of 7000 chars", req("GET", "/healthz", std::string(7000, 'h') + ": v\r\n"), 200},
+        {"help header", req("GET", "/healthz", "help: true\r\nX-Help: --help\r\n"), 200},
+        {"Content-Length overflowing 64 bits",
+         "PUT /v1/runs/eq1/r1 HTTP/1.1\r\nHost: t\r\n" + auth() + sha() +
+             "Content-Length: 99999999999999999999999\r\n\r\n",
+         400},
+        {"Transfer-Encoding and Content-Length",
+         "PUT /v1/runs/eq1/r1 HTTP/1.1\r\nHost: t\r\n" + auth() + sha() +
+             "Transfer-Encoding: chunked\r\nContent-Length: 10\r\n\r\n",
+         400},
+        {"bearer token of 7000 chars", put("/v1/runs/eq1/r1", auth(std::string(7000, 't')) + sha()), 401},
+        {"HTTP/0.9 request", "GET /healthz\r\n\r\n", 400},
     };
 }
 
@@ -134,6 +162,55 @@ TEST_CASE("bad input is refused with the right status before the body is read", 
     // Nothing reached the store, not even a temp file.
     CHECK(store_files(rx.store()).empty());
     CHECK(rx.process().running());
+    // The long methods were counted under `other`: /metrics stays small and names none of them.
+    auto metrics = curl(rx.url() + "/metrics", {}).body;
+    CHECK(metrics.find("method=\"other\",code=\"405\"") != std::string::npos);
+    CHECK(metrics.find("MMMM") == std::string::npos);
+    CHECK(metrics.size() < 8192);
+}
+
+TEST_CASE("a partial header that stalls is closed by --header-timeout", "[receiver][bad-input]") {
+    receiver_fixture rx({.extra_args = {"--header-timeout", "0.5"}});
+    const std::vector<std::string> partial{
+        "",  // connected, nothing sent
+        "GET /heal",
+        "GET /healthz HTTP/1.1\r\n",
+        "PUT /v1/runs/eq1/r1 HTTP/1.1\r\nHost: t\r\n" + auth(),
+        "GET /healthz HTTP/1.1\r\nX-Long: " + std::string(4000, 'x'),
+    };
+    for (const auto& p : partial) {
+        INFO("sent: " << p.substr(0, 60));
+        raw_conn c(rx.port());
+        auto t0 = std::chrono::steady_clock::now();
+        REQUIRE(c.send(p));
+        CHECK(c.wait_closed(std::chrono::seconds(10)));
+        auto took = std::chrono::steady_clock::now() - t0;
+        CHECK(took >= std::chrono::milliseconds(400));  // not before the timeout…
+        CHECK(took < std::chrono::seconds(3));          // …and soon after it
+    }
+    CHECK(raw_status(rx.port(), req("GET", "/healthz")) == 200);
+}
+
+TEST_CASE("megabytes of tiny header fields are cut at 8 KiB and cannot grow the receiver",
+          "[receiver][bad-input]") {
+    receiver_fixture rx;
+    const int pid = rx.process().pid();
+    const long before_kb = proc_status_kb(pid, "VmHWM");
+    {
+        raw_conn c(rx.port());
+        // 10 MiB of empty fields, then the end of the header, sent at once (the receiver may
+        // close before it has all: the send then stops early).
+        bool sent = c.send("GET /healthz HTTP/1.1\r\n" + repeat("a:\r\n", 10 << 18) + "\r\n");
+        auto reply = c.read_until("\r\n\r\n", std::chrono::seconds(10));
+        INFO("reply: " << reply.substr(0, 200) << "\nall sent: " << sent);
+        CHECK((reply.empty() || reply.starts_with("HTTP/1.1 431")));  // the 431 may be lost to the reset
+        CHECK(c.wait_closed(std::chrono::seconds(10)));
+    }
+    // Before the fix the fields were stored as parsed: ~200 MB for 10 MiB of them.
+    const long grown_kb = proc_status_kb(pid, "VmHWM") - before_kb;
+    INFO("peak RSS grew by " << grown_kb << " kB");
+    CHECK(grown_kb < 16 * 1024);
+    CHECK(raw_status(rx.port(), req("GET", "/healthz")) == 200);
 }
 
 TEST_CASE("NUL row is sent with its NUL byte", "[receiver][bad-input]") {
