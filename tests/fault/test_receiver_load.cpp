@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -144,6 +145,12 @@ TEST_CASE("load: 20 concurrent uploaders and 300 hostile idle connections, every
     const long rss_idle_kb = test::proc_status_kb(pid, "VmRSS");
     test::temp_dir tmp;
 
+    // OpenSSL writes with write(2): a handshake on a connection the receiver just evicted would
+    // raise SIGPIPE and kill the test. Ignored while the attacker runs (curl ignores it anyway).
+    struct sigpipe_ignored {
+        void (*old)(int) = std::signal(SIGPIPE, SIG_IGN);
+        ~sigpipe_ignored() { std::signal(SIGPIPE, old); }
+    } no_sigpipe;
     hostile_pool attacker(rx.port(), hostile);
     std::atomic<bool> done{false};
     // The attacker re-opens every connection the receiver closed as soon as it sees it closed.
