@@ -250,11 +250,11 @@ TEST_CASE("load: 20 concurrent uploaders and 300 hostile idle connections, every
     // The attacker really held the receiver full: at least --max-connections of its connections
     // were open at the end (the receiver admits the 256 newest; the rest were evicted).
     CHECK(hostile_open >= 200);
-    // RSS bound 128 MiB. Expected: the idle process (~12 MiB measured), 256 connections in TLS
+    // RSS bound 128 MiB. Expected: the idle process (~11 MiB measured), 256 connections in TLS
     // state (OpenSSL buffers and state, ~30–40 KiB each: ~10 MiB), 20 uploads in flight each with
     // two 1 MiB chunks and a read buffer (~40–50 MiB), plus the malloc arenas of 6 threads.
-    // Measured peak (docs/reliability.md): 73–76 MiB for 200 uploads (this form: 1.7× margin),
-    // 85–96 MiB for 1,000, 100 MiB for 2,000 (sublinear: allocator high water, not a leak; a leak of
+    // Measured peak (docs/reliability.md): 73–74 MiB for 200 uploads (this form: 1.7× margin),
+    // 83–94 MiB for 1,000, 100 MiB for 2,000 (sublinear: allocator high water, not a leak; a leak of
     // ~30 KiB per connection would add 70 MiB over the 2,400 connections of 1,000 uploads).
     CHECK(hwm_kb > 0);
     CHECK(hwm_kb < 128 * 1024);
