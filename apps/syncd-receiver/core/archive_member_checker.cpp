@@ -7,7 +7,9 @@ namespace {
 
 // The verifier's streaming archive checker: decompresses, walks the tar members, hashes each and
 // compares them with the embedded `.labsync/manifest.sha256`. The raw bytes are hashed by the
-// upload file while it writes them, on another pool thread, so the two passes run in parallel.
+// upload file while it writes them, on another pool thread, so the two passes run in parallel;
+// the check itself runs on two threads: decompression on the pool thread that feeds it, the tar
+// walk and member hashing on the checker's own thread (4 × 256 KiB of decoded bytes in flight).
 class archive_member_checker final : public body_checker {
 public:
     std::error_code feed(std::span<const std::byte> data) override { return checker_.feed(data); }
@@ -20,7 +22,7 @@ public:
     }
 
 private:
-    verifier::archive_checker checker_{false};
+    verifier::archive_checker checker_{false, verifier::archive_check_threads::two};
 };
 
 }  // namespace
