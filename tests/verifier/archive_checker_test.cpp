@@ -258,6 +258,13 @@ TEST_CASE("checker: two threads give exactly the verdicts of one, valid or damag
     tar[0] = 'X';  // breaks the first header's checksum
     std::string early = zstd_compress(tar);
     cases.emplace_back("early member error, late zstd error", early.substr(0, early.size() - 100));
+    // The same with the member error at the end (the manifest's header) and bytes after the zstd
+    // frame: the feeder meets the trailing bytes while the worker still walks the last buffers.
+    std::string late_tar = make_tar(members, manifest_text_of(members));
+    std::size_t manifest_header = late_tar.find(".labsync/manifest.sha256");
+    REQUIRE(manifest_header != std::string::npos);
+    late_tar[manifest_header + 148] = 'x';  // its checksum field
+    cases.emplace_back("late member error, then trailing bytes", zstd_compress(late_tar) + "xyz");
     std::vector<raw_member> listed{{"a", "alpha"}, {"b", random_bytes(1'500'000, 25)}};
     cases.emplace_back("member differs from the manifest",
                        zstd_compress(make_tar(listed, manifest_text_of({{"a", "ALPHA"}, listed[1]}))));
