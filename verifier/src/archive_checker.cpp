@@ -22,7 +22,7 @@ public:
         if (dctx_ == nullptr) throw std::bad_alloc();
         if (threads == archive_check_threads::two)
             pipe_ = std::make_unique<detail::decoded_pipeline>(
-                pipeline_slots, out_size,
+                pipeline_slots, slot_size,
                 [this](const std::byte* p, std::size_t n) { return tar_.consume(p, n); });
         else
             out_.reset(new std::byte[out_size]);
@@ -40,8 +40,11 @@ public:
         ZSTD_inBuffer in{data.data(), data.size(), 0};
         for (;;) {
             if (in.pos == in.size && !output_pending_) break;
-            if (frame_done_) return fail_stream("trailing data after the zstd frame");
-            std::byte* buf = pipe_ ? pipe_->acquire() : out_.get();
+            if (frame_done_) {
+                hand_over();
+                return fail_stream("trailing data after the zstd frame");
+            }
+            std::byte* buf = pipe_ ? slot_for_next_call() : out_.get();
             if (buf == nullptr) {  // the worker failed
                 worker_failed();
                 return error_;
@@ -49,7 +52,7 @@ public:
             ZSTD_outBuffer out{buf, out_size, 0};
             std::size_t r = ZSTD_decompressStream(dctx_, &out, &in);
             if (ZSTD_isError(r)) {
-                if (pipe_) pipe_->push(0);  // what this call decoded is dropped, as in one thread
+                hand_over();  // without what this call decoded, as in one thread
                 return fail_stream(std::string("zstd: ") + ZSTD_getErrorName(r));
             }
             // A full output buffer may hide more decoded bytes: call again even without input.
@@ -58,11 +61,14 @@ public:
                 frame_done_ = true;
                 output_pending_ = false;
             }
-            if (pipe_)
-                pipe_->push(out.pos);
-            else if (out.pos > 0 && !tar_.consume(out_.get(), out.pos))
+            if (pipe_) {
+                slot_fill_ += out.pos;
+                if (pipe_->slot_size() - slot_fill_ < out_size) hand_over();
+            } else if (out.pos > 0 && !tar_.consume(out_.get(), out.pos)) {
                 return take_tar_error();
+            }
         }
+        hand_over();  // the worker walks it while the caller fetches the next chunk
         return {};
     }
 
@@ -112,7 +118,9 @@ public:
 private:
     static constexpr std::size_t out_size = 256u << 10;
 
-    static constexpr std::size_t pipeline_slots = 4;  // × out_size in flight per checker
+    // Decoded bytes in flight per checker: 4 × 512 KiB (two zstd calls per slot).
+    static constexpr std::size_t pipeline_slots = 4;
+    static constexpr std::size_t slot_size = 2 * out_size;
 
     std::error_code take_tar_error() { return fail(tar_.error(), tar_.error_path(), tar_.error_reason()); }
 
@@ -122,6 +130,24 @@ private:
         if (pipe_->drain()) return false;
         take_tar_error();
         return true;
+    }
+
+    // Two threads: each zstd call decodes at most out_size bytes, as in one thread, into the
+    // free part of a pipeline slot; a slot goes to the worker when the next call might not fit,
+    // at the end of each feed() and before an error is reported.
+    std::byte* slot_for_next_call() {
+        if (slot_ == nullptr) {
+            slot_ = pipe_->acquire();
+            slot_fill_ = 0;
+            if (slot_ == nullptr) return nullptr;
+        }
+        return slot_ + slot_fill_;
+    }
+    void hand_over() {
+        if (pipe_ && slot_ != nullptr) {
+            pipe_->push(slot_fill_);
+            slot_ = nullptr;
+        }
     }
 
     // An error of the compressed stream itself. With the worker, the bytes decoded before it
@@ -166,6 +192,8 @@ private:
     // Two threads: decoded buffers in flight to the worker walking tar_. Declared after tar_
     // (and destroyed before it) since the worker uses it.
     std::unique_ptr<detail::decoded_pipeline> pipe_;
+    std::byte* slot_ = nullptr;  // the slot being filled, not yet handed over
+    std::size_t slot_fill_ = 0;
     verifier::sha256 whole_;
     bool output_pending_ = false;
     bool frame_done_ = false;
@@ -222,7 +250,7 @@ archive_check_result check_archive_file(const std::filesystem::path& path) {
     ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
     constexpr std::size_t read_size = 1u << 20;
     std::unique_ptr<std::byte[]> buffer(new std::byte[read_size]);
-    archive_checker checker(true, archive_check_threads::two);
+    archive_checker checker;
     for (;;) {
         ssize_t n = ::read(fd.get(), buffer.get(), read_size);
         if (n < 0) {

@@ -12,6 +12,9 @@ namespace {
 // walk and member hashing on the checker's own thread (4 × 256 KiB of decoded bytes in flight).
 class archive_member_checker final : public body_checker {
 public:
+    explicit archive_member_checker(std::size_t threads)
+        : checker_(false, threads == 2 ? verifier::archive_check_threads::two
+                                       : verifier::archive_check_threads::one) {}
     std::error_code feed(std::span<const std::byte> data) override { return checker_.feed(data); }
     std::error_code finish() override { return checker_.finish(); }
     std::string failure() const override {
@@ -22,13 +25,13 @@ public:
     }
 
 private:
-    verifier::archive_checker checker_{false, verifier::archive_check_threads::two};
+    verifier::archive_checker checker_;
 };
 
 }  // namespace
 
-std::unique_ptr<body_checker> make_archive_member_checker() {
-    return std::make_unique<archive_member_checker>();
+std::unique_ptr<body_checker> make_archive_member_checker(std::size_t threads) {
+    return std::make_unique<archive_member_checker>(threads);
 }
 
 }  // namespace labsync::receiver

@@ -78,7 +78,7 @@ struct archive_check_result {
     bool ok() const noexcept { return !error; }
 };
 
-// Streams a file through archive_checker (two threads) in 1 MiB reads.
+// Streams a file through archive_checker (one thread) in 1 MiB reads.
 archive_check_result check_archive_file(const std::filesystem::path& path);
 
 }  // namespace labsync::verifier
