@@ -10,7 +10,8 @@
 # interleaved (receiver off, receiver on, nginx, …) so drift hits all three alike, and the ratios.
 # The receiver hashes, checks (when on), fsyncs the file and directory; nginx spools the body to
 # its temp dir and renames it, without fsync. BASELINE=path/to/another/syncd-receiver adds a
-# fourth contender in the same interleaving (member check on), e.g. a build before a change.
+# fourth contender in the same interleaving (member check on), e.g. a build before a change;
+# BASELINE_ARGS are its extra options (e.g. BASELINE=$RECEIVER BASELINE_ARGS="--check-threads 2").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/labsync-receiver-bench}
@@ -55,7 +56,7 @@ PORT_ON=$(start_receiver on)
 PIDS+=("$(cat "$WORK/off/pid")" "$(cat "$WORK/on/pid")")
 BASELINE=${BASELINE:-}
 if [ -n "$BASELINE" ]; then
-  PORT_BASE=$(start_receiver base)
+  PORT_BASE=$(start_receiver base ${BASELINE_ARGS:-})
   PIDS+=("$(cat "$WORK/base/pid")")
 fi
 

@@ -21,7 +21,7 @@ struct options {
         max_body = "64G", min_body_rate = "1K", min_free = "0";
     bool require_client_cert = false, insecure_no_auth = false, no_member_check = false;
     double header_timeout = 30, body_timeout = 60, shutdown_grace = 30;
-    std::size_t max_connections = 256, io_threads = 2, disk_threads = 4, check_threads = 1;
+    std::size_t max_connections = 256, io_threads = 2, disk_threads = 4, check_threads = 2;
 };
 
 // --config FILE: a TOML table with the long option names as keys (listen = "…", store = "…",
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
     app.add_flag("--no-member-check", o.no_member_check, "do not check archive members against the manifest");
     app.add_option(
         "--check-threads", o.check_threads,
-        "threads per upload for the member check: 1, or 2 (decompression apart from member hashes)");
+        "threads per upload for the member check: 2 (default: decompression apart from member hashes) or 1");
     app.add_option("--header-timeout", o.header_timeout,
                    "seconds to receive a request header (and TLS handshake)");
     app.add_option("--body-timeout", o.body_timeout, "seconds a request body may stall");
