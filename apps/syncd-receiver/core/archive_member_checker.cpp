@@ -8,8 +8,8 @@ namespace {
 // The verifier's streaming archive checker: decompresses, walks the tar members, hashes each and
 // compares them with the embedded `.labsync/manifest.sha256`. The raw bytes are hashed by the
 // upload file while it writes them, on another pool thread, so the two passes run in parallel;
-// the check itself runs on two threads: decompression on the pool thread that feeds it, the tar
-// walk and member hashing on the checker's own thread (4 × 256 KiB of decoded bytes in flight).
+// with two threads (--check-threads 2, the default) the pool thread feeding it only decompresses
+// and the tar walk and member hashes run on the checker's own thread (4 × 512 KiB in flight).
 class archive_member_checker final : public body_checker {
 public:
     explicit archive_member_checker(std::size_t threads)

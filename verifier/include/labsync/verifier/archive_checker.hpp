@@ -21,7 +21,7 @@
 namespace labsync::verifier {
 
 // one: everything on the thread that calls feed(). two: feed() decompresses and hands the
-// decoded bytes, through 4 buffers of 256 KiB, to a thread of the checker's own that walks the
+// decoded bytes, through 4 buffers of 512 KiB, to a thread of the checker's own that walks the
 // tar stream and hashes the members, so the two run on different cores. The verdicts are the
 // same; with two threads feed() may report a member error one or more calls later than with one
 // (finish() always reports it), and the destructor joins the thread.
