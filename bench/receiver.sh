@@ -9,7 +9,9 @@
 # Installs nginx with apt-get if missing. Prints the median wall time of RUNS (default 5) PUTs each,
 # interleaved (receiver off, receiver on, nginx, …) so drift hits all three alike, and the ratios.
 # The receiver hashes, checks (when on), fsyncs the file and directory; nginx spools the body to
-# its temp dir and renames it, without fsync.
+# its temp dir and renames it, without fsync. BASELINE=path/to/another/syncd-receiver adds a
+# fourth contender in the same interleaving (member check on), e.g. a build before a change;
+# BASELINE_ARGS are its extra options (e.g. BASELINE=$RECEIVER BASELINE_ARGS="--check-threads 2").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-/tmp/labsync-receiver-bench}
@@ -38,10 +40,12 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || DEBIAN_FRONTEND=noninte
 # --- syncd-receiver, twice (member check off / on), each with its own store on the same fs
 start_receiver() { # name extra-args...
   local name=$1; shift
+  local bin=$RECEIVER
+  [ "$name" = base ] && bin=$BASELINE
   rm -rf "$WORK/$name"; mkdir -p "$WORK/$name"
   printf 'bench-token-0123456789abcdef bench\n' > "$WORK/tokens"
   chmod 600 "$WORK/tokens"
-  "$RECEIVER" --listen 127.0.0.1:0 --store "$WORK/$name/store" --tokens "$WORK/tokens" "$@" \
+  "$bin" --listen 127.0.0.1:0 --store "$WORK/$name/store" --tokens "$WORK/tokens" "$@" \
     > "$WORK/$name/out" 2> "$WORK/$name/err" &
   echo $! > "$WORK/$name/pid"  # start_receiver runs in $(...): PIDS+= would not reach the parent
   for _ in $(seq 100); do grep -q '^listening on' "$WORK/$name/out" && break; sleep 0.05; done
@@ -50,6 +54,11 @@ start_receiver() { # name extra-args...
 PORT_OFF=$(start_receiver off --no-member-check)
 PORT_ON=$(start_receiver on)
 PIDS+=("$(cat "$WORK/off/pid")" "$(cat "$WORK/on/pid")")
+BASELINE=${BASELINE:-}
+if [ -n "$BASELINE" ]; then
+  PORT_BASE=$(start_receiver base ${BASELINE_ARGS:-})
+  PIDS+=("$(cat "$WORK/base/pid")")
+fi
 
 # --- nginx: default settings plus the WebDAV PUT the test needs
 NGX=$WORK/nginx
@@ -88,10 +97,12 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2
 
 cat "$ARCHIVE" > /dev/null   # warm the page cache
 put_receiver "$PORT_OFF" "$WORK/off/store"; put_receiver "$PORT_ON" "$WORK/on/store"; put_nginx  # warm-up
-: > "$WORK/off.ms"; : > "$WORK/on.ms"; : > "$WORK/nginx.ms"
+: > "$WORK/off.ms"; : > "$WORK/on.ms"; : > "$WORK/nginx.ms"; : > "$WORK/base.ms"
+[ -n "$BASELINE" ] && put_receiver "$PORT_BASE" "$WORK/base/store"
 for _ in $(seq "$RUNS"); do
   ms put_receiver "$PORT_OFF" "$WORK/off/store" >> "$WORK/off.ms"
   ms put_receiver "$PORT_ON" "$WORK/on/store" >> "$WORK/on.ms"
+  [ -n "$BASELINE" ] && ms put_receiver "$PORT_BASE" "$WORK/base/store" >> "$WORK/base.ms"
   ms put_nginx >> "$WORK/nginx.ms"
 done
 cmp -s "$ARCHIVE" "$WORK/on/store/bench/run.tar.zst" || { echo "stored archive differs" >&2; exit 1; }
@@ -99,4 +110,9 @@ OFF=$(median < "$WORK/off.ms"); ON=$(median < "$WORK/on.ms"); NG=$(median < "$WO
 echo "archive: $ARCHIVE ($BYTES bytes), $RUNS runs each, median wall ms"
 printf 'syncd-receiver --no-member-check  %6s ms  %.2fx nginx\n' "$OFF" "$(echo "$OFF / $NG" | bc -l)"
 printf 'syncd-receiver (member check)     %6s ms  %.2fx nginx\n' "$ON" "$(echo "$ON / $NG" | bc -l)"
+if [ -n "$BASELINE" ]; then
+  BASE=$(median < "$WORK/base.ms")
+  printf 'BASELINE (member check)           %6s ms  %.2fx nginx\n' "$BASE" "$(echo "$BASE / $NG" | bc -l)"
+fi
 printf 'nginx (dav PUT)                   %6s ms\n' "$NG"
+echo "per run (ms): off $(paste -sd' ' "$WORK/off.ms") | on $(paste -sd' ' "$WORK/on.ms") | nginx $(paste -sd' ' "$WORK/nginx.ms")${BASELINE:+ | baseline $(paste -sd' ' "$WORK/base.ms")}"

@@ -1,6 +1,7 @@
 // Fuzzes the streaming archive checker the receiver runs over every upload body: arbitrary bytes
 // in arbitrary chunk splits must never crash, leak or hang, and the verdict (error, sha256, member
-// count) must not depend on how the stream was split — a socket decides the splits, not us.
+// count) must not depend on how the stream was split — a socket decides the splits, not us —
+// nor on whether the checker runs on one thread or two (the receiver's pipeline).
 #include "labsync/verifier/archive_checker.hpp"
 
 #include <cstddef>
@@ -19,8 +20,9 @@ struct verdict {
 };
 
 // The first four bytes seed the chunk sizes (1 .. 4096); the rest is the stream.
-verdict check_in_chunks(std::span<const std::byte> stream, std::uint32_t seed) {
-    labsync::verifier::archive_checker checker;
+verdict check_in_chunks(std::span<const std::byte> stream, std::uint32_t seed,
+                        labsync::verifier::archive_check_threads threads) {
+    labsync::verifier::archive_checker checker(true, threads);
     verdict v;
     std::size_t pos = 0;
     while (pos < stream.size() && !v.feed_error) {
@@ -47,7 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                          std::uint32_t(data[3]) << 24;
     std::span<const std::byte> stream(reinterpret_cast<const std::byte*>(data + 4), size - 4);
 
-    verdict split = check_in_chunks(stream, seed);
+    verdict split = check_in_chunks(stream, seed, labsync::verifier::archive_check_threads::one);
+    // The receiver's two-thread pipeline: the same verdict as one thread, whatever the splits.
+    verdict piped = check_in_chunks(stream, seed, labsync::verifier::archive_check_threads::two);
 
     labsync::verifier::archive_checker whole;
     std::error_code whole_feed = whole.feed(stream);
@@ -55,6 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::error_code split_result = split.feed_error ? split.feed_error : split.finish_error;
     // Same verdict whatever the splits: an error found early by one must be found by the other.
     if (whole_finish != split_result) std::abort();
+    if ((piped.feed_error ? piped.feed_error : piped.finish_error) != split_result) std::abort();
+    if (!split_result && (piped.sha256 != split.sha256 || piped.files != split.files)) std::abort();
     if (!split_result && (split.sha256 != whole.sha256() || split.files != whole.files_checked()))
         std::abort();
     // A stream accepted as complete must have had its manifest member.

@@ -171,7 +171,10 @@ TEST_CASE("Expect: 100-continue: refused before the body, accepted with 100", "[
 
 TEST_CASE("member check: a pack-style archive is stored, a member that differs from the manifest is 422",
           "[receiver][http][member]") {
-    receiver_fixture rx;  // member check on by default
+    // Member check on by default; on one thread (--check-threads 1) and on two (the default).
+    std::string threads = GENERATE(as<std::string>{}, "1", "2");
+    INFO("--check-threads " << threads);
+    receiver_fixture rx({.extra_args = {"--check-threads", threads}});
     temp_dir tmp;
     auto good = make_run_archive(tmp / "g");
     auto bad = make_run_archive(tmp / "b", true);

@@ -32,17 +32,35 @@ struct outcome {
     std::string reason;
     std::string sha256;
     std::uint64_t files = 0;
+    std::uint64_t members = 0;
+
+    bool operator==(const outcome&) const = default;
 };
 
-outcome check_bytes(const std::string& bytes, std::size_t chunk) {
-    archive_checker checker;
+outcome check_bytes_with(const std::string& bytes, std::size_t chunk, archive_check_threads threads) {
+    archive_checker checker(true, threads);
     const auto* p = reinterpret_cast<const std::byte*>(bytes.data());
     for (std::size_t off = 0; off < bytes.size(); off += chunk)
         checker.feed({p + off, std::min(chunk, bytes.size() - off)});
     auto ec = checker.finish();
     CHECK(checker.bytes_fed() == bytes.size());
     CHECK(ec == checker.error());
-    return {ec, checker.error_path(), checker.error_reason(), checker.sha256(), checker.files_checked()};
+    return {ec,
+            checker.error_path(),
+            checker.error_reason(),
+            checker.sha256(),
+            checker.files_checked(),
+            checker.members_seen()};
+}
+
+// Every check runs on one thread and on two (the receiver's pipeline): the verdicts must agree.
+outcome check_bytes(const std::string& bytes, std::size_t chunk) {
+    outcome one = check_bytes_with(bytes, chunk, archive_check_threads::one);
+    outcome two = check_bytes_with(bytes, chunk, archive_check_threads::two);
+    INFO("one thread: " << one.error.message() << " [" << one.path << "] " << one.reason);
+    INFO("two threads: " << two.error.message() << " [" << two.path << "] " << two.reason);
+    CHECK(one == two);
+    return one;
 }
 
 // A packed run of a few files, some spanning several decompressed buffers.
@@ -213,4 +231,56 @@ TEST_CASE("check_archive_file: an unreadable path is an I/O error naming the fil
     auto r = check_archive_file(dir / "missing.tar.zst");
     CHECK(r.error == std::errc::no_such_file_or_directory);
     CHECK(r.error_path.find("missing.tar.zst") != std::string::npos);
+}
+
+TEST_CASE("checker: two threads give exactly the verdicts of one, valid or damaged, any chunk size",
+          "[archive][component]") {
+    temp_dir dir;
+    // Big enough that decoding runs far ahead of the tar walk (many more than 4 decoded buffers).
+    write_file(dir / "run" / "a.bin", random_bytes(3'000'000, 21));
+    write_file(dir / "run" / "b.csv", std::string(2'000'000, 'b'));
+    write_file(dir / "run" / "c.bin", random_bytes(1'500'000, 22));
+    REQUIRE(pack_run(dir / "run", dir / "run.tar.zst").ok());
+    const std::string bytes = read_file(dir / "run.tar.zst");
+
+    std::vector<std::pair<std::string, std::string>> cases{{"valid", bytes}};
+    for (std::size_t pos : {std::size_t{30}, bytes.size() / 4, bytes.size() / 2, bytes.size() - 20}) {
+        std::string damaged = bytes;
+        damaged[pos] = static_cast<char>(damaged[pos] ^ 0x10);
+        cases.emplace_back("flip at " + std::to_string(pos), damaged);
+    }
+    cases.emplace_back("truncated", bytes.substr(0, bytes.size() * 2 / 3));
+    cases.emplace_back("trailing", bytes + "xyz");
+    // A member error early in the tar stream and a zstd error later: decoding runs ahead on two
+    // threads and meets the zstd error first, yet the earlier member error must win.
+    std::vector<raw_member> members{{"a", random_bytes(2'000'000, 23)}, {"b", random_bytes(2'000'000, 24)}};
+    std::string tar = make_tar(members, manifest_text_of(members));
+    tar[0] = 'X';  // breaks the first header's checksum
+    std::string early = zstd_compress(tar);
+    cases.emplace_back("early member error, late zstd error", early.substr(0, early.size() - 100));
+    // The same with the member error at the end (the manifest's header) and bytes after the zstd
+    // frame: the feeder meets the trailing bytes while the worker still walks the last buffers.
+    std::string late_tar = make_tar(members, manifest_text_of(members));
+    std::size_t manifest_header = late_tar.find(".labsync/manifest.sha256");
+    REQUIRE(manifest_header != std::string::npos);
+    late_tar[manifest_header + 148] = 'x';  // its checksum field
+    cases.emplace_back("late member error, then trailing bytes", zstd_compress(late_tar) + "xyz");
+    std::vector<raw_member> listed{{"a", "alpha"}, {"b", random_bytes(1'500'000, 25)}};
+    cases.emplace_back("member differs from the manifest",
+                       zstd_compress(make_tar(listed, manifest_text_of({{"a", "ALPHA"}, listed[1]}))));
+
+    for (const auto& [name, data] : cases)
+        for (std::size_t chunk :
+             {std::size_t{1} << 20, std::size_t{65536}, std::size_t{4093}, std::size_t{977}}) {
+            INFO(name << ", chunks of " << chunk);
+            outcome one = check_bytes_with(data, chunk, archive_check_threads::one);
+            outcome two = check_bytes_with(data, chunk, archive_check_threads::two);
+            CHECK(one.error == two.error);
+            CHECK(one.path == two.path);
+            CHECK(one.reason == two.reason);
+            CHECK(one.sha256 == two.sha256);
+            CHECK(one.files == two.files);
+            CHECK(one.members == two.members);
+            CHECK(static_cast<bool>(one.error) == (name != "valid"));
+        }
 }

@@ -1,5 +1,6 @@
 #include "labsync/verifier/archive_checker.hpp"
 
+#include "decoded_pipeline.hpp"
 #include "labsync/verifier/errc.hpp"
 #include "labsync/verifier/unique_fd.hpp"
 #include "tar_stream_parser.hpp"
@@ -16,9 +17,15 @@ namespace labsync::verifier {
 
 class archive_checker::impl {
 public:
-    explicit impl(bool hash_stream)
-        : hash_stream_(hash_stream), dctx_(ZSTD_createDCtx()), out_(new std::byte[out_size]) {
+    impl(bool hash_stream, archive_check_threads threads)
+        : hash_stream_(hash_stream), dctx_(ZSTD_createDCtx()) {
         if (dctx_ == nullptr) throw std::bad_alloc();
+        if (threads == archive_check_threads::two)
+            pipe_ = std::make_unique<detail::decoded_pipeline>(
+                pipeline_slots, slot_size,
+                [this](const std::byte* p, std::size_t n) { return tar_.consume(p, n); });
+        else
+            out_.reset(new std::byte[out_size]);
     }
     ~impl() { ZSTD_freeDCtx(dctx_); }
     impl(const impl&) = delete;
@@ -29,24 +36,39 @@ public:
         if (hash_stream_) whole_.update(data);
         bytes_fed_ += data.size();
         if (error_) return error_;
+        if (pipe_ && pipe_->failed() && worker_failed()) return error_;
         ZSTD_inBuffer in{data.data(), data.size(), 0};
         for (;;) {
             if (in.pos == in.size && !output_pending_) break;
-            if (frame_done_)
-                return fail(make_error_code(errc::archive_corrupt), "", "trailing data after the zstd frame");
-            ZSTD_outBuffer out{out_.get(), out_size, 0};
+            if (frame_done_) {
+                hand_over();
+                return fail_stream("trailing data after the zstd frame");
+            }
+            std::byte* buf = pipe_ ? slot_for_next_call() : out_.get();
+            if (buf == nullptr) {  // the worker failed
+                worker_failed();
+                return error_;
+            }
+            ZSTD_outBuffer out{buf, out_size, 0};
             std::size_t r = ZSTD_decompressStream(dctx_, &out, &in);
-            if (ZSTD_isError(r))
-                return fail(make_error_code(errc::archive_corrupt), "",
-                            std::string("zstd: ") + ZSTD_getErrorName(r));
+            if (ZSTD_isError(r)) {
+                hand_over();  // without what this call decoded, as in one thread
+                return fail_stream(std::string("zstd: ") + ZSTD_getErrorName(r));
+            }
             // A full output buffer may hide more decoded bytes: call again even without input.
             output_pending_ = out.pos == out.size;
             if (r == 0) {
                 frame_done_ = true;
                 output_pending_ = false;
             }
-            if (out.pos > 0 && !tar_.consume(out_.get(), out.pos)) return take_tar_error();
+            if (pipe_) {
+                slot_fill_ += out.pos;
+                if (pipe_->slot_size() - slot_fill_ < out_size) hand_over();
+            } else if (out.pos > 0 && !tar_.consume(out_.get(), out.pos)) {
+                return take_tar_error();
+            }
         }
+        hand_over();  // the worker walks it while the caller fetches the next chunk
         return {};
     }
 
@@ -54,6 +76,7 @@ public:
         if (finished_) return error_;
         finished_ = true;
         if (hash_stream_) sha256_ = to_hex(whole_.finish());
+        if (pipe_) worker_failed();  // waits for the worker: from here on tar_ is ours
         if (error_) return error_;
         if (!frame_done_)
             return fail(make_error_code(errc::archive_corrupt), "",
@@ -67,6 +90,11 @@ public:
         manifest_ = manifest::parse_sha256sum(tar_.manifest_text(), ec, &why);
         if (ec) return fail(ec, ".labsync/manifest.sha256", "embedded manifest is malformed: " + why);
         return compare();
+    }
+
+    std::uint64_t members_seen() {
+        if (pipe_) worker_failed();
+        return tar_.members_seen();
     }
 
     std::error_code fail(std::error_code ec, std::string path, std::string reason) {
@@ -90,7 +118,44 @@ public:
 private:
     static constexpr std::size_t out_size = 256u << 10;
 
+    // Decoded bytes in flight per checker: 4 × 512 KiB (two zstd calls per slot).
+    static constexpr std::size_t pipeline_slots = 4;
+    static constexpr std::size_t slot_size = 2 * out_size;
+
     std::error_code take_tar_error() { return fail(tar_.error(), tar_.error_path(), tar_.error_reason()); }
+
+    // Waits until the worker has consumed every chunk handed to it; true (with its error taken)
+    // when the tar walk failed. Afterwards tar_ may be read on this thread.
+    bool worker_failed() {
+        if (pipe_->drain()) return false;
+        take_tar_error();
+        return true;
+    }
+
+    // Two threads: each zstd call decodes at most out_size bytes, as in one thread, into the
+    // free part of a pipeline slot; a slot goes to the worker when the next call might not fit,
+    // at the end of each feed() and before an error is reported.
+    std::byte* slot_for_next_call() {
+        if (slot_ == nullptr) {
+            slot_ = pipe_->acquire();
+            slot_fill_ = 0;
+            if (slot_ == nullptr) return nullptr;
+        }
+        return slot_ + slot_fill_;
+    }
+    void hand_over() {
+        if (pipe_ && slot_ != nullptr) {
+            pipe_->push(slot_fill_);
+            slot_ = nullptr;
+        }
+    }
+
+    // An error of the compressed stream itself. With the worker, the bytes decoded before it
+    // are walked first: an earlier tar error wins, exactly as in one thread.
+    std::error_code fail_stream(std::string reason) {
+        if (pipe_ && worker_failed()) return error_;
+        return fail(make_error_code(errc::archive_corrupt), "", std::move(reason));
+    }
 
     // Both sides sorted by path; the first difference in path order is reported.
     std::error_code compare() {
@@ -123,14 +188,20 @@ private:
 
     bool hash_stream_;
     ZSTD_DCtx* dctx_;
-    std::unique_ptr<std::byte[]> out_;
+    std::unique_ptr<std::byte[]> out_;  // one thread: the decoded buffer
+    // Two threads: decoded buffers in flight to the worker walking tar_. Declared after tar_
+    // (and destroyed before it) since the worker uses it.
+    std::unique_ptr<detail::decoded_pipeline> pipe_;
+    std::byte* slot_ = nullptr;  // the slot being filled, not yet handed over
+    std::size_t slot_fill_ = 0;
     verifier::sha256 whole_;
     bool output_pending_ = false;
     bool frame_done_ = false;
     bool finished_ = false;
 };
 
-archive_checker::archive_checker(bool hash_stream) : impl_(std::make_unique<impl>(hash_stream)) {}
+archive_checker::archive_checker(bool hash_stream, archive_check_threads threads)
+    : impl_(std::make_unique<impl>(hash_stream, threads)) {}
 archive_checker::~archive_checker() = default;
 archive_checker::archive_checker(archive_checker&&) noexcept = default;
 archive_checker& archive_checker::operator=(archive_checker&&) noexcept = default;
@@ -156,8 +227,8 @@ std::uint64_t archive_checker::bytes_fed() const noexcept {
 const std::string& archive_checker::sha256() const noexcept {
     return impl_->sha256_;
 }
-std::uint64_t archive_checker::members_seen() const noexcept {
-    return impl_->tar_.members_seen();
+std::uint64_t archive_checker::members_seen() const {
+    return impl_->members_seen();
 }
 std::uint64_t archive_checker::files_checked() const noexcept {
     return impl_->files_checked_;

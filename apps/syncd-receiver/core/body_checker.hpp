@@ -21,7 +21,8 @@ public:
 };
 
 // The tar+zstd member check against the embedded `.labsync/manifest.sha256`, or nullptr when
-// this build has no archive checker.
-std::unique_ptr<body_checker> make_archive_member_checker();
+// this build has no archive checker. threads: 1, or 2 (decompression on the feeding thread, tar
+// walk and member hashes on a thread the checker owns).
+std::unique_ptr<body_checker> make_archive_member_checker(std::size_t threads = 2);
 
 }  // namespace labsync::receiver

@@ -21,7 +21,7 @@ struct options {
         max_body = "64G", min_body_rate = "1K", min_free = "0";
     bool require_client_cert = false, insecure_no_auth = false, no_member_check = false;
     double header_timeout = 30, body_timeout = 60, shutdown_grace = 30;
-    std::size_t max_connections = 256, io_threads = 2, disk_threads = 4;
+    std::size_t max_connections = 256, io_threads = 2, disk_threads = 4, check_threads = 2;
 };
 
 // --config FILE: a TOML table with the long option names as keys (listen = "…", store = "…",
@@ -116,6 +116,9 @@ int main(int argc, char** argv) {
     app.add_option("--min-free", o.min_free, "bytes to keep free on the store (507 below), K/M/G/T suffix");
     app.add_flag("--insecure-no-auth", o.insecure_no_auth, "run without --tokens (tests and loopback only)");
     app.add_flag("--no-member-check", o.no_member_check, "do not check archive members against the manifest");
+    app.add_option(
+        "--check-threads", o.check_threads,
+        "threads per upload for the member check: 2 (default: decompression apart from member hashes) or 1");
     app.add_option("--header-timeout", o.header_timeout,
                    "seconds to receive a request header (and TLS handshake)");
     app.add_option("--body-timeout", o.body_timeout, "seconds a request body may stall");
@@ -196,6 +199,9 @@ int main(int argc, char** argv) {
     if (!min_body_rate) return fail("--min-body-rate: `" + o.min_body_rate + "` is not a byte count");
     cfg.min_body_rate = *min_body_rate;
     cfg.member_check = !o.no_member_check;
+    if (o.check_threads != 1 && o.check_threads != 2)
+        return fail("--check-threads: `" + std::to_string(o.check_threads) + "` is not 1 or 2");
+    cfg.check_threads = o.check_threads;
     auto ms = [](double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000)); };
     if (o.header_timeout <= 0 || o.body_timeout <= 0 || o.shutdown_grace < 0)
         return fail("timeouts must be positive");

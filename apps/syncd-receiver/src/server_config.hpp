@@ -25,6 +25,9 @@ struct server_config {
     std::optional<commit_allowlist> allowed_commits;
     bool insecure_no_auth = false;
     bool member_check = true;
+    // 1: the member check runs on the pool thread feeding it; 2: that thread only decompresses and
+    // the checker's own thread walks the tar stream and hashes the members.
+    std::size_t check_threads = 2;
     std::uint64_t max_body = 64ULL << 30;
     std::uint64_t min_free = 0;
     std::chrono::milliseconds header_timeout{30'000};

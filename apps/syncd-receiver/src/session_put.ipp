@@ -91,8 +91,10 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         ctx_.log->info("{}: PUT {}/{} → {} (already stored)", peer_, r.equipment, r.run, res.result_int());
         co_return co_await finish(req, std::move(res), !body_pending);
     }
-    std::unique_ptr<body_checker> checker = cfg.member_check ? make_archive_member_checker() : nullptr;
+    // The checker starts (and, in discard, joins) its own thread: both on the pool too.
+    std::unique_ptr<body_checker> checker;
     auto [file, open_ec] = co_await on_disk(ctx_, [&] {
+        if (cfg.member_check) checker = make_archive_member_checker(cfg.check_threads);
         std::error_code e;
         auto f = ctx_.store.begin_upload(e);
         if (f && !e) e = f->reserve(length);
@@ -101,6 +103,7 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
     // The temp file is released on the pool too: freeing a large unlinked file takes time.
     auto discard = [&]() -> awaitable<void> {
         co_await on_disk(ctx_, [&] {
+            checker.reset();
             file.reset();
             return 0;
         });

@@ -5,7 +5,7 @@
 // only), hashes every member, and at the end checks every member against the embedded
 // `.labsync/manifest.sha256`, which must be the last member. It also hashes every byte fed, so a
 // receiver gets the upload's sha256 from the same pass. Memory is bounded by fixed buffers plus
-// one (path, digest) per member and the manifest text.
+// one (path, digest) per member and the manifest text. Optionally two threads (see below).
 
 #include "labsync/verifier/manifest.hpp"
 #include "labsync/verifier/sha256.hpp"
@@ -20,11 +20,19 @@
 
 namespace labsync::verifier {
 
+// one: everything on the thread that calls feed(). two: feed() decompresses and hands the
+// decoded bytes, through 4 buffers of 512 KiB, to a thread of the checker's own that walks the
+// tar stream and hashes the members, so the two run on different cores. The verdicts are the
+// same; with two threads feed() may report a member error one or more calls later than with one
+// (finish() always reports it), and the destructor joins the thread.
+enum class archive_check_threads { one, two };
+
 class archive_checker {
 public:
     // hash_stream=false skips the sha256 of the raw bytes (sha256() stays empty) for callers
     // that hash them elsewhere in parallel, such as the receiver's writing thread.
-    explicit archive_checker(bool hash_stream = true);
+    explicit archive_checker(bool hash_stream = true,
+                             archive_check_threads threads = archive_check_threads::one);
     ~archive_checker();
     archive_checker(archive_checker&&) noexcept;
     archive_checker& operator=(archive_checker&&) noexcept;
@@ -45,8 +53,9 @@ public:
     // Hex sha256 of every byte fed; set by finish() (also when it reports an error); empty when
     // constructed with hash_stream=false.
     const std::string& sha256() const noexcept;
-    // Members seen so far (directories, files and the manifest; not pax headers).
-    std::uint64_t members_seen() const noexcept;
+    // Members seen so far (directories, files and the manifest; not pax headers). With two
+    // threads it first waits for the worker to take every byte fed.
+    std::uint64_t members_seen() const;
     // Regular files checked against the manifest (after a successful finish()).
     std::uint64_t files_checked() const noexcept;
     // The embedded manifest (after a successful finish()).
@@ -69,7 +78,7 @@ struct archive_check_result {
     bool ok() const noexcept { return !error; }
 };
 
-// Streams a file through archive_checker in 1 MiB reads.
+// Streams a file through archive_checker (one thread) in 1 MiB reads.
 archive_check_result check_archive_file(const std::filesystem::path& path);
 
 }  // namespace labsync::verifier
