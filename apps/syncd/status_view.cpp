@@ -23,7 +23,7 @@ void progress_tracker::update(std::int64_t job_id, std::uint64_t done, std::uint
         p = job_progress{};
         inserted = true;
     }
-    p.phase = std::string(phase);
+    if (inserted) p.phase = std::string(phase);  // a new entry, or one reset for a new phase
     if (!inserted && done >= p.done && now > p.last_update) {
         double seconds = std::chrono::duration<double>(now - p.last_update).count();
         double instant = static_cast<double>(done - p.done) / seconds;

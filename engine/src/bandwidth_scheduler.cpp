@@ -100,6 +100,7 @@ void bandwidth_scheduler::tell(const std::vector<notice>& notices) {
 }
 
 std::unique_ptr<transports::bandwidth_lease> bandwidth_scheduler::begin(const std::string& equipment) {
+    auto self = shared_from_this();  // first: a throw here must not leave a share registered
     auto s = std::make_shared<share>(equipment, steady_);
     std::vector<notice> notices;
     {
@@ -108,7 +109,7 @@ std::unique_ptr<transports::bandwidth_lease> bandwidth_scheduler::begin(const st
         notices = resplit_locked();
     }
     tell(notices);
-    return std::make_unique<lease>(shared_from_this(), std::move(s));
+    return std::make_unique<lease>(std::move(self), std::move(s));
 }
 
 void bandwidth_scheduler::end(const std::shared_ptr<share>& s) {

@@ -216,11 +216,12 @@ enqueue_result engine::impl::enqueue_blocking(const std::filesystem::path& run_p
     }
     out.findings = outcome.findings;
     const auto t = now();
-    if (!outcome.blocked() && outcome.settled_at > t)
+    const bool settling = !outcome.blocked() && outcome.settled_at > t;
+    if (settling)
         note_waiting({eq->cfg.name, run_id, outcome.newest_mtime, outcome.settled_at});
     else
         clear_waiting(eq->cfg.name, run_id);
-    if (from_watcher && !outcome.blocked() && outcome.settled_at > t) {
+    if (from_watcher && settling) {
         if (settle_until) *settle_until = outcome.settled_at;
         return out;  // not yet: the watcher looks again when it has settled
     }

@@ -8,6 +8,11 @@ token_bucket::token_bucket(steady_fn steady, std::chrono::milliseconds burst)
     : steady_(steady ? std::move(steady) : steady_fn([] { return std::chrono::steady_clock::now(); })),
       burst_(burst) {}
 
+// The burst a bucket may hold at `rate`: `burst_` worth of it, at least 64 KiB.
+double token_bucket::capacity_at(std::uint64_t rate) const noexcept {
+    return std::max(65536.0, static_cast<double>(rate) * static_cast<double>(burst_.count()) / 1000.0);
+}
+
 void token_bucket::set_rate(std::uint64_t bytes_per_second) {
     std::lock_guard lock(mutex_);
     if (bytes_per_second == rate_) return;
@@ -20,9 +25,7 @@ void token_bucket::set_rate(std::uint64_t bytes_per_second) {
         const auto now = steady_();
         tokens_ += std::chrono::duration<double>(now - last_).count() * static_cast<double>(rate_);
         last_ = now;
-        const double capacity = std::max(
-            65536.0, static_cast<double>(bytes_per_second) * static_cast<double>(burst_.count()) / 1000.0);
-        tokens_ = std::min(tokens_, capacity);
+        tokens_ = std::min(tokens_, capacity_at(bytes_per_second));
     }
     rate_ = bytes_per_second;
 }
@@ -36,8 +39,7 @@ std::chrono::nanoseconds token_bucket::reserve(std::uint64_t bytes) {
     std::lock_guard lock(mutex_);
     if (rate_ == 0) return std::chrono::nanoseconds(0);
     const auto now = steady_();
-    const double capacity =
-        std::max(65536.0, static_cast<double>(rate_) * static_cast<double>(burst_.count()) / 1000.0);
+    const double capacity = capacity_at(rate_);
     if (!started_) {
         tokens_ = capacity;  // first use: a full burst
         last_ = now;

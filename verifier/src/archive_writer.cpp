@@ -27,11 +27,6 @@ constexpr std::uint64_t single_thread_below = 4u << 20;
 // (wall, same CPU) with the machine loaded.
 constexpr std::size_t pipe_slots = 4;
 
-std::int64_t mtime_ns(const struct stat& st) {
-    return verifier::mtime_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-}
-
-// Seconds, rounded towards minus infinity so pre-1970 times stay ordered.
 std::error_code read_error(int err) {
     if (err == EIO) return make_error_code(errc::io_error);
     return {err, std::system_category()};
@@ -169,7 +164,8 @@ private:
         struct stat before {};
         if (::fstat(fd.get(), &before) != 0) return fail_input(read_error(errno), file.path, "fstat"), false;
         // The header is written from the walk's size: the file must still be exactly that.
-        if (static_cast<std::uint64_t>(before.st_size) != file.size || mtime_ns(before) != file.mtime_ns)
+        if (static_cast<std::uint64_t>(before.st_size) != file.size ||
+            mtime_ns(before.st_mtim) != file.mtime_ns)
             return changed(file.path, "size or mtime differs from the directory walk"), false;
         // Read-ahead only matters for files spanning several reads; skip the syscall for the rest.
         if (file.size > read_size_) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -208,7 +204,8 @@ private:
             fail_input(make_error_code(errc::local_file_vanished), file.path, "deleted while being read");
             return false;
         }
-        if (static_cast<std::uint64_t>(after.st_size) != file.size || mtime_ns(after) != file.mtime_ns)
+        if (static_cast<std::uint64_t>(after.st_size) != file.size ||
+            mtime_ns(after.st_mtim) != file.mtime_ns)
             return changed(file.path, "modified while being read"), false;
         static const char zeros[tar_block_size] = {};
         if (!queue(std::string_view(zeros, tar_padding(file.size)))) return false;

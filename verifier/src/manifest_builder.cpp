@@ -19,10 +19,6 @@ namespace {
 
 constexpr std::size_t min_read_size = 1u << 20;
 
-std::int64_t mtime_ns(const struct stat& st) {
-    return verifier::mtime_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-}
-
 std::error_code read_error(int err) {
     if (err == EIO) return make_error_code(errc::io_error);
     return {err, std::system_category()};
@@ -81,7 +77,7 @@ private:
         if (ec) return fail(ec, file.path);
         struct stat before {};
         if (::fstat(fd.get(), &before) != 0) return fail(read_error(errno), file.path);
-        if (static_cast<std::uint64_t>(before.st_size) != file.size || mtime_ns(before) != walk_mtime)
+        if (static_cast<std::uint64_t>(before.st_size) != file.size || mtime_ns(before.st_mtim) != walk_mtime)
             return fail(make_error_code(errc::local_file_changed), file.path);
         ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
         std::uint64_t total = 0;
@@ -105,7 +101,7 @@ private:
         if (::fstat(fd.get(), &after) != 0) return fail(read_error(errno), file.path);
         // A short read, a grown file or a new mtime all mean the bytes hashed are not a snapshot.
         if (total != file.size || static_cast<std::uint64_t>(after.st_size) != file.size ||
-            mtime_ns(after) != walk_mtime)
+            mtime_ns(after.st_mtim) != walk_mtime)
             return fail(make_error_code(errc::local_file_changed), file.path);
         if (after.st_nlink == 0) return fail(make_error_code(errc::local_file_vanished), file.path);
         file.sha256 = digest;

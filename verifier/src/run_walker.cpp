@@ -167,8 +167,7 @@ private:
                 return;
             }
             out_.files.push_back({join(prefix, name), static_cast<std::uint64_t>(st.st_size),
-                                  mtime_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec),
-                                  static_cast<std::uint32_t>(st.st_mode),
+                                  mtime_ns(st.st_mtim), static_cast<std::uint32_t>(st.st_mode),
                                   static_cast<std::int64_t>(st.st_mtim.tv_sec)});
         } else {
             auto [kind, why] = kind_of();

@@ -29,7 +29,6 @@ public:
     // running[i] is the equipment of transfer i; the result's [i] is its rate (0 = unlimited).
     std::vector<std::uint64_t> split(const std::vector<std::string>& running) const;
 
-    std::uint64_t global() const noexcept { return global_; }
     std::uint64_t equipment_limit(const std::string& name) const;
 
 private:

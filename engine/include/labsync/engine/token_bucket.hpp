@@ -28,6 +28,8 @@ public:
     std::chrono::nanoseconds reserve(std::uint64_t bytes);
 
 private:
+    double capacity_at(std::uint64_t rate) const noexcept;
+
     steady_fn steady_;
     std::chrono::milliseconds burst_;
     mutable std::mutex mutex_;

@@ -7,6 +7,7 @@
 #include "labsync/verifier/unique_fd.hpp"
 
 #include <cstdint>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ struct run_file {
 // 1677..2262: beyond that the value saturates at the limit instead of wrapping around (an mtime
 // in 2300 would otherwise read as 1715 and count as long settled).
 std::int64_t mtime_ns(std::int64_t seconds, std::int64_t nanoseconds) noexcept;
+inline std::int64_t mtime_ns(const timespec& t) noexcept {
+    return mtime_ns(t.tv_sec, t.tv_nsec);
+}
 
 enum class finding_kind { symlink, device, socket, fifo, unreadable, other };
 
