@@ -102,30 +102,24 @@ void bandwidth_scheduler::tell(const std::vector<notice>& notices) {
 std::unique_ptr<transports::bandwidth_lease> bandwidth_scheduler::begin(const std::string& equipment) {
     auto self = shared_from_this();  // first: a throw here must not leave a share registered
     auto s = std::make_shared<share>(equipment, steady_);
-    std::vector<notice> notices;
-    {
-        std::lock_guard lock(mutex_);
-        running_.push_back(s);
-        notices = resplit_locked();
-    }
-    tell(notices);
+    resplit_after([&] { running_.push_back(s); });
     return std::make_unique<lease>(std::move(self), std::move(s));
 }
 
 void bandwidth_scheduler::end(const std::shared_ptr<share>& s) {
-    std::vector<notice> notices;
-    {
-        std::lock_guard lock(mutex_);
-        running_.erase(std::remove(running_.begin(), running_.end(), s), running_.end());
-        notices = resplit_locked();
-    }
-    tell(notices);
+    resplit_after([&] { running_.erase(std::remove(running_.begin(), running_.end(), s), running_.end()); });
 }
 
 void bandwidth_scheduler::refresh() {
+    resplit_after([] {});
+}
+
+// Changes the running set and re-splits under the mutex; watchers are told after it is released.
+void bandwidth_scheduler::resplit_after(const std::function<void()>& change) {
     std::vector<notice> notices;
     {
         std::lock_guard lock(mutex_);
+        change();
         notices = resplit_locked();
     }
     tell(notices);

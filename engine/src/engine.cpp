@@ -327,7 +327,9 @@ asio::awaitable<bool> engine::impl::transition(std::int64_t job_id, queue::job_s
     // disk holding the state dir full, an I/O error) changed nothing. Dropping the transition
     // would strand the job in its old state until a restart, so try again with backoff until it
     // is written or the engine stops (then the job is replayed from its old state on the next
-    // open). The strand stays free meanwhile; the job keeps its worker and permit.
+    // open). Between tries the strand is free (a timer waits); each try itself is a store call
+    // on the strand, which for a busy lock first waits out SQLite's busy timeout. The job keeps
+    // its worker and permit.
     auto delay = store_retry_first;
     for (int attempt = 1;; ++attempt) {
         if (!store) co_return false;

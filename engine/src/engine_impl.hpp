@@ -168,7 +168,8 @@ struct engine::impl {
                                          const transports::transport_result& result, bool counts_attempt);
     // For push (uploading + packing) or probe (verifying).
     transports::push_request make_request(equipment_runtime& eq, const queue::job& job,
-                                          const verifier::manifest* local, bool for_probe = true);
+                                          const verifier::manifest* local,
+                                          progress_phase phase = progress_phase::verifying);
     // A callback for pool or driver threads: throttled there, delivered as progress_event on the strand.
     transports::progress_fn progress_reporter(const equipment_runtime& eq, const queue::job& job,
                                               progress_phase phase);

@@ -237,16 +237,16 @@ transports::progress_fn engine::impl::progress_reporter(const equipment_runtime&
 }
 
 transports::push_request engine::impl::make_request(equipment_runtime& eq, const queue::job& job,
-                                                    const verifier::manifest* local, bool for_probe) {
+                                                    const verifier::manifest* local, progress_phase phase) {
     transports::push_request req;
     req.equipment = eq.cfg.name;
     req.run_id = job.run_id;
     req.run_path = job.run_path;
     req.local_manifest = local;
     req.limiter = bandwidth->limiter(eq.cfg.name);
-    req.on_progress =
-        progress_reporter(eq, job, for_probe ? progress_phase::verifying : progress_phase::uploading);
-    if (!for_probe) req.on_pack_progress = progress_reporter(eq, job, progress_phase::packing);
+    req.on_progress = progress_reporter(eq, job, phase);
+    if (phase == progress_phase::uploading)
+        req.on_pack_progress = progress_reporter(eq, job, progress_phase::packing);
     return req;
 }
 
@@ -280,7 +280,7 @@ asio::awaitable<void> engine::impl::ship(equipment_runtime& eq, queue::job job) 
                                 true);
         co_return;
     }
-    auto req = make_request(eq, job, &built.manifest, false);
+    auto req = make_request(eq, job, &built.manifest, progress_phase::uploading);
     auto outcome = co_await (eq.transport->push(req) || wait_stop());
     if (outcome.index() == 1) co_return;  // cancelled by stop: the job stays running -> replayed
     auto& result = std::get<0>(outcome);
@@ -339,7 +339,7 @@ asio::awaitable<void> engine::impl::verify(equipment_runtime& eq, queue::job job
         probe.present = true;
         probe.remote_manifest = std::move(pushed_proof);
     } else {
-        auto req = make_request(eq, job, local ? &*local : nullptr, true);
+        auto req = make_request(eq, job, local ? &*local : nullptr);
         if (req.on_progress) req.on_progress(0, 0);  // entering the probe is a step of its own
         auto outcome = co_await (eq.transport->probe(req) || wait_stop());
         if (outcome.index() == 1) co_return;  // stays awaiting_verify: verified again on the next open

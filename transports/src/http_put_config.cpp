@@ -1,13 +1,10 @@
 // Receiver URL parsing and the bearer token file of http_put.
 #include "labsync/transports/http_put_config.hpp"
 
+#include "labsync/common/read_file.hpp"
 #include "labsync/common/secret_file.hpp"
 
-#include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace labsync::transports {
 
@@ -72,13 +69,13 @@ std::string read_token_file(const std::filesystem::path& path, std::string* why)
         if (why) *why = perms.message + "; refusing to use it";
         return {};
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        if (why) *why = "cannot read token file " + path.string() + ": " + std::strerror(errno);
+    std::string error;
+    auto text = common::read_whole_file(path, error);
+    if (!text) {
+        if (why) *why = "cannot read token file " + path.string() + ": " + error;
         return {};
     }
-    std::string line;
-    std::getline(in, line);
+    const std::string line = text->substr(0, text->find('\n'));
     auto first = line.find_first_not_of(" \t\r\n");
     auto last = line.find_last_not_of(" \t\r\n");
     if (first == std::string::npos) {

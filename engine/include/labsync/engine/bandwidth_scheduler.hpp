@@ -59,6 +59,7 @@ private:
     void end(const std::shared_ptr<share>& s);
     // Under mutex_: re-reads the limits, splits, sets every bucket; returns whom to tell.
     std::vector<notice> resplit_locked();
+    void resplit_after(const std::function<void()>& change);
     static void tell(const std::vector<notice>& notices);
 
     bandwidth_timetable global_;
