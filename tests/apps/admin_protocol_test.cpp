@@ -1,5 +1,5 @@
 // The admin socket codec: round trips, malformed requests, run references.
-#include "admin_protocol.hpp"
+#include "admin/admin_protocol.hpp"
 
 #include <catch2/catch.hpp>
 

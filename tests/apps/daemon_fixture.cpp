@@ -1,7 +1,7 @@
 // See daemon_fixture.hpp.
 #include "daemon_fixture.hpp"
 
-#include "admin_server.hpp"
+#include "admin/admin_server.hpp"
 
 #include <fmt/format.h>
 

@@ -3,7 +3,7 @@
 // to a receiver_fixture, or any URL), starts the daemon, talks to its admin socket in-process,
 // stops it by PID. Each fixture has its own temp dir (runs/, state/, socket).
 
-#include "admin_protocol.hpp"
+#include "admin/admin_protocol.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 

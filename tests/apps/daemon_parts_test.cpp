@@ -1,11 +1,11 @@
 // Pure parts of the daemon: status document and its text, watchdog gate, metrics text, log lines.
-#include "admin_server.hpp"
-#include "daemon_state.hpp"
+#include "admin/admin_server.hpp"
+#include "admin/status_view.hpp"
+#include "daemon/daemon_state.hpp"
+#include "daemon/watchdog_gate.hpp"
 #include "logging.hpp"
-#include "metrics_registry.hpp"
-#include "status_view.hpp"
+#include "metrics/metrics_registry.hpp"
 #include "temp_dir.hpp"
-#include "watchdog_gate.hpp"
 
 #include "labsync/transports/http_put_outbox.hpp"
 #include "labsync/verifier/manifest_builder.hpp"

@@ -1,7 +1,7 @@
-// Fuzzes the admin socket codec (apps/syncd/admin_protocol): any line a local client sends must be
+// Fuzzes the admin socket codec (apps/syncd/admin/admin_protocol): any line a local client sends must be
 // decoded or refused with a reason, never crash or throw; whatever decodes must survive an
 // encode/decode round trip unchanged (the CLI and the daemon speak through these two functions).
-#include "admin_protocol.hpp"
+#include "admin/admin_protocol.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -1,8 +1,8 @@
 // See admin_client.hpp.
-#include "admin_client.hpp"
+#include "admin/admin_client.hpp"
 
-#include "admin_server.hpp"
-#include "commands.hpp"
+#include "admin/admin_server.hpp"
+#include "cli/commands.hpp"
 #include "config_loader.hpp"
 
 #include <fmt/format.h>

@@ -3,7 +3,7 @@
 // --config, else $LABSYNC_ADMIN_SOCKET, else /run/labsync/syncd.sock) and one call with the exit
 // code policy: 0 ok, 1 the daemon refused, 4 the daemon is unreachable.
 
-#include "admin_protocol.hpp"
+#include "admin/admin_protocol.hpp"
 
 #include <CLI/CLI.hpp>
 

@@ -1,7 +1,7 @@
 // See admin_dispatch.hpp.
-#include "admin_dispatch.hpp"
+#include "admin/admin_dispatch.hpp"
 
-#include "admin_show.hpp"
+#include "admin/admin_show.hpp"
 
 #include <set>
 

@@ -4,8 +4,8 @@
 // operator recorded for override / retry / cancel is context.peer_user; a request's own "who" is
 // only appended as a note ("client-supplied name: ...").
 
-#include "admin_protocol.hpp"
-#include "status_view.hpp"
+#include "admin/admin_protocol.hpp"
+#include "admin/status_view.hpp"
 
 #include "labsync/engine/engine.hpp"
 

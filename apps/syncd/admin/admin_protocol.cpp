@@ -1,5 +1,5 @@
 // Admin socket codec; see admin_protocol.hpp.
-#include "admin_protocol.hpp"
+#include "admin/admin_protocol.hpp"
 
 #include "labsync/common/ids.hpp"
 

@@ -1,7 +1,7 @@
 // Admin socket server and client; see admin_server.hpp.
-#include "admin_server.hpp"
+#include "admin/admin_server.hpp"
 
-#include "accept_loop.hpp"
+#include "daemon/accept_loop.hpp"
 
 #include <fmt/format.h>
 

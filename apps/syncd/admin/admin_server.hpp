@@ -3,7 +3,7 @@
 // one thread with poll(). One request line, one response line per connection. The handler runs on
 // that thread and calls the engine's thread-safe API; it never blocks the engine's I/O thread.
 
-#include "admin_protocol.hpp"
+#include "admin/admin_protocol.hpp"
 #include "labsync/engine/log.hpp"
 
 #include <sys/types.h>

@@ -1,5 +1,5 @@
 // See admin_show.hpp.
-#include "admin_show.hpp"
+#include "admin/admin_show.hpp"
 
 #include "labsync/engine/gate_finding.hpp"
 

@@ -10,7 +10,7 @@
 //               "who":"syncd","message":"blocked by the pre-sync gate: ..."}],
 //    "overrides":[{"at":"...Z","who":"alice","why":"..."}]}
 
-#include "admin_protocol.hpp"
+#include "admin/admin_protocol.hpp"
 
 #include "labsync/engine/engine.hpp"
 

@@ -1,7 +1,7 @@
 // Status document and its text rendering; see status_view.hpp.
-#include "status_view.hpp"
+#include "admin/status_view.hpp"
 
-#include "admin_protocol.hpp"
+#include "admin/admin_protocol.hpp"
 
 #include "labsync/engine/gate.hpp"
 

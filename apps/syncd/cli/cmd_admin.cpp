@@ -3,8 +3,8 @@
 // `syncd verify RUN`, `syncd show RUN`. RUN is EQUIPMENT/RUN, RUN, #JOB_ID or the run's path. Each has --json
 // (the daemon's answer as is). The daemon records the calling user itself (SO_PEERCRED); --who (or the name
 // behind sudo) only travels as a note.
-#include "admin_client.hpp"
-#include "commands.hpp"
+#include "admin/admin_client.hpp"
+#include "cli/commands.hpp"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 // `syncd check-archive FILE [--json]`: streams an archive made by `syncd pack` and checks every
 // member against its embedded manifest. Exit 0 when it matches, 3 when the archive is corrupt or
 // a member differs, 1 when the file cannot be read.
-#include "commands.hpp"
+#include "cli/commands.hpp"
 
 #include "labsync/verifier/archive_checker.hpp"
 #include "labsync/verifier/errc.hpp"

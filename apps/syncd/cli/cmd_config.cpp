@@ -1,7 +1,7 @@
 // `syncd config check FILE [--json]`: validates a configuration without starting anything (exit 0
 // valid, 2 invalid). `syncd config default [--dir D] [--receiver-url URL]`: prints the embedded
 // default configuration.
-#include "commands.hpp"
+#include "cli/commands.hpp"
 #include "config_loader.hpp"
 #include "default_config.hpp"
 

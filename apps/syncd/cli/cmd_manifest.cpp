@@ -1,7 +1,7 @@
 // `syncd manifest RUN_DIR [--json]`: prints the manifest of a run. The text form is exactly what
 // `cd RUN_DIR && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum` prints,
 // so an operator can check a run by hand on any host with coreutils.
-#include "commands.hpp"
+#include "cli/commands.hpp"
 
 #include "labsync/verifier/errc.hpp"
 #include "labsync/verifier/manifest_builder.hpp"

@@ -2,7 +2,7 @@
 // deterministic tar+zstd file with its manifest as the last member, and prints the archive's
 // sha256, size and file count. Symlinks and special files are not archived: they are listed on
 // stderr and make the command fail unless --allow-findings is given (as `syncd manifest`).
-#include "commands.hpp"
+#include "cli/commands.hpp"
 
 #include "labsync/verifier/archive_writer.hpp"
 #include "labsync/verifier/errc.hpp"

@@ -1,7 +1,7 @@
 // `syncd put --url URL --equipment E [...] RUN_DIR`: ships one run through the http_put driver in
 // the foreground (the same code path the engine uses), then probes the receiver and compares the
 // stored archive's sha256 with the one shipped. Exit 0 only when both succeed and agree.
-#include "commands.hpp"
+#include "cli/commands.hpp"
 
 #include "labsync/common/ids.hpp"
 #include "labsync/transports/http_put.hpp"

@@ -1,6 +1,6 @@
 // `syncd run [--config FILE] [--log-format F] [--log-level L]`: the daemon (daemon.cpp).
-#include "commands.hpp"
-#include "daemon.hpp"
+#include "cli/commands.hpp"
+#include "daemon/daemon.hpp"
 
 namespace labsync::apps {
 

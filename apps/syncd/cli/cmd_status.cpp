@@ -1,9 +1,9 @@
 // `syncd status [--json] [--watch [--interval S]]`: per equipment counts and the jobs in flight
 // with bytes, rate and ETA. --watch redraws every interval (progress bars on a terminal; with
 // --json one document per line).
-#include "admin_client.hpp"
-#include "commands.hpp"
-#include "status_view.hpp"
+#include "admin/admin_client.hpp"
+#include "admin/status_view.hpp"
+#include "cli/commands.hpp"
 
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 // syncd: ships instrument runs to durable storage and proves they arrived.
-#include "commands.hpp"
+#include "cli/commands.hpp"
 
 #include <cstdio>
 

@@ -1,16 +1,16 @@
 // `syncd run`; see daemon.hpp for the threads. The only Asio translation unit of syncd's daemon
 // part: it owns the io_context, spawns the engine and ticks the watchdog.
-#include "daemon.hpp"
+#include "daemon/daemon.hpp"
 
-#include "admin_dispatch.hpp"
-#include "admin_server.hpp"
-#include "commands.hpp"
+#include "admin/admin_dispatch.hpp"
+#include "admin/admin_server.hpp"
+#include "cli/commands.hpp"
 #include "config_loader.hpp"
-#include "daemon_state.hpp"
+#include "daemon/daemon_state.hpp"
+#include "daemon/notify.hpp"
 #include "logging.hpp"
-#include "metrics_http.hpp"
-#include "metrics_registry.hpp"
-#include "notify.hpp"
+#include "metrics/metrics_http.hpp"
+#include "metrics/metrics_registry.hpp"
 
 #include "labsync/engine/engine.hpp"
 

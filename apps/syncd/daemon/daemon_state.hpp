@@ -3,7 +3,7 @@
 // and overdue) and when anything last moved. Fed from the engine's callbacks and read by the watchdog tick,
 // all on the io thread; `stalled` is also read by the metrics thread, hence atomic.
 
-#include "watchdog_gate.hpp"
+#include "daemon/watchdog_gate.hpp"
 
 #include "labsync/queue/job.hpp"
 

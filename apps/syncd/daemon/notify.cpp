@@ -1,5 +1,5 @@
 // See notify.hpp.
-#include "notify.hpp"
+#include "daemon/notify.hpp"
 
 #include <systemd/sd-daemon.h>
 

@@ -1,5 +1,5 @@
 // See watchdog_gate.hpp.
-#include "watchdog_gate.hpp"
+#include "daemon/watchdog_gate.hpp"
 
 namespace labsync::apps {
 

@@ -1,5 +1,5 @@
 // See doctor_checks.hpp.
-#include "doctor_checks.hpp"
+#include "doctor/doctor_checks.hpp"
 
 #include "labsync/common/secret_file.hpp"
 #include "labsync/engine/gate.hpp"

@@ -1,7 +1,7 @@
 // The /metrics listener; see metrics_http.hpp.
-#include "metrics_http.hpp"
+#include "metrics/metrics_http.hpp"
 
-#include "accept_loop.hpp"
+#include "daemon/accept_loop.hpp"
 
 #include "config_values.hpp"
 

@@ -1,5 +1,5 @@
 // Prometheus rendering of the daemon's metrics; see metrics_registry.hpp.
-#include "metrics_registry.hpp"
+#include "metrics/metrics_registry.hpp"
 
 #include <fmt/format.h>
 
