@@ -92,10 +92,6 @@ const engine_config& engine::config() const noexcept {
     return impl_->config;
 }
 
-queue::job_store* engine::store() noexcept {
-    return impl_->store ? &*impl_->store : nullptr;
-}
-
 engine_error engine::open() {
     auto& m = *impl_;
     if (m.opened) return {};

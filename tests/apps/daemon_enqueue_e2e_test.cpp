@@ -16,18 +16,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-daemon_options to(const receiver_fixture& rx) {
-    daemon_options o;
-    o.url = rx.url();
-    o.ca_file = rx.pki().ca_cert;
-    o.token = rx.token();
-    return o;
-}
-
-auto state_is(const std::string& s) {
-    return [s](const json& j) { return j["state"] == s; };
-}
-
 run_result syncd_admin(daemon_fixture& d, std::vector<std::string> args) {
     args.insert(args.begin(), LABSYNC_SYNCD);
     args.insert(args.end(), {"--socket", d.socket().string()});

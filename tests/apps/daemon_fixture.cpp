@@ -139,6 +139,24 @@ std::optional<nlohmann::json> daemon_fixture::wait_job(const std::string& run_id
     return std::nullopt;
 }
 
+receiver_options tls_receiver() {
+    receiver_options o;
+    o.tls = true;
+    return o;
+}
+
+daemon_options to(const receiver_fixture& rx) {
+    daemon_options o;
+    o.url = rx.url();
+    o.ca_file = rx.pki().ca_cert;
+    o.token = rx.token();
+    return o;
+}
+
+std::function<bool(const nlohmann::json&)> state_is(const std::string& s) {
+    return [s](const nlohmann::json& j) { return j["state"] == s; };
+}
+
 std::optional<nlohmann::json> receiver_record(const std::string& run_url, const std::filesystem::path& ca,
                                               const std::string& token) {
     std::vector<std::string> argv{"curl", "-sS", "--fail"};

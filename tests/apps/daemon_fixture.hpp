@@ -5,6 +5,7 @@
 
 #include "admin/admin_protocol.hpp"
 #include "process.hpp"
+#include "receiver_fixture.hpp"
 #include "temp_dir.hpp"
 
 #include <nlohmann/json.hpp>
@@ -71,6 +72,12 @@ private:
     daemon_options options_;
     std::unique_ptr<child_process> process_;
 };
+
+// A TLS receiver, and a daemon shipping to it (its URL, CA and token).
+receiver_options tls_receiver();
+daemon_options to(const receiver_fixture& rx);
+// A wait_job predicate: the job is in state `s`.
+std::function<bool(const nlohmann::json&)> state_is(const std::string& s);
 
 // The receiver's record of a run (GET /v1/runs/E/R) through curl; nullopt on 404 or failure.
 std::optional<nlohmann::json> receiver_record(const std::string& run_url, const std::filesystem::path& ca,

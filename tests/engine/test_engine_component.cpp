@@ -230,10 +230,10 @@ TEST_CASE("engine: the gate blocks a run until an operator overrides", "[engine]
     CHECK((*e)->retry(run, "x").code == engine::errc::wrong_state);
     REQUIRE_FALSE((*e)->override_block(run, "alice", "the link is documented"));
     REQUIRE(e->observer.wait_for(res.job_id, job_state::verified));
-    auto overrides = (*e)->store()->overrides(res.job_id);
-    REQUIRE(overrides);
-    REQUIRE(overrides->size() == 1);
-    CHECK(overrides->front().who == "alice");
+    auto overrides = (*e)->overrides(res.job_id);
+    REQUIRE_FALSE(overrides.error);
+    REQUIRE(overrides.value.size() == 1);
+    CHECK(overrides.value.front().who == "alice");
 }
 
 TEST_CASE("engine: API enqueue errors name the problem", "[engine]") {

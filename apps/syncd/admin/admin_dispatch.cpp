@@ -38,15 +38,12 @@ std::optional<queue::job> resolve(engine::engine& eng, const std::string& text, 
         error = admin_error("no_job", fmt::format("no job for {}", p->path));
         return std::nullopt;
     }
-    queue::job_store* store = eng.store();
-    if (!store) {
-        error = admin_error("unavailable", "the engine is not open (reloading?)");
-        return std::nullopt;
-    }
     if (auto* j = std::get_if<run_by_job>(&*ref)) {
-        auto found = store->find(j->job_id);
-        if (found) return *found;
-        error = admin_error("no_job", fmt::format("no job #{}", j->job_id));
+        auto found = eng.find_job(j->job_id);
+        if (!found.error) return found.value;
+        error = found.error.code == engine::errc::no_job
+                    ? admin_error("no_job", fmt::format("no job #{}", j->job_id))
+                    : from_engine_error(found.error);
         return std::nullopt;
     }
     const auto& id = std::get<run_by_id>(*ref);
@@ -54,15 +51,16 @@ std::optional<queue::job> resolve(engine::engine& eng, const std::string& text, 
     filter.run_id = id.run_id;
     if (!id.equipment.empty()) filter.equipment = id.equipment;
     filter.newest_first = true;
-    auto jobs = store->list(filter);
-    if (!jobs) {
-        error = admin_error("failed", jobs.error().message);
+    auto found = eng.find_jobs(filter);
+    if (found.error) {
+        error = from_engine_error(found.error);
         return std::nullopt;
     }
+    const auto& jobs = found.value;
     std::vector<queue::job> live;
-    for (const auto& j : *jobs)
+    for (const auto& j : jobs)
         if (queue::is_live(j.state)) live.push_back(j);
-    if (live.empty() && !jobs->empty()) live.push_back(jobs->front());  // latest cleaned one
+    if (live.empty() && !jobs.empty()) live.push_back(jobs.front());  // latest cleaned one
     std::set<std::string> equipment;
     for (const auto& j : live) equipment.insert(j.equipment);
     if (live.empty()) {
@@ -100,18 +98,16 @@ admin_response dispatch_admin(const admin_request& request, const admin_context&
     engine::engine& eng = *context.engine;
     switch (request.op) {
         case admin_op::status: {
-            queue::job_store* store = eng.store();
-            if (!store) return admin_error("unavailable", "the engine is not open");
-            auto counts = store->counts();
-            if (!counts) return admin_error("failed", counts.error().message);
+            auto counts = eng.counts();
+            if (counts.error) return from_engine_error(counts.error);
             std::vector<queue::job> current;
             for (auto state : {queue::job_state::running, queue::job_state::awaiting_verify}) {
-                auto jobs = store->jobs_in_state(state);
-                if (jobs) current.insert(current.end(), jobs->begin(), jobs->end());
+                auto jobs = eng.jobs_in_state(state);
+                current.insert(current.end(), jobs.value.begin(), jobs.value.end());
             }
             admin_response r;
             r.data = status_json(
-                context.daemon, context.equipment, *counts, current,
+                context.daemon, context.equipment, counts.value, current,
                 context.progress ? context.progress->snapshot() : std::map<std::int64_t, job_progress>{});
             add_waiting_runs(r.data, eng.waiting_runs(), std::chrono::system_clock::now());
             return r;
@@ -164,8 +160,7 @@ admin_response dispatch_admin(const admin_request& request, const admin_context&
             if (request.op == admin_op::cancel) {
                 // By id: the job's equipment may no longer be configured (eng.status needs it).
                 admin_response r;
-                if (auto* store = eng.store())
-                    if (auto j = store->find(job->id)) r.data["job"] = job_json(*j);
+                if (auto j = eng.find_job(job->id); !j.error) r.data["job"] = job_json(j.value);
                 return r;
             }
             return job_answer(eng, path);

@@ -1,8 +1,8 @@
 #pragma once
-// Answers admin requests from the engine's thread-safe API and the job store. Runs on the admin
-// thread. Run references (EQUIPMENT/RUN, RUN, #ID, path) are resolved to a run path here. The
-// operator recorded for override / retry / cancel is context.peer_user; a request's own "who" is
-// only appended as a note ("client-supplied name: ...").
+// Answers admin requests from the engine's thread-safe API (its queries included: no store
+// access). Runs on the daemon's handler pool. Run references (EQUIPMENT/RUN, RUN, #ID, path) are resolved to
+// a run path here. The operator recorded for override / retry / cancel is context.peer_user; a request's own
+// "who" is only appended as a note ("client-supplied name: ...").
 
 #include "admin/admin_protocol.hpp"
 #include "admin/status_view.hpp"

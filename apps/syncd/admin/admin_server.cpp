@@ -1,7 +1,12 @@
 // Admin socket server and client; see admin_server.hpp.
 #include "admin/admin_server.hpp"
 
-#include "daemon/accept_loop.hpp"
+#include "daemon/side_io.hpp"
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 
 #include <fmt/format.h>
 
@@ -90,8 +95,32 @@ std::string user_name_of(uid_t uid) {
     return fmt::format("uid:{}", uid);
 }
 
-admin_server::admin_server(handler on_request, engine::log_fn log)
-    : on_request_(std::move(on_request)), log_(std::move(log)) {}
+struct admin_server::impl {
+    using protocol = boost::asio::local::stream_protocol;
+
+    impl(handler on_request, engine::log_fn log, boost::asio::thread_pool& handlers, side_limits limits)
+        : on_request(std::move(on_request)),
+          log(std::move(log)),
+          handlers(handlers),
+          limits(limits),
+          live(limits.max_connections) {}
+
+    boost::asio::awaitable<void> serve(protocol::socket socket);
+    admin_response answer(const std::string& line, const admin_peer& peer);
+
+    handler on_request;
+    engine::log_fn log;
+    boost::asio::thread_pool& handlers;
+    side_limits limits;
+    side_io::loop loop;
+    protocol::acceptor acceptor{loop.io()};
+    side_io::connections<protocol::socket> live;
+    fs::path path;
+};
+
+admin_server::admin_server(handler on_request, engine::log_fn log, boost::asio::thread_pool& handlers,
+                           side_limits limits)
+    : impl_(std::make_unique<impl>(std::move(on_request), std::move(log), handlers, limits)) {}
 
 admin_server::~admin_server() {
     stop();
@@ -148,66 +177,85 @@ std::string admin_server::open(const fs::path& path, unsigned mode, const std::s
         ::unlink(path.c_str());
         return fmt::format("admin socket {}: listen: {}", path.string(), std::strerror(err));
     }
-    if (::pipe2(wake_pipe_, O_CLOEXEC) != 0) {
+    boost::system::error_code ec_assign;
+    impl_->acceptor.assign(impl::protocol(), fd, ec_assign);
+    if (ec_assign) {
         ::close(fd);
         ::unlink(path.c_str());
-        return fmt::format("admin socket: pipe: {}", std::strerror(errno));
+        return fmt::format("admin socket {}: {}", path.string(), ec_assign.message());
     }
-    listen_fd_ = fd;
-    path_ = path;
+    impl_->path = path;
     return {};
 }
 
 void admin_server::start() {
-    thread_ = std::thread([this] { serve(); });
+    if (!impl_->acceptor.is_open()) return;
+    auto& m = *impl_;
+    boost::asio::co_spawn(
+        m.loop.io(),
+        side_io::accept_loop(
+            m.acceptor, m.live, [&m](impl::protocol::socket s) { return m.serve(std::move(s)); }, m.log,
+            "admin socket"),
+        boost::asio::detached);
+    m.loop.start();
 }
 
 void admin_server::stop() {
-    wake_accept_loop(wake_pipe_[1]);
-    if (thread_.joinable()) thread_.join();
-    if (listen_fd_ >= 0) {
-        ::close(listen_fd_);
-        listen_fd_ = -1;
-        ::unlink(path_.c_str());
+    auto& m = *impl_;
+    m.loop.stop([&m] {
+        boost::system::error_code ignored;
+        m.acceptor.close(ignored);
+        m.live.close_all();
+    });
+    if (!m.path.empty()) {
+        ::unlink(m.path.c_str());
+        m.path.clear();
     }
-    for (int& fd : wake_pipe_)
-        if (fd >= 0) {
-            ::close(fd);
-            fd = -1;
-        }
 }
 
-void admin_server::serve() {
-    accept_until_woken(listen_fd_, wake_pipe_[0], [this](int client) { handle_connection(client); });
-}
-
-void admin_server::handle_connection(int fd) {
-    std::string line;
+boost::asio::awaitable<void> admin_server::impl::serve(protocol::socket socket) {
+    auto held = live.hold(socket);
+    if (!acceptor.is_open()) co_return;  // accepted just before stop() closed everything
     admin_response response;
-    auto peer = peer_of(fd);
+    auto peer = peer_of(socket.native_handle());
     if (!peer) {
         response = admin_error(
             "internal",
             fmt::format("cannot identify the connecting user (SO_PEERCRED): {}", std::strerror(errno)));
-    } else if (!read_line(fd, line, 5'000, admin_max_line)) {
-        response = admin_error("bad_request", "no complete request line within 5 s");
     } else {
-        std::string why;
-        auto request = decode_request(line, why);
-        if (!request) {
-            response = admin_error("bad_request", why);
+        std::string line;
+        auto read = co_await side_io::within(
+            boost::asio::async_read_until(socket, boost::asio::dynamic_buffer(line, limits.max_request + 1),
+                                          '\n', side_io::use_tuple),
+            limits.read_timeout);
+        if (!read || std::get<0>(*read)) {
+            response = admin_error("bad_request",
+                                   read && std::get<0>(*read) == boost::asio::error::not_found
+                                       ? fmt::format("request line longer than {} bytes", limits.max_request)
+                                       : fmt::format("no complete request line within {} s",
+                                                     limits.read_timeout.count() / 1000));
         } else {
-            try {
-                response = on_request_(*request, *peer);
-            } catch (const std::exception& e) {
-                response = admin_error("internal", e.what());
-                if (log_)
-                    log_(engine::log_level::error,
-                         fmt::format("admin {}: {}", to_string(request->op), e.what()));
-            }
+            line.resize(std::get<1>(*read) - 1);
+            response =
+                co_await side_io::on_pool(handlers, [this, &line, &peer] { return answer(line, *peer); });
         }
     }
-    write_all(fd, encode_response(response) + "\n");
+    std::string out = encode_response(response) + "\n";
+    co_await side_io::within(boost::asio::async_write(socket, boost::asio::buffer(out), side_io::use_tuple),
+                             limits.write_timeout);
+}
+
+// On the handler pool: decodes the line and runs the handler.
+admin_response admin_server::impl::answer(const std::string& line, const admin_peer& peer) {
+    std::string why;
+    auto request = decode_request(line, why);
+    if (!request) return admin_error("bad_request", why);
+    try {
+        return on_request(*request, peer);
+    } catch (const std::exception& e) {
+        if (log) log(engine::log_level::error, fmt::format("admin {}: {}", to_string(request->op), e.what()));
+        return admin_error("internal", e.what());
+    }
 }
 
 std::optional<admin_response> admin_call(const fs::path& socket, const admin_request& request,

@@ -1,17 +1,24 @@
 #pragma once
-// The admin socket's server side: a unix stream socket (mode and group from the config) served by
-// one thread with poll(). One request line, one response line per connection. The handler runs on
-// that thread and calls the engine's thread-safe API; it never blocks the engine's I/O thread.
+// The admin socket's server side: a unix stream socket (mode and group from the config) served on
+// Asio by its own thread, many connections at once (daemon/side_io.hpp). One request line (at most
+// admin_max_line bytes, within 5 s), one response line per connection. The handler runs
+// on the daemon's handler pool and calls the engine's thread-safe API; it never blocks the
+// engine's I/O thread, nor the other admin connections.
 
 #include "admin/admin_protocol.hpp"
+#include "daemon/side_limits.hpp"
 #include "labsync/engine/log.hpp"
 
 #include <sys/types.h>
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
-#include <thread>
+
+namespace boost::asio {
+class thread_pool;
+}  // namespace boost::asio
 
 namespace labsync::apps {
 
@@ -30,7 +37,9 @@ class admin_server {
 public:
     using handler = std::function<admin_response(const admin_request&, const admin_peer&)>;
 
-    admin_server(handler on_request, engine::log_fn log);
+    // `handlers` runs on_request (it may block on the engine); it must outlive the server.
+    admin_server(handler on_request, engine::log_fn log, boost::asio::thread_pool& handlers,
+                 side_limits limits = {});
     ~admin_server();  // stop()s
     admin_server(const admin_server&) = delete;
     admin_server& operator=(const admin_server&) = delete;
@@ -39,19 +48,14 @@ public:
     // answers on), applies mode and group. Returns an operator-facing error, empty on success.
     std::string open(const std::filesystem::path& path, unsigned mode, const std::string& group);
     void start();
-    // Stops the thread and removes the socket file. Idempotent.
+    // Closes the socket and every connection, waits for requests in flight, removes the socket
+    // file. Idempotent.
     void stop();
 
-private:
-    void serve();
-    void handle_connection(int fd);
+    struct impl;
 
-    handler on_request_;
-    engine::log_fn log_;
-    std::filesystem::path path_;
-    int listen_fd_ = -1;
-    int wake_pipe_[2] = {-1, -1};
-    std::thread thread_;
+private:
+    std::unique_ptr<impl> impl_;
 };
 
 // Client side: sends one request, returns the response (or nullopt with `why` set: the daemon is

@@ -49,10 +49,8 @@ admin_response show_job(engine::engine& eng, const queue::job& job) {
                           {"message", event_text(e)}});
     r.data["events"] = std::move(events);
     json overrides = json::array();
-    if (auto* store = eng.store())
-        if (auto rows = store->overrides(job.id))
-            for (const auto& o : *rows)
-                overrides.push_back({{"at", iso_time(o.at)}, {"who", o.who}, {"why", o.why}});
+    for (const auto& o : eng.overrides(job.id).value)
+        overrides.push_back({{"at", iso_time(o.at)}, {"who", o.who}, {"why", o.why}});
     r.data["overrides"] = std::move(overrides);
     return r;
 }

@@ -36,7 +36,7 @@ struct job_progress {
     std::chrono::steady_clock::time_point last_update{};
 };
 
-// Thread-safe: the engine's I/O thread updates it, the admin thread reads it.
+// Thread-safe: the engine's I/O thread updates it, admin requests (handler pool) read it.
 class progress_tracker {
 public:
     // A new phase starts its own count (and rate).

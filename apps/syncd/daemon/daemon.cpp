@@ -1,24 +1,22 @@
-// `syncd run`; see daemon.hpp for the threads. The only Asio translation unit of syncd's daemon
-// part: it owns the io_context, spawns the engine and ticks the watchdog.
+// `syncd run`: the daemon's lifecycle (signals, reload, the engine slot, one shutdown path); its
+// health side (watchdog, status line, metrics) is health.cpp, the side servers are admin/ and
+// metrics/. See daemon.hpp for the threads.
 #include "daemon/daemon.hpp"
 
 #include "admin/admin_dispatch.hpp"
 #include "admin/admin_server.hpp"
 #include "cli/commands.hpp"
 #include "config_loader.hpp"
-#include "daemon/daemon_state.hpp"
+#include "daemon/engine_host.hpp"
+#include "daemon/health.hpp"
 #include "daemon/notify.hpp"
 #include "logging.hpp"
 #include "metrics/metrics_http.hpp"
-#include "metrics/metrics_registry.hpp"
 
-#include "labsync/engine/engine.hpp"
-
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/logger.h>
@@ -26,11 +24,7 @@
 #include <unistd.h>
 #include <csignal>
 #include <cstdio>
-#include <future>
 #include <thread>
-
-// GCC 12 reports a false mismatched-new-delete on Asio's coroutine frames (GCC bug 109224).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace asio = boost::asio;
 
@@ -40,11 +34,11 @@ load_result load_and_validate(const std::filesystem::path& path);  // cmd_config
 
 namespace {
 
-bool configured(const daemon_config& config, const std::string& equipment) {
-    for (const auto& e : config.engine.equipment)
-        if (e.name == equipment) return true;
-    return false;
-}
+// How the signal loop ended: the exit code, and what to log when it is not a plain stop.
+struct stop_reason {
+    int code = exit_ok;
+    std::string why;
+};
 
 class daemon {
 public:
@@ -52,237 +46,89 @@ public:
         : options_(options),
           config_(std::move(config)),
           logger_(std::move(logger)),
-          state_(config_.daemon.watchdog_stall) {}
+          host_(io_, log_),
+          health_(io_, host_, notifier_, log_, config_.daemon.watchdog_stall) {}
 
     int run();
 
 private:
-    engine::engine_deps make_deps();
-    engine::engine_error start_engine(const daemon_config& config);
-    // Cancels the engine and waits (bounded) for its workers; false when they did not stop in time.
-    bool stop_engine(std::chrono::milliseconds grace);
-    void reload();
-    void schedule_tick();
-    void on_tick();
-    std::string status_line();
-    bool queued_overdue();
+    engine::engine_error start_engine(const engine::engine_config& config);
+    // Opens the admin socket and /metrics; an operator-facing error, empty on success.
+    std::string open_servers();
+    // SIGHUP: false when the old engine did not stop (the daemon must exit for a restart).
+    bool reload();
+    stop_reason wait_for_stop();
+    // The one shutdown path: stop taking work, stop the engine within shutdown_grace, stop the
+    // servers and the io thread. Returns `code`, or exits the process at once when the engine is
+    // stuck (the only _Exit: see there).
+    int shut_down(int code);
     admin_response on_admin(const admin_request& request, const admin_peer& peer);
-    std::string render_metrics();
-    daemon_info info() const;
 
     run_options options_;
-    daemon_config config_;
+    daemon_config config_;  // main thread
     std::shared_ptr<spdlog::logger> logger_;
     engine::log_fn log_ = engine_log_to(logger_);
     asio::io_context io_{1};
-    std::optional<asio::steady_timer> tick_timer_;
-    std::chrono::milliseconds tick_interval_{1000};
+    asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
+    std::thread io_thread_;
+    asio::thread_pool handlers_{2};  // admin requests and scrapes (they block on the engine)
     systemd_notifier notifier_;
-    daemon_state state_;
-    metrics_registry metrics_;
-    progress_tracker progress_;
-
-    std::mutex engine_mutex_;  // guards engine_ (swapped on reload) and its store
-    std::unique_ptr<engine::engine> engine_;
-    std::shared_future<void> engine_done_;
-    std::atomic<bool> ready_{false};
-    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-    std::string last_status_;
-    std::chrono::steady_clock::time_point last_status_at_{};
+    engine_host host_;
+    health health_;
+    std::optional<admin_server> admin_;
+    std::optional<metrics_http> metrics_;
+    const std::string config_source_ = config_.source.string();  // for status, from any thread
 };
 
-engine::engine_deps daemon::make_deps() {
+engine::engine_error daemon::start_engine(const engine::engine_config& config) {
     engine::engine_deps deps;
     deps.log = log_;
-    // Both callbacks run on the io thread, as does on_tick(): daemon_state needs no lock there.
-    deps.on_job_changed = [this](const queue::job& job) {
-        metrics_.on_job_changed(job);
-        if (job.state != queue::job_state::running && job.state != queue::job_state::awaiting_verify)
-            progress_.forget(job.id);
-        state_.on_job_changed(job, std::chrono::steady_clock::now());
-    };
-    deps.on_progress = [this](const engine::progress_event& e) {
-        auto now = std::chrono::steady_clock::now();
-        // Every phase feeds the watchdog: a long manifest or pack is work, not a stall.
-        progress_.update(e.job_id, e.done, e.total, now, engine::to_string(e.phase));
-        state_.on_progress(now);
-    };
-    return deps;
+    health_.observe(deps);
+    return host_.start(config, std::move(deps),
+                       [this, &config](engine::engine& eng) { health_.on_engine_opened(eng, config); });
 }
 
-engine::engine_error daemon::start_engine(const daemon_config& config) {
-    auto eng = std::make_unique<engine::engine>(io_, config.engine, make_deps());
-    if (auto err = eng->open()) return err;
-    // Jobs the replay left running or awaiting verification count as active from the start, if
-    // this configuration has a worker for them: a removed equipment's jobs never move.
-    std::vector<queue::job> active;
-    if (auto* store = eng->store())
-        for (auto s : {queue::job_state::running, queue::job_state::awaiting_verify})
-            if (auto jobs = store->jobs_in_state(s))
-                for (auto& j : *jobs)
-                    if (configured(config, j.equipment)) active.push_back(std::move(j));
-    auto promise = std::make_shared<std::promise<void>>();
-    engine_done_ = promise->get_future().share();
-    asio::post(io_, [this, active] { state_.reset(active, std::chrono::steady_clock::now()); });
-    asio::co_spawn(io_, eng->async_run(), [this, promise](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                log_(engine::log_level::error,
-                     fmt::format("engine stopped with an exception: {}", ex.what()));
-            }
-        }
-        promise->set_value();
-    });
-    engine_ = std::move(eng);
+std::string daemon::open_servers() {
+    admin_.emplace([this](const admin_request& r, const admin_peer& p) { return on_admin(r, p); }, log_,
+                   handlers_);
+    if (auto err = admin_->open(config_.daemon.admin_socket, config_.daemon.admin_socket_mode,
+                                config_.daemon.admin_socket_group);
+        !err.empty())
+        return err;
+    if (!config_.daemon.metrics_listen.empty()) {
+        metrics_.emplace([this] { return health_.render_metrics(); }, log_, handlers_);
+        if (auto err = metrics_->open(config_.daemon.metrics_listen); !err.empty()) return err;
+        metrics_->start();
+    }
+    admin_->start();
     return {};
 }
 
-bool daemon::stop_engine(std::chrono::milliseconds grace) {
-    if (!engine_) return true;
-    engine_->cancel();
-    bool stopped = engine_done_.wait_for(grace) == std::future_status::ready;
-    if (!stopped) return false;
-    engine_->close();
-    engine_.reset();
-    return true;
-}
-
-std::string daemon::status_line() {
-    std::unique_lock lock(engine_mutex_, std::try_to_lock);
-    if (!lock || !engine_ || !engine_->store()) return last_status_;
-    auto counts = engine_->store()->counts();
-    if (!counts) return last_status_;
-    std::map<queue::job_state, std::int64_t> totals;
-    for (const auto& [eq, by_state] : *counts)
-        for (const auto& [s, n] : by_state) totals[s] += n;
-    std::string line;
-    for (auto s : {queue::job_state::queued, queue::job_state::running, queue::job_state::awaiting_verify,
-                   queue::job_state::verified, queue::job_state::cleaned, queue::job_state::failed,
-                   queue::job_state::blocked_by_validation}) {
-        if (!line.empty()) line += ", ";
-        line += fmt::format("{} {}", queue::to_string(s), totals[s]);
-    }
-    return line;
-}
-
-// A queued job that has been due for longer than watchdog_stall counts as active work: if the
-// engine never starts it (and nothing else moves), the watchdog stops as it would for a hung
-// transport. Runs on the io thread; skipped while main holds the engine (reload, shutdown).
-bool daemon::queued_overdue() {
-    std::unique_lock lock(engine_mutex_, std::try_to_lock);
-    if (!lock || !engine_ || !engine_->store()) return false;
-    auto queued = engine_->store()->jobs_in_state(queue::job_state::queued);
-    if (!queued) return false;
-    // A job may legitimately wait for its run to settle before it is started.
-    std::chrono::seconds settle{0};
-    for (const auto& e : config_.engine.equipment) settle = std::max(settle, e.settle);
-    auto limit = std::chrono::system_clock::now() - config_.daemon.watchdog_stall - settle;
-    // A job of an equipment no longer configured has no worker: it waits for the operator
-    // (`syncd cancel`, or the equipment back in the config), not for the engine.
-    for (const auto& j : *queued)
-        if (configured(config_, j.equipment) && j.next_attempt_at.value_or(j.updated_at) < limit) return true;
-    return false;
-}
-
-void daemon::schedule_tick() {
-    tick_timer_->expires_after(tick_interval_);
-    tick_timer_->async_wait([this](boost::system::error_code ec) {
-        if (ec) return;
-        on_tick();
-        schedule_tick();
-    });
-}
-
-// Runs on the io thread: reaching here at all proves the event loop is alive.
-void daemon::on_tick() {
-    auto now = std::chrono::steady_clock::now();
-    auto stalled = state_.stalled_for(now);
-    bool was_stalled = state_.stalled.exchange(stalled.has_value());
-    if (stalled) {
-        if (!was_stalled)
-            log_(engine::log_level::error,
-                 fmt::format(
-                     "active jobs made no progress for {} s (watchdog_stall {} s): withholding WATCHDOG=1 "
-                     "so systemd restarts syncd",
-                     stalled->count() / 1000, config_.daemon.watchdog_stall.count() / 1000));
-    } else {
-        if (was_stalled) log_(engine::log_level::info, "jobs are moving again; watchdog pings resumed");
-        if (ready_) notifier_.watchdog();
-    }
-    if (ready_ && now - last_status_at_ >= std::chrono::seconds(2)) {
-        last_status_at_ = now;
-        state_.set_due_waiting(queued_overdue(), now);
-        std::string line = status_line();
-        if (stalled) line = "STALLED: " + line;
-        if (line != last_status_) {
-            last_status_ = line;
-            notifier_.status(line);
-        }
-    }
-}
-
-daemon_info daemon::info() const {
-    return {
-        static_cast<int>(::getpid()),
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count(),
-        config_.source.string(), ready_.load()};
-}
-
 admin_response daemon::on_admin(const admin_request& request, const admin_peer& peer) {
-    std::lock_guard lock(engine_mutex_);
-    admin_context context;
-    context.peer_user = peer.user;
-    context.engine = engine_.get();
-    context.daemon = info();
-    for (const auto& e : config_.engine.equipment) context.equipment.push_back(e.name);
-    context.progress = &progress_;
     if (request.op != admin_op::status && request.op != admin_op::list && request.op != admin_op::show)
         log_(engine::log_level::info, fmt::format("admin: {} from {} (uid {}, pid {})",
                                                   encode_request(request), peer.user, peer.uid, peer.pid));
-    return dispatch_admin(request, context);
+    return host_.with([&](engine::engine* eng, const engine::engine_config& config) {
+        admin_context context;
+        context.peer_user = peer.user;
+        context.engine = eng;
+        context.daemon = {static_cast<int>(::getpid()), health_.uptime_s(), config_source_,
+                          health_.is_ready()};
+        for (const auto& e : config.equipment) context.equipment.push_back(e.name);
+        context.progress = &health_.progress();
+        return dispatch_admin(request, context);
+    });
 }
 
-std::string daemon::render_metrics() {
-    scrape_sample sample;
-    {
-        std::lock_guard lock(engine_mutex_);
-        for (const auto& e : config_.engine.equipment) sample.equipment.push_back(e.name);
-        if (engine_ && engine_->store()) {
-            auto* store = engine_->store();
-            if (auto counts = store->counts()) sample.counts = *counts;
-            if (auto queued = store->jobs_in_state(queue::job_state::queued)) {
-                auto now = std::chrono::system_clock::now();
-                for (const auto& j : *queued) {
-                    double age = std::chrono::duration<double>(now - j.created_at).count();
-                    double& slot = sample.oldest_queued_age_s[j.equipment];
-                    slot = std::max(slot, age);
-                }
-            }
-        }
-        std::vector<std::filesystem::path> paths{config_.engine.state_dir};
-        for (const auto& e : config_.engine.equipment) paths.push_back(e.runs_root);
-        for (const auto& p : paths) {
-            std::error_code ec;
-            auto space = std::filesystem::space(p, ec);
-            if (!ec) sample.disks.push_back({p.string(), space.available, space.capacity});
-        }
-    }
-    sample.watchdog_stalled = state_.stalled.load();
-    sample.uptime_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    return metrics_.render(sample);
-}
-
-void daemon::reload() {
+bool daemon::reload() {
     log_(engine::log_level::info, fmt::format("SIGHUP: reloading {}", options_.config_path.string()));
     load_result next = load_and_validate(options_.config_path);
     if (!next.ok()) {
         for (const auto& e : next.errors) log_(engine::log_level::error, "reload refused: " + e.to_string());
-        metrics_.on_config_reload(false);
+        health_.metrics().on_config_reload(false);
         notifier_.status(fmt::format("reload refused ({} errors), running the previous configuration",
                                      next.errors.size()));
-        return;
+        return true;
     }
     for (const auto& w : next.warnings) log_(engine::log_level::warning, w.to_string());
     const auto& old_d = config_.daemon;
@@ -290,8 +136,8 @@ void daemon::reload() {
     if (next.config.engine.state_dir != config_.engine.state_dir) {
         log_(engine::log_level::error,
              "reload refused: state_dir cannot change while running (restart syncd)");
-        metrics_.on_config_reload(false);
-        return;
+        health_.metrics().on_config_reload(false);
+        return true;
     }
     if (new_d.admin_socket != old_d.admin_socket || new_d.metrics_listen != old_d.metrics_listen ||
         new_d.admin_socket_group != old_d.admin_socket_group ||
@@ -299,132 +145,101 @@ void daemon::reload() {
         log_(engine::log_level::warning,
              "reload: admin socket and metrics settings apply at the next restart");
     notifier_.reloading();
-    std::lock_guard lock(engine_mutex_);
-    if (!stop_engine(config_.daemon.shutdown_grace)) {
-        // The old engine is cancelled but stuck (a hung transport): neither configuration can run
-        // in this process. Every transition is durable, so exit and let systemd restart us.
-        log_(engine::log_level::error,
-             "reload: the engine did not stop within shutdown_grace; exiting for a restart");
-        std::fflush(nullptr);
-        std::_Exit(exit_failed);
-    }
-    if (auto err = start_engine(next.config)) {
+    // The store's owner lock allows one engine at a time: the old one checkpoints first.
+    if (!host_.stop(config_.daemon.shutdown_grace)) return false;
+    if (auto err = start_engine(next.config.engine)) {
         log_(engine::log_level::error,
              fmt::format("reload refused: {}; restarting the previous configuration", err.message));
-        metrics_.on_config_reload(false);
-        if (auto again = start_engine(config_))
+        health_.metrics().on_config_reload(false);
+        if (auto again = start_engine(config_.engine))
             log_(engine::log_level::error,
                  fmt::format("previous configuration failed too: {}", again.message));
         notifier_.reloaded("reload refused, running the previous configuration");
-        return;
+        return true;
     }
     set_logger_level(*logger_, options_.log_level_override.value_or(new_d.log_level));
     config_.engine = next.config.engine;
     config_.daemon.log_level = new_d.log_level;
     config_.daemon.watchdog_stall = new_d.watchdog_stall;
     config_.daemon.shutdown_grace = new_d.shutdown_grace;
-    asio::post(io_, [this, stall = new_d.watchdog_stall] { state_.set_stall(stall); });
-    metrics_.on_config_reload(true);
+    health_.set_stall(new_d.watchdog_stall);
+    health_.metrics().on_config_reload(true);
     notifier_.reloaded("reloaded");
     log_(engine::log_level::info, fmt::format("reloaded: {} equipment", config_.engine.equipment.size()));
+    return true;
 }
 
-int daemon::run() {
-    if (auto w = notifier_.watchdog_interval())
-        tick_interval_ = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(*w / 3),
-                                    std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
-    tick_timer_.emplace(io_);
-    auto work = asio::make_work_guard(io_);
-    std::thread io_thread([this] { io_.run(); });
-    auto finish_io = [&] {
-        work.reset();
-        io_.stop();
-        io_thread.join();
-    };
-    {
-        std::lock_guard lock(engine_mutex_);
-        if (auto err = start_engine(config_)) {
-            logger_->error("cannot start: {}", err.message);
-            finish_io();
-            return err.code == engine::errc::invalid_config ? exit_usage : exit_failed;
-        }
-    }
-    admin_server admin([this](const admin_request& r, const admin_peer& p) { return on_admin(r, p); }, log_);
-    if (auto err = admin.open(config_.daemon.admin_socket, config_.daemon.admin_socket_mode,
-                              config_.daemon.admin_socket_group);
-        !err.empty()) {
-        logger_->error("cannot start: {}", err);
-        {
-            std::lock_guard lock(engine_mutex_);
-            stop_engine(config_.daemon.shutdown_grace);
-        }
-        finish_io();
-        return exit_failed;
-    }
-    metrics_http metrics_server([this] { return render_metrics(); }, log_);
-    if (!config_.daemon.metrics_listen.empty()) {
-        if (auto err = metrics_server.open(config_.daemon.metrics_listen); !err.empty()) {
-            logger_->error("cannot start: {}", err);
-            admin.stop();
-            {
-                std::lock_guard lock(engine_mutex_);
-                stop_engine(config_.daemon.shutdown_grace);
-            }
-            finish_io();
-            return exit_failed;
-        }
-        metrics_server.start();
-    }
-    admin.start();
-    asio::post(io_, [this] { schedule_tick(); });
-    ready_ = true;
-    notifier_.ready(status_line());
-    logger_->info("ready: {} equipment, admin socket {}{}", config_.engine.equipment.size(),
-                  config_.daemon.admin_socket.string(),
-                  config_.daemon.metrics_listen.empty()
-                      ? ""
-                      : fmt::format(", metrics http://{}/metrics", metrics_server.bound_address()));
-    // Tests and scripts wait for this line (the metrics port may have been 0).
-    std::printf("syncd ready admin=%s metrics=%s\n", config_.daemon.admin_socket.c_str(),
-                config_.daemon.metrics_listen.empty() ? "off" : metrics_server.bound_address().c_str());
-    std::fflush(stdout);
-
+// Signals are blocked in every thread (run_daemon); main takes them here, synchronously.
+stop_reason daemon::wait_for_stop() {
     sigset_t set;
     sigemptyset(&set);
     for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
     int sig = 0;
     while (true) {
         if (sigwait(&set, &sig) != 0) continue;
-        if (sig == SIGHUP) {
-            reload();
-            continue;
-        }
-        break;
+        if (sig != SIGHUP) break;
+        if (!reload())
+            // The old engine is cancelled but stuck (a hung transport): neither configuration can
+            // run in this process. Every transition is durable: exit and let systemd restart us.
+            return {exit_failed,
+                    "reload: the engine did not stop within shutdown_grace; exiting for a restart"};
     }
-    auto begin = std::chrono::steady_clock::now();
     logger_->info("{}: stopping (no new work; in-flight jobs are checkpointed)",
                   sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    return {exit_ok, {}};
+}
+
+int daemon::shut_down(int code) {
+    auto begin = std::chrono::steady_clock::now();
     notifier_.stopping("stopping");
-    admin.stop();  // stop taking work first
-    bool clean = true;
-    {
-        std::lock_guard lock(engine_mutex_);
-        clean = stop_engine(config_.daemon.shutdown_grace);
-    }
-    metrics_server.stop();
+    if (admin_) admin_->stop();  // stop taking work first
+    bool clean = host_.stop(config_.daemon.shutdown_grace);
+    if (metrics_) metrics_->stop();
+    health_.stop();
     if (!clean) {
-        // The store is durable at every transition: whatever was in flight is replayed next start.
+        // The engine was cancelled but its coroutines or CPU work never returned (a hung transport
+        // or syscall): it cannot be destroyed, and neither can the io thread and pool it blocks.
+        // The store is durable at every transition, so whatever was in flight is replayed at the
+        // next start; end the process without unwinding. The daemon's only _Exit.
         logger_->warn("engine did not stop within {} s; exiting anyway (running jobs replay as queued)",
                       config_.daemon.shutdown_grace.count() / 1000);
         std::fflush(nullptr);
-        std::_Exit(0);
+        std::_Exit(code);
     }
-    tick_timer_->cancel();
-    finish_io();
+    // After the tick's cancel (posted first): whatever a transport may still have pending on the
+    // io_context is dropped with it.
+    asio::post(io_, [this] { io_.stop(); });
+    work_.reset();
+    io_thread_.join();
+    handlers_.join();
     logger_->info("stopped in {} ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::steady_clock::now() - begin)
                                           .count());
-    return 0;
+    return code;
+}
+
+int daemon::run() {
+    io_thread_ = std::thread([this] { io_.run(); });
+    if (auto err = start_engine(config_.engine)) {
+        logger_->error("cannot start: {}", err.message);
+        shut_down(exit_failed);
+        return err.code == engine::errc::invalid_config ? exit_usage : exit_failed;
+    }
+    if (auto err = open_servers(); !err.empty()) {
+        logger_->error("cannot start: {}", err);
+        return shut_down(exit_failed);
+    }
+    health_.ready();
+    logger_->info("ready: {} equipment, admin socket {}{}", config_.engine.equipment.size(),
+                  config_.daemon.admin_socket.string(),
+                  metrics_ ? fmt::format(", metrics http://{}/metrics", metrics_->bound_address()) : "");
+    // Tests and scripts wait for this line (the metrics port may have been 0).
+    std::printf("syncd ready admin=%s metrics=%s\n", config_.daemon.admin_socket.c_str(),
+                metrics_ ? metrics_->bound_address().c_str() : "off");
+    std::fflush(stdout);
+    auto reason = wait_for_stop();
+    if (!reason.why.empty()) log_(engine::log_level::error, reason.why);
+    return shut_down(reason.code);
 }
 
 }  // namespace

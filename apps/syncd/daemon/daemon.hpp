@@ -1,10 +1,13 @@
 #pragma once
-// `syncd run`: the daemon. Threads (see docs/operations.md, "Threads"):
-//   main     loads the config, waits for signals (sigwait), reloads on SIGHUP, shuts down on SIGTERM
-//   io       runs the engine's io_context (workers, watchers, transports) and the watchdog tick
-//   cpu      the engine's thread pool (hashing, packing)
-//   admin    the admin socket (admin_server), calling the engine's thread-safe API
-//   metrics  the /metrics listener
+// `syncd run`: the daemon. Lifecycle (daemon.cpp: signals, reload, the engine slot in
+// engine_host, one shutdown path) is apart from health (health.cpp: watchdog, status line,
+// progress, metrics). Threads (see docs/architecture.md, "Daemon"):
+//   main      loads the config, waits for signals (sigwait), reloads on SIGHUP, shuts down on SIGTERM
+//   io        runs the engine's io_context (workers, watchers, transports) and the watchdog tick
+//   cpu       the engine's thread pool (hashing, packing)
+//   admin     the admin socket's io_context (Asio, many connections at once)
+//   metrics   the /metrics listener's io_context (Asio, many connections at once)
+//   handlers  two threads running admin requests and scrapes, which call the engine's thread-safe API
 // Every signal is blocked in every thread; only main receives them, synchronously.
 
 #include "daemon_config.hpp"

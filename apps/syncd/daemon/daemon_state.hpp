@@ -1,7 +1,7 @@
 #pragma once
 // What the watchdog knows about the engine: which jobs are active (running or verifying, or queued
 // and overdue) and when anything last moved. Fed from the engine's callbacks and read by the watchdog tick,
-// all on the io thread; `stalled` is also read by the metrics thread, hence atomic.
+// all on the io thread; `stalled` is also read by scrapes (handler pool), hence atomic.
 
 #include "daemon/watchdog_gate.hpp"
 

@@ -1,29 +1,59 @@
 // The /metrics listener; see metrics_http.hpp.
 #include "metrics/metrics_http.hpp"
 
-#include "daemon/accept_loop.hpp"
-
 #include "config_values.hpp"
+#include "daemon/side_io.hpp"
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 
 #include <fmt/format.h>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 
 namespace labsync::apps {
 
-metrics_http::metrics_http(render_fn render, engine::log_fn log)
-    : render_(std::move(render)), log_(std::move(log)) {}
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct metrics_http::impl {
+    impl(render_fn render, engine::log_fn log, asio::thread_pool& handlers, side_limits limits)
+        : render(std::move(render)),
+          log(std::move(log)),
+          handlers(handlers),
+          limits(limits),
+          live(limits.max_connections) {}
+
+    asio::awaitable<void> serve(tcp::socket socket);
+
+    render_fn render;
+    engine::log_fn log;
+    asio::thread_pool& handlers;
+    side_limits limits;
+    side_io::loop loop;
+    tcp::acceptor acceptor{loop.io()};
+    side_io::connections<tcp::socket> live;
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+metrics_http::metrics_http(render_fn render, engine::log_fn log, asio::thread_pool& handlers,
+                           side_limits limits)
+    : impl_(std::make_unique<impl>(std::move(render), std::move(log), handlers, limits)) {}
 
 metrics_http::~metrics_http() {
     stop();
+}
+
+std::uint16_t metrics_http::port() const noexcept {
+    return impl_->port;
 }
 
 std::string metrics_http::open(const std::string& listen) {
@@ -39,7 +69,7 @@ std::string metrics_http::open(const std::string& listen) {
     if (int rc = ::getaddrinfo(hp->host.c_str(), port_text.c_str(), &hints, &res); rc != 0)
         return fmt::format("metrics_listen {}: {}", listen, ::gai_strerror(rc));
     std::string error;
-    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    for (addrinfo* ai = res; ai && !impl_->acceptor.is_open(); ai = ai->ai_next) {
         int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) continue;
         int one = 1;
@@ -52,59 +82,65 @@ std::string metrics_http::open(const std::string& listen) {
         sockaddr_storage bound{};
         socklen_t len = sizeof bound;
         ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-        port_ = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                                  : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-        listen_fd_ = fd;
-        break;
+        bool v6 = bound.ss_family == AF_INET6;
+        impl_->port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                               : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+        boost::system::error_code ec;
+        impl_->acceptor.assign(v6 ? tcp::v6() : tcp::v4(), fd, ec);
+        if (ec) {
+            error = ec.message();
+            ::close(fd);
+        }
     }
     ::freeaddrinfo(res);
-    if (listen_fd_ < 0) return fmt::format("metrics_listen {}: cannot listen: {}", listen, error);
-    host_ = hp->host;
-    if (::pipe2(wake_pipe_, O_CLOEXEC) != 0) return fmt::format("metrics: pipe: {}", std::strerror(errno));
+    if (!impl_->acceptor.is_open()) return fmt::format("metrics_listen {}: cannot listen: {}", listen, error);
+    impl_->host = hp->host;
     return {};
 }
 
 std::string metrics_http::bound_address() const {
-    return host_.find(':') != std::string::npos ? fmt::format("[{}]:{}", host_, port_)
-                                                : fmt::format("{}:{}", host_, port_);
+    const auto& m = *impl_;
+    return m.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", m.host, m.port)
+                                                 : fmt::format("{}:{}", m.host, m.port);
 }
 
 void metrics_http::start() {
-    if (listen_fd_ >= 0) thread_ = std::thread([this] { serve(); });
+    auto& m = *impl_;
+    if (!m.acceptor.is_open()) return;
+    asio::co_spawn(
+        m.loop.io(),
+        side_io::accept_loop(
+            m.acceptor, m.live, [&m](tcp::socket s) { return m.serve(std::move(s)); }, m.log, "metrics"),
+        asio::detached);
+    m.loop.start();
 }
 
 void metrics_http::stop() {
-    wake_accept_loop(wake_pipe_[1]);
-    if (thread_.joinable()) thread_.join();
-    if (listen_fd_ >= 0) ::close(listen_fd_);
-    listen_fd_ = -1;
-    for (int& fd : wake_pipe_)
-        if (fd >= 0) {
-            ::close(fd);
-            fd = -1;
-        }
+    auto& m = *impl_;
+    m.loop.stop([&m] {
+        boost::system::error_code ignored;
+        m.acceptor.close(ignored);
+        m.live.close_all();
+    });
 }
 
-void metrics_http::serve() {
-    accept_until_woken(listen_fd_, wake_pipe_[0], [this](int client) { handle_connection(client); });
-}
-
-void metrics_http::handle_connection(int fd) {
+asio::awaitable<void> metrics_http::impl::serve(tcp::socket socket) {
+    auto held = live.hold(socket);
+    if (!acceptor.is_open()) co_return;  // accepted just before stop() closed everything
     std::string head;
-    char buffer[2048];
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    while (head.find("\r\n\r\n") == std::string::npos && head.size() < 8192) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                          std::chrono::steady_clock::now());
-        if (left.count() <= 0) return;
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return;
-        ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n <= 0) return;
-        head.append(buffer, static_cast<std::size_t>(n));
-    }
-    std::string_view first(head);
-    first = first.substr(0, first.find("\r\n"));
+    auto read = co_await side_io::within(
+        asio::async_read_until(socket, asio::dynamic_buffer(head, limits.max_request), "\r\n\r\n",
+                               side_io::use_tuple),
+        limits.read_timeout);
+    if (!read || std::get<0>(*read)) co_return;  // no complete head in time, or too long: just close
+    std::string response =
+        co_await side_io::on_pool(handlers, [this, &head] { return metrics_response(head, render); });
+    co_await side_io::within(asio::async_write(socket, asio::buffer(response), side_io::use_tuple),
+                             limits.write_timeout);
+}
+
+std::string metrics_response(std::string_view head, const metrics_http::render_fn& render) {
+    std::string_view first = head.substr(0, head.find("\r\n"));
     int status = 200;
     std::string body, type = "text/plain; charset=utf-8";
     std::string_view method = first.substr(0, first.find(' '));
@@ -114,7 +150,7 @@ void metrics_http::handle_connection(int fd) {
         status = 405;
         body = "only GET\n";
     } else if (target == "/metrics") {
-        body = render_();
+        body = render();
         type = "text/plain; version=0.0.4; charset=utf-8";
     } else if (target == "/healthz") {
         body = "ok\n";
@@ -127,12 +163,7 @@ void metrics_http::handle_connection(int fd) {
         fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     status, reason, type, body.size());
     if (method != "HEAD") response += body;
-    std::string_view data(response);
-    while (!data.empty()) {
-        ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-        if (n <= 0) return;
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
+    return response;
 }
 
 }  // namespace labsync::apps

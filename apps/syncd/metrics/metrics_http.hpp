@@ -1,15 +1,22 @@
 #pragma once
 // A tiny HTTP/1.1 listener for Prometheus scrapes: GET /metrics (text format 0.0.4) and
-// GET /healthz. One thread, poll(), one request per connection, 2 s to send the request head.
-// Plain sockets on purpose: it serves a few scrapes a minute on localhost and keeps the daemon
-// free of another Beast translation unit.
+// GET /healthz. Asio on its own thread, many connections at once (daemon/side_io.hpp), one request
+// per connection: the request head (at most 8 KiB) within 2 s. render() runs on the daemon's
+// handler pool. The head is parsed by hand: it serves a few scrapes a minute and keeps the
+// daemon free of another Beast translation unit.
 
+#include "daemon/side_limits.hpp"
 #include "labsync/engine/log.hpp"
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
-#include <thread>
+#include <string_view>
+
+namespace boost::asio {
+class thread_pool;
+}  // namespace boost::asio
 
 namespace labsync::apps {
 
@@ -17,29 +24,35 @@ class metrics_http {
 public:
     using render_fn = std::function<std::string()>;
 
-    metrics_http(render_fn render, engine::log_fn log);
+    // The limits of a scrape: the head within 2 s, at most 8 KiB.
+    static constexpr side_limits scrape_limits{.read_timeout = std::chrono::milliseconds(2'000),
+                                               .write_timeout = std::chrono::milliseconds(30'000),
+                                               .max_request = 8192,
+                                               .max_connections = 64};
+
+    // `handlers` runs render (it reads the job store); it must outlive the server.
+    metrics_http(render_fn render, engine::log_fn log, boost::asio::thread_pool& handlers,
+                 side_limits limits = scrape_limits);
     ~metrics_http();
     metrics_http(const metrics_http&) = delete;
     metrics_http& operator=(const metrics_http&) = delete;
 
     // Binds HOST:PORT (PORT 0: any free port). Returns an error text, empty on success.
     std::string open(const std::string& listen);
-    std::uint16_t port() const noexcept { return port_; }
+    std::uint16_t port() const noexcept;
     std::string bound_address() const;  // "127.0.0.1:9101"
     void start();
+    // Closes the listener and every connection; waits for a render in flight. Idempotent.
     void stop();
 
-private:
-    void serve();
-    void handle_connection(int fd);
+    struct impl;
 
-    render_fn render_;
-    engine::log_fn log_;
-    std::string host_;
-    std::uint16_t port_ = 0;
-    int listen_fd_ = -1;
-    int wake_pipe_[2] = {-1, -1};
-    std::thread thread_;
+private:
+    std::unique_ptr<impl> impl_;
 };
+
+// The response to one request head ("GET /metrics HTTP/1.1\r\n..."): /metrics, /healthz, 404,
+// 405. render() is called only for /metrics.
+std::string metrics_response(std::string_view head, const metrics_http::render_fn& render);
 
 }  // namespace labsync::apps

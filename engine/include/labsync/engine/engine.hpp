@@ -128,6 +128,14 @@ struct settle_wait {
     queue::time_point settled_at{};  // newest_mtime + settle
 };
 
+// A read of the job store through the engine (engine_queries.cpp). `error` is set when it could not
+// be read: errc::not_open (before open(), after close()), errc::no_job, errc::store_failed.
+template <class T>
+struct query_result {
+    T value{};
+    engine_error error;
+};
+
 // Checks a configuration without touching the disk: names, paths set, limits, timetables.
 engine_error validate(const engine_config& config);
 
@@ -180,8 +188,15 @@ public:
     // Rescans every runs root now.
     void request_rescan();
 
+    // --- queries for status pages and metrics (thread-safe; engine_queries.cpp). They cover every
+    // equipment that has jobs, configured or not. ---
+    query_result<queue::state_counts> counts();
+    query_result<std::vector<queue::job>> jobs_in_state(queue::job_state state);
+    query_result<std::vector<queue::job>> find_jobs(const queue::job_filter& filter);
+    query_result<queue::job> find_job(std::int64_t job_id);  // errc::no_job when unknown
+    query_result<std::vector<queue::job_override>> overrides(std::int64_t job_id);
+
     const engine_config& config() const noexcept;
-    queue::job_store* store() noexcept;  // null before open()
 
     struct impl;
 
