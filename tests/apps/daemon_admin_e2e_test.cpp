@@ -9,9 +9,15 @@
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pwd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <csignal>
+#include <cstring>
+#include <vector>
 
 using namespace labsync;
 using namespace labsync::test;
@@ -183,5 +189,45 @@ TEST_CASE("override, retry and cancel are recorded under the connecting user, no
     auto c2 = d.admin({.op = apps::admin_op::cancel, .run = "eq3/c1", .who = user, .why = "again"});
     REQUIRE(c2.ok);
     CHECK(events_of(d, queued).back().message == fmt::format("cancel by {}: again", user));
+    CHECK(d.stop(SIGTERM)->exit_code == 0);
+}
+
+TEST_CASE("a scrape and an admin request answer at once while five clients sit idle on each",
+          "[e2e][admin][metrics]") {
+    daemon_options options;
+    options.url = "http://127.0.0.1:9";
+    daemon_fixture d(options);
+    d.start();
+    auto address = d.metrics_address();
+    auto colon = address.rfind(':');
+    std::vector<int> idle;
+    for (int i = 0; i < 5; ++i) {
+        int tcp = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in in{};
+        in.sin_family = AF_INET;
+        in.sin_port = htons(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))));
+        in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(tcp, reinterpret_cast<sockaddr*>(&in), sizeof in) == 0);
+        idle.push_back(tcp);
+        int local = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un un{};
+        un.sun_family = AF_UNIX;
+        std::strncpy(un.sun_path, d.socket().c_str(), sizeof un.sun_path - 1);
+        REQUIRE(::connect(local, reinterpret_cast<sockaddr*>(&un), sizeof un) == 0);
+        idle.push_back(local);
+    }
+    auto begin = std::chrono::steady_clock::now();
+    auto metrics =
+        run_process({"curl", "-sS", "--fail", "--max-time", "20", "http://" + address + "/metrics"});
+    auto scrape_took = std::chrono::steady_clock::now() - begin;
+    REQUIRE(metrics.exit_code == 0);
+    CHECK_THAT(metrics.out, Catch::Contains("labsync_up 1"));
+    CHECK(scrape_took < 2s);  // served one connection at a time: 2 s per idle client, 10 s
+    begin = std::chrono::steady_clock::now();
+    auto status = d.admin({.op = apps::admin_op::status});
+    auto admin_took = std::chrono::steady_clock::now() - begin;
+    CHECK(status.ok);
+    CHECK(admin_took < 2s);  // served one connection at a time: 5 s per idle client, 25 s
+    for (int fd : idle) ::close(fd);
     CHECK(d.stop(SIGTERM)->exit_code == 0);
 }

@@ -145,7 +145,7 @@ TEST_CASE("admin socket: five idle connections do not hold up a request; the pee
 TEST_CASE("admin socket: an over-long request line and a silent client get bad_request", "[admin]") {
     labsync::test::temp_dir dir;
     boost::asio::thread_pool handlers(1);
-    side_limits limits;
+    side_limits limits = admin_server::request_limits;
     limits.read_timeout = 1s;
     limits.max_request = 64;
     int calls = 0;

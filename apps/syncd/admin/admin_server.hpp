@@ -37,9 +37,15 @@ class admin_server {
 public:
     using handler = std::function<admin_response(const admin_request&, const admin_peer&)>;
 
+    // The limits of a connection: one request line of at most admin_max_line bytes within 5 s.
+    static constexpr side_limits request_limits{.read_timeout = std::chrono::milliseconds(5'000),
+                                                .write_timeout = std::chrono::milliseconds(30'000),
+                                                .max_request = admin_max_line,
+                                                .max_connections = 64};
+
     // `handlers` runs on_request (it may block on the engine); it must outlive the server.
     admin_server(handler on_request, engine::log_fn log, boost::asio::thread_pool& handlers,
-                 side_limits limits = {});
+                 side_limits limits = request_limits);
     ~admin_server();  // stop()s
     admin_server(const admin_server&) = delete;
     admin_server& operator=(const admin_server&) = delete;
