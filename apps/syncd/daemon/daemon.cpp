@@ -222,8 +222,7 @@ int daemon::run() {
     io_thread_ = std::thread([this] { io_.run(); });
     if (auto err = start_engine(config_.engine)) {
         logger_->error("cannot start: {}", err.message);
-        shut_down(exit_failed);
-        return err.code == engine::errc::invalid_config ? exit_usage : exit_failed;
+        return shut_down(err.code == engine::errc::invalid_config ? exit_usage : exit_failed);
     }
     if (auto err = open_servers(); !err.empty()) {
         logger_->error("cannot start: {}", err);
