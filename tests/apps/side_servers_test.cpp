@@ -93,7 +93,7 @@ TEST_CASE("metrics: five idle connections do not hold up a scrape", "[metrics]")
     server.stop();
 }
 
-TEST_CASE("metrics: a request head over the cap is closed unanswered; stop closes open connections",
+TEST_CASE("metrics: a request head over the cap is closed unanswered and stop closes open connections",
           "[metrics]") {
     boost::asio::thread_pool handlers(1);
     side_limits limits = metrics_http::scrape_limits;
@@ -112,7 +112,7 @@ TEST_CASE("metrics: a request head over the cap is closed unanswered; stop close
     CHECK(exchange(idle, "", 1s).empty());  // closed by stop, not by the 2 s timeout
 }
 
-TEST_CASE("admin socket: five idle connections do not hold up a request; the peer is the kernel's",
+TEST_CASE("admin socket: five idle connections do not hold up a request and the peer is the kernel's",
           "[admin]") {
     labsync::test::temp_dir dir;
     boost::asio::thread_pool handlers(2);
