@@ -309,18 +309,6 @@ bool engine::impl::under_watermark(const equipment_runtime& eq) const {
                w.min_free_percent;
 }
 
-void engine::impl::remove_outbox(const std::string& equipment_name, const std::string& run_id) {
-    std::error_code ec;
-    const auto dir = config.outbox_dir / equipment_name;
-    for (const auto& name : {run_id + ".tar.zst", run_id + ".tar.zst.partial"}) {
-        if (std::filesystem::remove(dir / name, ec))
-            log(log_level::debug, "{}/{}: outbox archive {} removed", equipment_name, run_id, name);
-        else if (ec)
-            log(log_level::warning, "{}/{}: cannot remove outbox archive {}: {}", equipment_name, run_id,
-                name, ec.message());
-    }
-}
-
 asio::awaitable<bool> engine::impl::transition(std::int64_t job_id, queue::job_state to,
                                                queue::transition_details details) {
     // A write refused for a transient reason (another connection holding the write lock, the
