@@ -45,6 +45,14 @@ namespace labsync::engine {
 namespace asio = boost::asio;
 using strand_type = asio::strand<asio::io_context::executor_type>;
 
+inline engine_error make_error(errc e, std::string message) {
+    return {make_error_code(e), std::move(message)};
+}
+
+inline engine_error from_store(const queue::store_error& e) {
+    return make_error(errc::store_failed, e.message);
+}
+
 struct equipment_runtime {
     equipment_config cfg;
     std::unique_ptr<transports::transport> transport;
