@@ -84,13 +84,13 @@ job_action job_fsm::resume(job_event event) {
                                 fmt::format("cannot build the manifest of {} at '{}': {}", job_.run_path,
                                             built.error_path, built.error.message())),
                             true);
-            shipped_ = {};
-            shipped_.attempts = queue::attempts_update::increment;
+            awaiting_details_ = {};
+            awaiting_details_.attempts = queue::attempts_update::increment;
             // The last error stays until `verified`: a verification mismatch right after a re-ship
             // must see that the previous attempt was a mismatch too (one immediate retry, not a loop).
-            shipped_.bytes = static_cast<std::int64_t>(built.manifest.total_bytes());
-            shipped_.manifest_digest = verifier::to_hex(built.manifest.digest());
-            shipped_.tree_digest = verifier::to_hex(verifier::tree_digest(built));
+            awaiting_details_.bytes = static_cast<std::int64_t>(built.manifest.total_bytes());
+            awaiting_details_.manifest_digest = verifier::to_hex(built.manifest.digest());
+            awaiting_details_.tree_digest = verifier::to_hex(verifier::tree_digest(built));
             local_ = std::move(built.manifest);
             step_ = step::ship_pushed;
             return simple(job_action_kind::push);
@@ -98,8 +98,8 @@ job_action job_fsm::resume(job_event event) {
         case step::ship_pushed: {
             auto& pushed = expect<job_events::pushed>(event, "the push").result;
             if (!pushed.status.ok) return fail(pushed.status, true);
-            shipped_.archive_sha256 = pushed.archive_sha256;
-            auto d = shipped_;
+            awaiting_details_.archive_sha256 = pushed.archive_sha256;
+            auto d = awaiting_details_;
             d.message = fmt::format("shipped {} files, {} bytes (status {})", local_->entries().size(),
                                     local_->total_bytes(), pushed.status.returncode);
             evidence_ = std::move(pushed.evidence);
@@ -111,10 +111,10 @@ job_action job_fsm::resume(job_event event) {
             // The job as the store now holds it (the store keeps a field the details leave unset).
             job_.state = job_state::awaiting_verify;
             ++job_.attempts;
-            job_.bytes = shipped_.bytes;
-            job_.manifest_digest = shipped_.manifest_digest;
-            job_.tree_digest = shipped_.tree_digest;
-            if (shipped_.archive_sha256) job_.archive_sha256 = shipped_.archive_sha256;
+            job_.bytes = awaiting_details_.bytes;
+            job_.manifest_digest = awaiting_details_.manifest_digest;
+            job_.tree_digest = awaiting_details_.tree_digest;
+            if (awaiting_details_.archive_sha256) job_.archive_sha256 = awaiting_details_.archive_sha256;
             return verify_next();
         }
         case step::start_verify:

@@ -203,8 +203,8 @@ private:
     // cleanup path
     cleanup_situation situation_;
     cleanup_verdict verdict_;
-    std::string local_note_, why_;       // the local interlock's finding; the verdict with its note
-    queue::transition_details shipped_;  // awaiting_verify's details, completed by the push
+    std::string local_note_, why_;                // the local interlock's finding; the verdict with its note
+    queue::transition_details awaiting_details_;  // awaiting_verify's details, completed by the push
 };
 
 }  // namespace labsync::engine
