@@ -12,6 +12,7 @@
 #include "labsync/engine/cleanup_decision.hpp"
 #include "labsync/engine/engine.hpp"
 #include "labsync/engine/gate.hpp"
+#include "labsync/engine/job_fsm.hpp"
 #include "labsync/engine/retry_policy.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -43,6 +44,14 @@ namespace labsync::engine {
 
 namespace asio = boost::asio;
 using strand_type = asio::strand<asio::io_context::executor_type>;
+
+inline engine_error make_error(errc e, std::string message) {
+    return {make_error_code(e), std::move(message)};
+}
+
+inline engine_error from_store(const queue::store_error& e) {
+    return make_error(errc::store_failed, e.message);
+}
 
 struct equipment_runtime {
     equipment_config cfg;
@@ -111,7 +120,6 @@ struct engine::impl {
     void post_wake(const std::string& equipment);  // any thread
     std::optional<disk_space> space_of(const std::filesystem::path& path) const;
     bool under_watermark(const equipment_runtime& eq) const;
-    void remove_outbox(const std::string& equipment, const std::string& run_id);
 
     // Durable transition on the strand; logs, fires on_job_changed. A transient store error
     // (queue::is_transient: busy, disk full, I/O error) is retried with backoff from
@@ -158,14 +166,10 @@ struct engine::impl {
     asio::awaitable<bool> acquire_permit();
     void release_permit();
     asio::awaitable<void> worker(equipment_runtime& eq, std::size_t index);
-    asio::awaitable<void> ship(equipment_runtime& eq, queue::job job);
-    // `pushed_proof`: the remote manifest the push that just succeeded returned (rsync_ssh);
-    // without it the remote is probed.
-    asio::awaitable<void> verify(equipment_runtime& eq, queue::job job,
-                                 std::optional<verifier::manifest> local,
-                                 std::optional<verifier::manifest> pushed_proof = std::nullopt);
-    asio::awaitable<void> handle_failure(equipment_runtime& eq, const queue::job& job,
-                                         const transports::transport_result& result, bool counts_attempt);
+    // The job's equipment and the engine as job_fsm sees them (cleanup adds its facts).
+    job_context context_for(const equipment_runtime& eq, const queue::job& job);
+    // Runs one job_fsm pass to its end: performs each action, feeds back its result.
+    asio::awaitable<void> drive(equipment_runtime& eq, job_fsm fsm);
     // For push (uploading + packing) or probe (verifying).
     transports::push_request make_request(equipment_runtime& eq, const queue::job& job,
                                           const verifier::manifest* local,

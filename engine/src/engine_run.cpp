@@ -1,11 +1,10 @@
 // The engine's coroutines on its strand: the run loop and its wait-group, the global permit
-// semaphore, per-equipment workers, and the ship -> verify pipeline with the retry policy.
-// Every state change is written to the store before the side effect it announces.
+// semaphore, per-equipment workers, and the driver of job_fsm (ship -> verify, retry, cleanup):
+// it performs each action and feeds the result back. Every state change is written to the store
+// before the side effect it announces.
 #include "engine_impl.hpp"
 
 #include "labsync/engine/run_files.hpp"
-#include "labsync/verifier/errc.hpp"
-#include "labsync/verifier/manifest_diff.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
@@ -16,20 +15,12 @@ namespace labsync::engine {
 
 using namespace boost::asio::experimental::awaitable_operators;
 using queue::job_state;
-using transports::error_kind;
 
 namespace {
 
 std::chrono::steady_clock::duration until(queue::time_point when, queue::time_point now) {
     if (when <= now) return std::chrono::steady_clock::duration::zero();
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(when - now);
-}
-
-error_kind kind_of_build_error(std::error_code ec) {
-    if (ec == verifier::errc::local_file_vanished || ec == verifier::errc::local_file_changed ||
-        ec == verifier::errc::not_a_directory || ec == std::errc::no_such_file_or_directory)
-        return error_kind::local_file_vanished;
-    return error_kind::unknown;
 }
 
 }  // namespace
@@ -171,19 +162,10 @@ asio::awaitable<void> engine::impl::worker(equipment_runtime& eq, std::size_t in
             auto queued = store->list(f);
             if (!queued)
                 log(log_level::error, "{}: cannot list queued jobs: {}", eq.cfg.name, queued.error().message);
-            const auto t = now();
-            for (auto& j : queued ? *queued : std::vector<queue::job>{}) {
-                if (eq.in_flight.count(j.id)) continue;
-                auto due = j.next_attempt_at.value_or(queue::time_point::min());
-                if (auto nb = eq.not_before.find(j.id); nb != eq.not_before.end())
-                    due = std::max(due, nb->second);
-                if (due > t) {
-                    if (!wake_at || due < *wake_at) wake_at = due;
-                    continue;
-                }
-                picked = std::move(j);
-                break;
-            }
+            else if (const auto due = pick_due(*queued, eq.in_flight, eq.not_before, now()); due.index)
+                picked = std::move((*queued)[*due.index]);
+            else
+                wake_at = due.wake_at;
         }
         if (!picked) {
             // Nothing due: sleep until the earliest next_attempt_at or a wake() from enqueue/retry/stop.
@@ -199,10 +181,10 @@ asio::awaitable<void> engine::impl::worker(equipment_runtime& eq, std::size_t in
         eq.in_flight.insert(id);
         clear_waiting(eq.cfg.name, picked->run_id);
         if (co_await acquire_permit()) {
-            if (to_verify)
-                co_await verify(eq, std::move(*picked), std::nullopt);
-            else
-                co_await ship(eq, std::move(*picked));
+            auto context = context_for(eq, *picked);
+            auto fsm = to_verify ? job_fsm::verify(std::move(*picked), std::move(context))
+                                 : job_fsm::ship(std::move(*picked), std::move(context));
+            co_await drive(eq, std::move(fsm));
             release_permit();
         }
         eq.in_flight.erase(id);
@@ -263,182 +245,101 @@ asio::awaitable<verifier::build_result> engine::impl::build_manifest(const std::
     co_return co_await on_pool(std::move(pool_task));
 }
 
-asio::awaitable<void> engine::impl::ship(equipment_runtime& eq, queue::job job) {
-    {
-        queue::transition_details d;
-        d.message = fmt::format("shipping via {} (attempt {})", eq.transport->name(), job.attempts + 1);
-        if (!co_await transition(job.id, job_state::running, d)) co_return;
-    }
-    auto built = co_await build_manifest(job.run_path, progress_reporter(eq, job, progress_phase::hashing));
-    if (stopping) co_return;  // stays running: replayed as queued on the next open
-    if (!built.ok()) {
-        const auto kind = kind_of_build_error(built.error);
-        co_await handle_failure(eq, job,
-                                transports::transport_result::failure(
-                                    kind, fmt::format("cannot build the manifest of {} at '{}': {}",
-                                                      job.run_path, built.error_path, built.error.message())),
-                                true);
-        co_return;
-    }
-    auto req = make_request(eq, job, &built.manifest, progress_phase::uploading);
-    auto outcome = co_await (eq.transport->push(req) || wait_stop());
-    if (outcome.index() == 1) co_return;  // cancelled by stop: the job stays running -> replayed
-    auto& result = std::get<0>(outcome);
-    if (!result.ok) {
-        co_await handle_failure(eq, job, result, true);
-        co_return;
-    }
-    queue::transition_details d;
-    d.attempts = queue::attempts_update::increment;
-    // The last error stays until `verified`: a verification mismatch right after a re-ship must
-    // see that the previous attempt was a mismatch too (one immediate retry, not a loop).
-    d.bytes = static_cast<std::int64_t>(built.manifest.total_bytes());
-    d.manifest_digest = verifier::to_hex(built.manifest.digest());
-    d.archive_sha256 = eq.transport->shipped_archive_sha256(req);
-    d.tree_digest = verifier::to_hex(verifier::tree_digest(built));
-    d.message = fmt::format("shipped {} files, {} bytes (status {})", built.manifest.entries().size(),
-                            built.manifest.total_bytes(), result.returncode);
-    if (!co_await transition(job.id, job_state::awaiting_verify, d)) co_return;
-    auto updated = store->find(job.id);
-    if (!updated) co_return;
-    co_await verify(eq, std::move(*updated), std::move(built.manifest), std::move(result.remote_manifest));
+job_context engine::impl::context_for(const equipment_runtime& eq, const queue::job& job) {
+    job_context c;
+    c.transport_name = std::string(eq.transport->name());
+    c.policy = policy.get();
+    c.clock = [this] { return now(); };
+    c.quarantine_path = (config.quarantine_dir / eq.cfg.name / job.run_id).string();
+    c.cleanup_enabled = eq.cfg.cleanup_enabled;
+    c.retention = eq.cfg.retention;
+    return c;
 }
 
-asio::awaitable<void> engine::impl::verify(equipment_runtime& eq, queue::job job,
-                                           std::optional<verifier::manifest> local,
-                                           std::optional<verifier::manifest> pushed_proof) {
-    const bool by_archive = job.archive_sha256.has_value() && !job.archive_sha256->empty();
-    if (!by_archive && !local) {
-        // Manifest transports after a restart: hash the run again and make sure it is what was shipped.
-        auto built =
-            co_await build_manifest(job.run_path, progress_reporter(eq, job, progress_phase::hashing));
-        if (stopping) co_return;
-        if (!built.ok()) {
-            co_await handle_failure(
-                eq, job,
-                transports::transport_result::failure(kind_of_build_error(built.error),
-                                                      fmt::format("cannot re-hash {} for verification: {}",
-                                                                  job.run_path, built.error.message())),
-                false);
-            co_return;
-        }
-        if (job.manifest_digest && verifier::to_hex(built.manifest.digest()) != *job.manifest_digest) {
-            co_await handle_failure(
-                eq, job,
-                transports::transport_result::failure(
-                    error_kind::local_file_vanished,
-                    "the local run changed after it was shipped (manifest digest differs)"),
-                false);
-            co_return;
-        }
-        local = std::move(built.manifest);
-    }
-    transports::probe_result probe;
-    if (pushed_proof && !by_archive) {
-        probe.status = transports::transport_result::success();
-        probe.present = true;
-        probe.remote_manifest = std::move(pushed_proof);
-    } else {
-        auto req = make_request(eq, job, local ? &*local : nullptr);
-        if (req.on_progress) req.on_progress(0, 0);  // entering the probe is a step of its own
-        auto outcome = co_await (eq.transport->probe(req) || wait_stop());
-        if (outcome.index() == 1) co_return;  // stays awaiting_verify: verified again on the next open
-        probe = std::move(std::get<0>(outcome));
-    }
-    if (!probe.status.ok) {
-        co_await handle_failure(eq, job, probe.status, false);
-        co_return;
-    }
-    std::string why;
-    bool match = false;
-    if (!probe.present) {
-        why = "the remote has no copy of this run";
-    } else if (by_archive) {
-        match = probe.archive_sha256 && *probe.archive_sha256 == *job.archive_sha256;
-        if (!match)
-            why = fmt::format("remote archive sha256 {} differs from the shipped {}",
-                              probe.archive_sha256.value_or("(none)"), *job.archive_sha256);
-    } else if (!probe.remote_manifest) {
-        why = "the probe returned neither a manifest nor an archive sha256";
-    } else {
-        const auto diff = verifier::compare(*local, *probe.remote_manifest);
-        match = diff.empty();
-        if (!match) why = "remote differs: " + diff.summary();
-    }
-    if (!match) {
-        co_await handle_failure(eq, job,
-                                transports::transport_result::failure(error_kind::hash_mismatch, why), false);
-        co_return;
-    }
-    queue::transition_details d;
-    d.clear_error = true;
-    d.message = by_archive
-                    ? fmt::format("verified: remote archive sha256 {}", *job.archive_sha256)
-                    : fmt::format("verified: remote manifest matches ({} files)", local->entries().size());
-    if (!co_await transition(job.id, job_state::verified, d)) co_return;
-    remove_outbox(eq.cfg.name, job.run_id);  // after the durable `verified`
-    if (eq.cfg.cleanup_enabled && eq.cfg.retention.count() == 0) {
-        cleanup_requested = true;
-        if (cleanup_timer) cleanup_timer->cancel();
-    }
-}
-
-asio::awaitable<void> engine::impl::handle_failure(equipment_runtime& eq, const queue::job& job,
-                                                   const transports::transport_result& result,
-                                                   bool counts_attempt) {
-    std::optional<error_kind> previous;
-    if (job.last_error_kind) previous = transports::error_kind_from_string(*job.last_error_kind);
-    const int attempts = job.attempts + (counts_attempt ? 1 : 0);
-    const auto decision = policy->decide(result.kind, std::max(attempts, 1), previous);
-    queue::transition_details d;
-    d.attempts = counts_attempt ? queue::attempts_update::increment : queue::attempts_update::keep;
-    std::string text = result.message;
-    if (text.empty())
-        text = fmt::format("{} (status {})", transports::to_string(result.kind), result.returncode);
-    d.error = queue::error_info{std::string(transports::to_string(result.kind)), text};
-    d.message = fmt::format("{}: {}", decision.reason, text);
-    log(decision.action == retry_action::backoff ? log_level::warning : log_level::error, "{}/{}: {}",
-        eq.cfg.name, job.run_id, d.message);
-    switch (decision.action) {
-        case retry_action::backoff:
-            d.next_attempt_at = now() + decision.delay;
-            co_await transition(job.id, job_state::queued, d);
-            break;
-        case retry_action::immediate_retry:
-            co_await transition(job.id, job_state::queued, d);
-            break;
-        case retry_action::fail:
-            co_await transition(job.id, job_state::failed, d);
-            break;
-        case retry_action::quarantine: {
-            d.message = fmt::format("{}; run moves to {}", d.message,
-                                    (config.quarantine_dir / eq.cfg.name / job.run_id).string());
-            if (!co_await transition(job.id, job_state::failed, d)) break;
-            remove_outbox(eq.cfg.name, job.run_id);  // re-shipping cannot help; drop the archive first
-            quarantine_reason reason{eq.cfg.name,
-                                     job.run_id,
-                                     std::string(transports::to_string(result.kind)),
-                                     result.returncode,
-                                     result.stdout_text,
-                                     text,
-                                     attempts,
-                                     std::chrono::system_clock::now()};
-            const auto run_path = std::filesystem::path(job.run_path);
-            const auto qdir = config.quarantine_dir;
-            auto pool_task = [run_path, qdir, reason] {
-                std::filesystem::path to;
-                bool renamed = false;
-                auto err = move_to_quarantine(run_path, qdir, reason, to, renamed);
-                return std::tuple{err, to, renamed};
-            };
-            const auto moved_to = co_await on_pool(std::move(pool_task));
-            const auto& [ec, dest, moved] = moved_to;
-            if (ec)
-                log(log_level::error, "{}/{}: quarantine failed: {}", eq.cfg.name, job.run_id, ec.message());
-            else
-                log(log_level::warning, "{}/{}: quarantined to {}{}", eq.cfg.name, job.run_id, dest.string(),
-                    moved ? "" : " (run left in place: other filesystem)");
-            break;
+asio::awaitable<void> engine::impl::drive(equipment_runtime& eq, job_fsm fsm) {
+    // Performs what the machine asks and feeds back the result. When the engine stops, the job
+    // stays in its last committed state (a push or probe in flight is abandoned) and is replayed.
+    job_event event = job_events::start{};
+    for (;;) {
+        job_action action = fsm.resume(std::move(event));
+        if (!action.log.empty()) log(action.level, "{}", action.log);
+        const auto& job = fsm.job();
+        switch (action.kind) {
+            case job_action_kind::done:
+                co_return;
+            case job_action_kind::commit: {
+                const bool ok = co_await transition(job.id, action.to, action.details);
+                event = job_events::committed{ok};
+                break;
+            }
+            case job_action_kind::build_manifest: {
+                transports::progress_fn progress;
+                if (action.report_progress) progress = progress_reporter(eq, job, progress_phase::hashing);
+                auto built = co_await build_manifest(job.run_path, std::move(progress));
+                if (stopping) co_return;
+                event = job_events::built{std::move(built)};
+                break;
+            }
+            case job_action_kind::push: {
+                auto req = make_request(eq, job, fsm.local_manifest(), progress_phase::uploading);
+                auto outcome = co_await (eq.transport->push(req) || wait_stop());
+                if (outcome.index() == 1) co_return;
+                event = job_events::pushed{std::move(std::get<0>(outcome))};
+                break;
+            }
+            case job_action_kind::probe: {
+                auto req = make_request(eq, job, fsm.local_manifest());
+                if (req.on_progress && action.report_progress) req.on_progress(0, 0);  // a step of its own
+                auto outcome = co_await (eq.transport->probe(req) || wait_stop());
+                if (outcome.index() == 1) co_return;
+                event = job_events::probed{std::move(std::get<0>(outcome))};
+                break;
+            }
+            case job_action_kind::release: {
+                auto* driver = eq.transport.get();
+                auto pool_task = [driver, equipment = eq.cfg.name, run = job.run_id] {
+                    return driver->release(equipment, run);
+                };
+                auto error = co_await on_pool(std::move(pool_task));
+                event = job_events::released{std::move(error)};
+                break;
+            }
+            case job_action_kind::quarantine: {
+                auto reason = *action.reason;
+                reason.at = std::chrono::system_clock::now();
+                auto pool_task = [run_path = std::filesystem::path(job.run_path),
+                                  qdir = config.quarantine_dir, reason] {
+                    job_events::quarantined q;
+                    q.error = move_to_quarantine(run_path, qdir, reason, q.destination, q.moved);
+                    return q;
+                };
+                auto moved = co_await on_pool(std::move(pool_task));
+                event = std::move(moved);
+                break;
+            }
+            case job_action_kind::delete_run: {
+                // Also when the run is gone: a deletion interrupted after its rename leaves a
+                // tombstone that this removes.
+                const std::filesystem::path run_path = job.run_path;
+                auto pool_task = [parent = run_path.parent_path(), name = run_path.filename().string()] {
+                    job_events::deleted d;
+                    d.error = remove_run_tree(parent, name, &d.where);
+                    return d;
+                };
+                auto deleted = co_await on_pool(std::move(pool_task));
+                event = std::move(deleted);
+                break;
+            }
+            case job_action_kind::schedule_verify:
+                eq.verify_pending.push_back(job.id);
+                wake(eq);
+                event = job_events::performed{};
+                break;
+            case job_action_kind::request_cleanup:
+                cleanup_requested = true;
+                if (cleanup_timer) cleanup_timer->cancel();
+                event = job_events::performed{};
+                break;
         }
     }
 }

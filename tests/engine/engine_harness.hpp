@@ -156,8 +156,9 @@ inline engine::engine_config engine_config_under(const std::filesystem::path& di
 inline engine::engine_deps fake_transport_deps(std::shared_ptr<fake_remote> remote,
                                                std::shared_ptr<manual_clock> clock = nullptr) {
     engine::engine_deps d;
-    d.transports = [remote](const engine::equipment_config&, const engine::transport_context&, std::string&) {
-        return std::make_unique<fake_transport>(remote);
+    d.transports = [remote](const engine::equipment_config&, const engine::transport_context& ctx,
+                            std::string&) {
+        return std::make_unique<fake_transport>(remote, ctx.outbox_dir);
     };
     if (clock) d.clock = [clock] { return clock->now(); };
     return d;

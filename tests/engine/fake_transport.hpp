@@ -3,6 +3,7 @@
 // manifest it is given, answers probes from that store, and plays scripted failures. Runs on the
 // engine's strand only (no locking needed for the engine; tests read it through the mutex).
 
+#include "labsync/transports/http_put_outbox.hpp"
 #include "labsync/transports/transport.hpp"
 
 #include <boost/asio/post.hpp>
@@ -29,7 +30,8 @@ struct fake_remote {
     std::deque<transports::transport_result> probe_script;  // next probe failures (empty = answer)
     bool hang_push = false;                                 // push never completes (until cancelled)
     bool hang_probe = false;
-    bool tamper = false;  // probes report a different file content
+    bool tamper = false;         // probes report a different file content
+    bool push_evidence = false;  // pushes return the stored manifest as their proof (like rsync_ssh)
     int pushes = 0;
     int probes = 0;
 
@@ -58,10 +60,12 @@ struct fake_remote {
 
 class fake_transport final : public transports::transport {
 public:
-    explicit fake_transport(std::shared_ptr<fake_remote> remote) : remote_(std::move(remote)) {}
+    // `outbox`: where sweep() looks for orphan archives (http_put's layout), empty = nowhere.
+    explicit fake_transport(std::shared_ptr<fake_remote> remote, std::filesystem::path outbox = {})
+        : remote_(std::move(remote)), outbox_(std::move(outbox)) {}
     std::string_view name() const noexcept override { return "fake"; }
 
-    boost::asio::awaitable<transports::transport_result> push(const transports::push_request& req) override {
+    boost::asio::awaitable<transports::push_result> push(const transports::push_request& req) override {
         bool hang = false;
         std::optional<transports::transport_result> scripted;
         {
@@ -78,10 +82,20 @@ public:
         if (req.on_progress)
             req.on_progress(req.local_manifest ? req.local_manifest->total_bytes() : 0,
                             req.local_manifest ? req.local_manifest->total_bytes() : 0);
-        if (scripted) co_return *scripted;
+        transports::push_result out;
+        if (scripted) {
+            out.status = *scripted;
+            co_return out;
+        }
         std::lock_guard lock(remote_->mutex);
         if (req.local_manifest) remote_->stored[req.run_id] = *req.local_manifest;
-        co_return transports::transport_result::success(201);
+        out.status = transports::transport_result::success(201);
+        if (remote_->push_evidence && req.local_manifest) {
+            out.evidence.emplace();
+            out.evidence->present = true;
+            out.evidence->remote_manifest = *req.local_manifest;
+        }
+        co_return out;
     }
 
     boost::asio::awaitable<transports::probe_result> probe(const transports::push_request& req) override {
@@ -108,6 +122,14 @@ public:
             r.remote_manifest = verifier::manifest(std::move(entries));
         }
         co_return r;
+    }
+
+    std::vector<std::string> sweep(const transports::wanted_fn& is_wanted) override {
+        std::vector<std::string> removed;
+        if (!outbox_.empty())
+            for (const auto& p : transports::sweep_outbox(outbox_, is_wanted))
+                removed.push_back("outbox archive " + p.string());
+        return removed;
     }
 
 private:
@@ -140,6 +162,7 @@ private:
         co_await t.async_wait(boost::asio::use_awaitable);
     }
     std::shared_ptr<fake_remote> remote_;
+    std::filesystem::path outbox_;
 };
 
 }  // namespace labsync::test

@@ -160,6 +160,33 @@ TEST_CASE("cleanup: local files changed after verification - kept and failed", "
     CHECK(test::read_file(run / "data/a.bin") == "changed by someone");
 }
 
+TEST_CASE("cleanup: a push's evidence verifies without a probe; cleanup still probes the remote",
+          "[engine][cleanup][evidence]") {
+    fixture f;
+    f.remote->push_evidence = true;  // pushes return the stored manifest as their proof
+    auto e = f.start(std::chrono::hours(1));
+    const auto run = f.make_run("r6");
+    auto res = (*e)->enqueue(run);
+    REQUIRE(e->observer.wait_for(res.job_id, job_state::verified));
+    {
+        std::lock_guard lock(f.remote->mutex);
+        CHECK(f.remote->pushes == 1);
+        CHECK(f.remote->probes == 0);  // the push's own proof stood in for the probe
+    }
+    f.remote->tamper = true;  // the remote copy changes after verification: only a probe sees it
+    f.clock->advance(std::chrono::hours(2));
+    (*e)->request_cleanup();
+    // Cleanup probes -> mismatch -> awaiting_verify -> the verification probes -> re-ship, whose
+    // own proof verifies again; the run is never deleted on the push's word.
+    REQUIRE(e->observer.wait_entries(res.job_id, job_state::verified, 2));
+    CHECK(has_event(**e, res.job_id, "remote copy no longer matches"));
+    CHECK(e->observer.entries(res.job_id, job_state::cleaned) == 0);
+    CHECK(fs::exists(run / "data/a.bin"));
+    std::lock_guard lock(f.remote->mutex);
+    CHECK(f.remote->probes == 2);
+    CHECK(f.remote->pushes == 2);
+}
+
 TEST_CASE("cleanup: the remote cannot be asked - back to verified, kept", "[engine][cleanup]") {
     fixture f;
     auto e = f.start(std::chrono::hours(1));

@@ -1,5 +1,5 @@
-// Deleting runs without following symlinks, quarantine moves with their reason file, pruning,
-// and sweeping orphan outbox archives - against real directories.
+// Deleting runs without following symlinks, quarantine moves with their reason file and pruning -
+// against real directories. (Sweeping outbox archives is http_put's: test_http_put_outbox.cpp.)
 #include "labsync/engine/run_files.hpp"
 
 #include "temp_dir.hpp"
@@ -108,19 +108,4 @@ TEST_CASE("run files: quarantine pruning by age, 0 keeps forever", "[quarantine]
     REQUIRE(removed.size() == 1);
     CHECK_FALSE(fs::exists(dir / "q/eq/old"));
     CHECK(fs::exists(dir / "q/eq/new/f"));
-}
-
-TEST_CASE("run files: orphan outbox archives are swept", "[outbox]") {
-    temp_dir dir;
-    write_file(dir / "outbox/eq/live.tar.zst", "a");
-    write_file(dir / "outbox/eq/dead.tar.zst", "b");
-    write_file(dir / "outbox/eq/dead2.tar.zst.partial", "c");
-    write_file(dir / "outbox/eq/notes.txt", "d");
-    auto removed = sweep_outbox(dir / "outbox", [](const std::string& eq, const std::string& run) {
-        return eq == "eq" && run == "live";
-    });
-    CHECK(removed.size() == 2);
-    CHECK(fs::exists(dir / "outbox/eq/live.tar.zst"));
-    CHECK(fs::exists(dir / "outbox/eq/notes.txt"));
-    CHECK_FALSE(fs::exists(dir / "outbox/eq/dead.tar.zst"));
 }

@@ -97,8 +97,12 @@ T run_sync(asio::io_context& io, F f) {
 
 }  // namespace
 
+transports::push_result driver_harness::push_with_proof(const transports::push_request& request) {
+    return run_sync<transports::push_result>(impl_->io, [&] { return driver_->push(request); });
+}
+
 transports::transport_result driver_harness::push(const transports::push_request& request) {
-    return run_sync<transports::transport_result>(impl_->io, [&] { return driver_->push(request); });
+    return push_with_proof(request).status;
 }
 
 transports::probe_result driver_harness::probe(const transports::push_request& request) {

@@ -52,7 +52,8 @@ public:
     const std::string& create_error() const { return why_; }
     bool created() const { return driver_ != nullptr; }
 
-    transports::transport_result push(const transports::push_request& request);
+    transports::push_result push_with_proof(const transports::push_request& request);
+    transports::transport_result push(const transports::push_request& request);  // its status
     transports::probe_result probe(const transports::push_request& request);
 
 private:

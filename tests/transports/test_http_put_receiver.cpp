@@ -84,13 +84,19 @@ TEST_CASE("http_put over TLS with CA and bearer: 201, probe agrees, re-push 200 
         last_done = done;
         total = all;
     };
-    auto first = h.push(req);
+    auto first_push = h.push_with_proof(req);
+    const auto& first = first_push.status;
     INFO(first.message);
     REQUIRE(first.ok);
     CHECK(first.returncode == 201);
     CHECK(last_done == total);
-    auto shipped = h.driver().shipped_archive_sha256(req);
+    auto shipped = first_push.archive_sha256;
     REQUIRE(shipped);
+    // The receiver's 201 names the sha256 of the bytes it received and fsynced: the push's proof.
+    REQUIRE(first_push.evidence);
+    CHECK(first_push.evidence->present);
+    CHECK(first_push.evidence->archive_sha256 == shipped);
+    CHECK(first_push.bytes_moved == total);
     CHECK(fs::file_size(h.driver().outbox_path("eq1", "run-001")) == total);
 
     auto probe = h.probe(req);
@@ -98,13 +104,18 @@ TEST_CASE("http_put over TLS with CA and bearer: 201, probe agrees, re-push 200 
     CHECK(probe.present);
     CHECK(probe.archive_sha256 == shipped);
 
-    auto again = h.push(req);
+    auto again_push = h.push_with_proof(req);
+    const auto& again = again_push.status;
     INFO(again.message);
     CHECK(again.ok);
     CHECK(again.returncode == 200);
     CHECK(h.driver().connections_opened() == 1);  // kept alive across probe, push, probe, push
+    // A 200 (already stored, re-hashed by the receiver) proves the same sha; no body was sent.
+    REQUIRE(again_push.evidence);
+    CHECK(again_push.evidence->archive_sha256 == shipped);
+    CHECK(again_push.bytes_moved == 0);
 
-    CHECK(h.driver().remove_outbox("eq1", "run-001"));
+    CHECK(h.driver().release("eq1", "run-001").empty());
     CHECK_FALSE(fs::exists(h.driver().outbox_path("eq1", "run-001")));
 }
 
@@ -136,12 +147,12 @@ TEST_CASE("http_put: the probe proves the stored bytes - a byte flipped on the r
     CHECK_FALSE(probe.present);
 
     // Re-shipping repairs the stored copy; the probe proves it again.
-    auto reship = h.push(req);
-    INFO(reship.message);
-    CHECK(reship.ok);
+    auto reship = h.push_with_proof(req);
+    INFO(reship.status.message);
+    CHECK(reship.status.ok);
     auto after = h.probe(req);
     CHECK(after.status.ok);
-    CHECK(after.archive_sha256 == h.driver().shipped_archive_sha256(req));
+    CHECK(after.archive_sha256 == reship.archive_sha256);
 }
 
 TEST_CASE("http_put: divergent content under the same run id is a conflict", "[http_put]") {
@@ -249,12 +260,13 @@ TEST_CASE("http_put: outbox archive reused intact, re-packed when corrupt", "[ht
         f.seekp(static_cast<std::streamoff>(fs::file_size(archive) / 2));
         f.write("\xde\xad\xbe\xef", 4);
     }
-    auto third = h.push(req);
+    auto third_push = h.push_with_proof(req);
+    const auto& third = third_push.status;
     INFO(third.message);
     REQUIRE(third.ok);
     CHECK(third.returncode == 200);
     CHECK(*counter.packs == 2);
-    CHECK(h.driver().shipped_archive_sha256(req) == h.probe(req).archive_sha256);
+    CHECK(third_push.archive_sha256 == h.probe(req).archive_sha256);
 }
 
 TEST_CASE("http_put: the rate limiter is asked before every chunk and slows the stream", "[http_put]") {

@@ -1,7 +1,7 @@
 // The rclone driver against a local-directory remote and against the private sshd (sftp).
-#include "labsync/transports/http_put_outbox.hpp"
 #include "labsync/transports/rclone.hpp"
 #include "labsync/transports/rclone_commands.hpp"
+#include "labsync/verifier/manifest_diff.hpp"
 
 #include "driver_harness.hpp"
 #include "process.hpp"
@@ -106,7 +106,7 @@ TEST_CASE("rclone to a local remote: ship, verify, idempotent, conflict, altered
     req.local_manifest = &local;
     std::uint64_t last_done = 0;
     req.on_progress = [&](std::uint64_t done, std::uint64_t) { last_done = done; };
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message << " | " << r.stderr_text);
     REQUIRE(r.ok);
     CHECK(last_done == local.total_bytes());
@@ -118,15 +118,15 @@ TEST_CASE("rclone to a local remote: ship, verify, idempotent, conflict, altered
     CHECK(fs::exists(t.local / "store/seq-1/run-001/images/frame 0001.raw"));
     CHECK_FALSE(fs::exists(t.local / "store/seq-1/.labsync-staging/run-001"));
 
-    auto again = drive([&] { return d->push(req); });
+    auto again = drive([&] { return d->push(req); }).status;
     CHECK(again.ok);
     CHECK(again.message.find("identical") != std::string::npos);
 
     labsync::test::write_file(t.local / "store/seq-1/run-001/meta.json", "tampered");
     p = drive([&] { return d->probe(req); });
     REQUIRE(p.remote_manifest);
-    CHECK_FALSE(same_files(*p.remote_manifest, local));
-    auto conflict = drive([&] { return d->push(req); });
+    CHECK_FALSE(labsync::verifier::same_files(*p.remote_manifest, local));
+    auto conflict = drive([&] { return d->push(req); }).status;
     CHECK(conflict.kind == error_kind::conflict);
     CHECK(labsync::test::read_file(t.local / "store/seq-1/run-001/meta.json") == "tampered");
 
@@ -144,7 +144,7 @@ TEST_CASE("rclone: every probe hashes the remote bytes now - a byte flipped in p
     const auto local = labsync::test::local_manifest(run);
     auto req = request_for(run);
     req.local_manifest = &local;
-    REQUIRE(drive([&] { return d->push(req); }).ok);
+    REQUIRE(drive([&] { return d->push(req); }).status.ok);
     auto before = drive([&] { return d->probe(req); });
     REQUIRE(before.remote_manifest);
     REQUIRE(before.remote_manifest->to_sha256sum() == local.to_sha256sum());
@@ -170,10 +170,10 @@ TEST_CASE("rclone: a leftover staging dir is made identical to the run", "[rclon
     const auto run = labsync::test::make_run(t.local, "run-001");
     labsync::test::write_file(t.local / "store/seq-1/.labsync-staging/run-001/stale.bin", "old attempt");
     const auto req = request_for(run);
-    REQUIRE(drive([&] { return d->push(req); }).ok);
+    REQUIRE(drive([&] { return d->push(req); }).status.ok);
     auto p = drive([&] { return d->probe(req); });
     REQUIRE(p.remote_manifest);
-    CHECK(same_files(*p.remote_manifest, labsync::test::local_manifest(run)));
+    CHECK(labsync::verifier::same_files(*p.remote_manifest, labsync::test::local_manifest(run)));
 }
 
 TEST_CASE("rclone over sftp: ship and verify by download, said once per equipment", "[rclone][sftp]") {
@@ -182,7 +182,7 @@ TEST_CASE("rclone over sftp: ship and verify by download, said once per equipmen
     auto d = t.driver(t.sftp_remote("happy", sshd.client_key(), sshd.known_hosts()));
     const auto run = labsync::test::make_run(t.local, "run-001");
     const auto req = request_for(run);
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message << " | " << r.stderr_text);
     REQUIRE(r.ok);
     auto p = drive([&] { return d->probe(req); });
@@ -203,7 +203,7 @@ TEST_CASE("rclone: hashing by download takes a share of the bandwidth budget", "
     labsync::test::fixed_limit limit(0);
     auto req = request_for(labsync::test::make_run(t.local, "run-001"));
     req.limiter = &limit;
-    REQUIRE(drive([&] { return d->push(req); }).ok);
+    REQUIRE(drive([&] { return d->push(req); }).status.ok);
     CHECK(limit.transfers() == 1);
     auto p = drive([&] { return d->probe(req); });
     REQUIRE(p.present);
@@ -232,7 +232,7 @@ TEST_CASE("rclone: a new bandwidth share reaches the running transfer over its r
         }
     };
     const auto started = std::chrono::steady_clock::now();
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message << " | " << r.stderr_text);
     REQUIRE(r.ok);
     CHECK(raised);
@@ -242,7 +242,7 @@ TEST_CASE("rclone: a new bandwidth share reaches the running transfer over its r
     CHECK(labsync::test::processes_mentioning(run.string()) == 0);
     auto p = drive([&] { return d->probe(req); });
     REQUIRE(p.remote_manifest);
-    CHECK(same_files(*p.remote_manifest, labsync::test::local_manifest(run)));
+    CHECK(labsync::verifier::same_files(*p.remote_manifest, labsync::test::local_manifest(run)));
 }
 
 TEST_CASE("rclone over sftp: wrong key and unknown host key are auth, closed port is network",
@@ -253,21 +253,21 @@ TEST_CASE("rclone over sftp: wrong key and unknown host key are auth, closed por
     const auto req = request_for(run);
     {
         auto d = t.driver(t.sftp_remote("wrongkey", sshd.other_key(), sshd.known_hosts()));
-        auto r = drive([&] { return d->push(req); });
+        auto r = drive([&] { return d->push(req); }).status;
         INFO(r.message);
         CHECK(r.kind == error_kind::auth);
     }
     {
         labsync::test::write_file(t.local / "empty_known_hosts", "");
         auto d = t.driver(t.sftp_remote("hostkey", sshd.client_key(), t.local / "empty_known_hosts"));
-        auto r = drive([&] { return d->push(req); });
+        auto r = drive([&] { return d->push(req); }).status;
         INFO(r.message);
         CHECK(r.kind == error_kind::auth);
     }
     {
         auto d = t.driver(
             t.sftp_remote("closed", sshd.client_key(), sshd.known_hosts(), labsync::test::free_tcp_port()));
-        auto r = drive([&] { return d->push(req); });
+        auto r = drive([&] { return d->push(req); }).status;
         INFO(r.message);
         CHECK(r.kind == error_kind::network);
     }
@@ -280,7 +280,7 @@ TEST_CASE("rclone: binary missing from PATH is binary_missing, named", "[rclone]
     fs::create_directories(c.path_env);
     auto d = t.driver(c);
     const auto req = request_for(labsync::test::make_run(t.local, "run-001"));
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     CHECK(r.kind == error_kind::binary_missing);
     CHECK(r.message.find("'rclone'") != std::string::npos);
     CHECK(r.message.find("seq-1") != std::string::npos);
@@ -296,7 +296,7 @@ TEST_CASE("rclone: a transfer timeout kills the process group", "[rclone]") {
     labsync::test::fixed_limit limit(64u << 10);
     auto req = request_for(run);
     req.limiter = &limit;
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message);
     CHECK(r.kind == error_kind::network);
     CHECK(r.message.find("process group") != std::string::npos);

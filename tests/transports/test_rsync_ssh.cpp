@@ -1,6 +1,6 @@
 // rsync_ssh against a real private sshd on loopback (tests/support/sshd_fixture).
-#include "labsync/transports/http_put_outbox.hpp"
 #include "labsync/transports/rsync_ssh.hpp"
+#include "labsync/verifier/manifest_diff.hpp"
 
 #include "driver_harness.hpp"
 #include "process.hpp"
@@ -63,7 +63,7 @@ TEST_CASE("rsync_ssh ships a run and the remote SHA-256 manifest matches", "[rsy
         last_done = done;
         last_total = total;
     };
-    auto pushed = drive([&] { return d->push(req); });
+    auto pushed = drive([&] { return d->push(req); }).status;
     INFO(pushed.message << " | " << pushed.stderr_text);
     REQUIRE(pushed.ok);
     CHECK(last_total == local.total_bytes());
@@ -79,8 +79,8 @@ TEST_CASE("rsync_ssh ships a run and the remote SHA-256 manifest matches", "[rsy
     // A second run reuses the master connection; re-shipping the first is idempotent.
     const auto run2 = labsync::test::make_run(t.local, "run-002");
     auto req2 = request_for(run2);
-    CHECK(drive([&] { return d->push(req2); }).ok);
-    auto again = drive([&] { return d->push(req); });
+    CHECK(drive([&] { return d->push(req2); }).status.ok);
+    auto again = drive([&] { return d->push(req); }).status;
     CHECK(again.ok);
     CHECK(again.message.find("identical") != std::string::npos);
     bool socket = false;
@@ -104,12 +104,12 @@ TEST_CASE("rsync_ssh: a remote file altered after upload shows in the probe", "[
     const auto run = labsync::test::make_run(t.local, "run-001");
     const auto local = labsync::test::local_manifest(run);
     auto req = request_for(run);
-    REQUIRE(drive([&] { return d->push(req); }).ok);
+    REQUIRE(drive([&] { return d->push(req); }).status.ok);
     t.sshd.remote_shell("echo tampered >> '" + (t.dest / "scope-1/run-001/meta.json").string() + "'");
     auto probed = drive([&] { return d->probe(req); });
     REQUIRE(probed.status.ok);
     REQUIRE(probed.remote_manifest);
-    CHECK_FALSE(same_files(*probed.remote_manifest, local));
+    CHECK_FALSE(labsync::verifier::same_files(*probed.remote_manifest, local));
     const auto* entry = probed.remote_manifest->find("meta.json");
     REQUIRE(entry);
     CHECK(entry->sha256 != local.find("meta.json")->sha256);
@@ -123,7 +123,7 @@ TEST_CASE("rsync_ssh: every probe hashes the remote files now - a byte flipped a
     const auto local = labsync::test::local_manifest(run);
     auto req = request_for(run);
     req.local_manifest = &local;
-    auto pushed = drive([&] { return d->push(req); });
+    auto pushed = drive([&] { return d->push(req); }).status;
     INFO(pushed.message << " | " << pushed.stderr_text);
     REQUIRE(pushed.ok);
     // One byte of the stored copy changes in place (same size) after it was verified.
@@ -149,9 +149,10 @@ TEST_CASE("rsync_ssh: the push returns the remote manifest computed after the re
     auto req = request_for(run);
     req.local_manifest = &local;
     auto pushed = drive([&] { return d->push(req); });
-    REQUIRE(pushed.ok);
-    REQUIRE(pushed.remote_manifest);
-    CHECK(pushed.remote_manifest->to_sha256sum() == local.to_sha256sum());
+    REQUIRE(pushed.status.ok);
+    REQUIRE(pushed.evidence);
+    REQUIRE(pushed.evidence->remote_manifest);
+    CHECK(pushed.evidence->remote_manifest->to_sha256sum() == local.to_sha256sum());
 }
 
 TEST_CASE("rsync_ssh: an existing divergent remote run is a conflict", "[rsync][ssh]") {
@@ -159,11 +160,11 @@ TEST_CASE("rsync_ssh: an existing divergent remote run is a conflict", "[rsync][
     auto d = t.driver(t.config());
     const auto run = labsync::test::make_run(t.local, "run-001");
     auto req = request_for(run);
-    REQUIRE(drive([&] { return d->push(req); }).ok);
+    REQUIRE(drive([&] { return d->push(req); }).status.ok);
     labsync::test::write_file(run / "meta.json", "{\"changed\":true}\n");
     const auto local = labsync::test::local_manifest(run);
     req.local_manifest = &local;
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     CHECK_FALSE(r.ok);
     CHECK(r.kind == error_kind::conflict);
     CHECK(labsync::test::read_file(t.dest / "scope-1/run-001/meta.json") == "{\"sample\":\"run-001\"}\n");
@@ -176,7 +177,7 @@ TEST_CASE("rsync_ssh: wrong client key is auth", "[rsync][ssh]") {
     c.identity_file = t.sshd.other_key();
     auto d = t.driver(c);
     const auto req = request_for(labsync::test::make_run(t.local, "run-001"));
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message);
     CHECK(r.kind == error_kind::auth);
     auto p = drive([&] { return d->probe(req); });
@@ -190,12 +191,12 @@ TEST_CASE("rsync_ssh: unknown or changed host key is auth", "[rsync][ssh]") {
     c.known_hosts = t.local / "empty_known_hosts";
     const auto req = request_for(labsync::test::make_run(t.local, "run-001"));
     auto d = t.driver(c);
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message);
     CHECK(r.kind == error_kind::auth);
     c.known_hosts = t.sshd.wrong_known_hosts();
     d = t.driver(c);
-    r = drive([&] { return d->push(req); });
+    r = drive([&] { return d->push(req); }).status;
     INFO(r.message);
     CHECK(r.kind == error_kind::auth);
 }
@@ -206,7 +207,7 @@ TEST_CASE("rsync_ssh: a closed port is network", "[rsync][ssh]") {
     c.port = static_cast<std::uint16_t>(labsync::test::free_tcp_port());
     auto d = t.driver(c);
     const auto req = request_for(labsync::test::make_run(t.local, "run-001"));
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message);
     CHECK(r.kind == error_kind::network);
     CHECK(r.message.find("Connection refused") != std::string::npos);
@@ -220,14 +221,14 @@ TEST_CASE("rsync_ssh: a binary missing from PATH is binary_missing, named", "[rs
     fs::create_directories(c.path_env);
     const auto req = request_for(run);
     auto d = t.driver(c);
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     CHECK(r.kind == error_kind::binary_missing);
     CHECK(r.message.find("'ssh'") != std::string::npos);
     CHECK(r.message.find("scope-1") != std::string::npos);
     // ssh present, rsync not.
     fs::create_symlink("/usr/bin/ssh", fs::path(c.path_env) / "ssh");
     d = t.driver(c);
-    r = drive([&] { return d->push(req); });
+    r = drive([&] { return d->push(req); }).status;
     CHECK(r.kind == error_kind::binary_missing);
     CHECK(r.message.find("'rsync'") != std::string::npos);
 }
@@ -245,7 +246,7 @@ TEST_CASE("rsync_ssh: a file deleted mid-transfer is local_file_vanished", "[rsy
     req.on_progress = [&](std::uint64_t, std::uint64_t) {
         if (!deleted) deleted = fs::remove(run / "b.bin");
     };
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message << " | " << r.stderr_text);
     REQUIRE(deleted);
     CHECK(r.kind == error_kind::local_file_vanished);
@@ -264,7 +265,7 @@ TEST_CASE("rsync_ssh: a transfer timeout kills the process group", "[rsync][ssh]
     auto req = request_for(run);
     req.limiter = &limit;
     const auto started = std::chrono::steady_clock::now();
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message);
     CHECK(r.kind == error_kind::network);
     CHECK(r.message.find("process group") != std::string::npos);
@@ -278,7 +279,7 @@ TEST_CASE("rsync_ssh: invalid ids are rejected before any remote command", "[rsy
     auto d = t.driver(t.config());
     auto req = request_for(labsync::test::make_run(t.local, "run-001"));
     req.run_id = "../etc";
-    CHECK(drive([&] { return d->push(req); }).kind == error_kind::rejected);
+    CHECK(drive([&] { return d->push(req); }).status.kind == error_kind::rejected);
     req.run_id = ".hidden";
     CHECK(drive([&] { return d->probe(req); }).status.kind == error_kind::rejected);
 }
@@ -309,7 +310,7 @@ TEST_CASE("rsync_ssh: a new bandwidth share restarts rsync, which continues from
         }
     };
     const auto started = std::chrono::steady_clock::now();
-    auto r = drive([&] { return d->push(req); });
+    auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message << " | " << r.stderr_text);
     REQUIRE(r.ok);
     CHECK(stage == 2);

@@ -47,7 +47,7 @@ int ship_all(transport& driver, const std::string& equipment, char** runs, int c
             req.run_path = fs::path(runs[i]).lexically_normal();
             if (req.run_path.filename().empty()) req.run_path = req.run_path.parent_path();
             req.run_id = req.run_path.filename().string();
-            auto pushed = co_await driver.push(req);
+            auto pushed = (co_await driver.push(req)).status;
             if (!pushed.ok) {
                 std::cerr << req.run_id << ": push failed (" << to_string(pushed.kind)
                           << "): " << pushed.message << "\n";

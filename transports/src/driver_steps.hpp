@@ -1,13 +1,12 @@
-// Steps the two subprocess drivers (rsync_ssh, rclone) share: checking a push/probe request before
-// anything runs, and judging a run the remote already holds against the local one. Header-only
-// (private to transports/src) so no extra Asio translation unit is compiled.
+// Steps the two subprocess drivers (rsync_ssh, rclone) share (neutral: no driver's header): checking a
+// push/probe request before anything runs, and judging a run the remote already holds against the local one.
+// Header-only (private to transports/src) so no extra Asio translation unit is compiled.
 #pragma once
 
 #include "labsync/common/ids.hpp"
-#include "labsync/transports/http_put_outbox.hpp"
-#include "labsync/transports/rsync_ssh_commands.hpp"
 #include "labsync/transports/transport.hpp"
 #include "labsync/verifier/manifest_builder.hpp"
+#include "labsync/verifier/manifest_diff.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -65,7 +64,7 @@ inline boost::asio::awaitable<transport_result> judge_against_local(const push_r
         built = std::move(result.manifest);
         local = &*built;
     }
-    if (remote.present && remote.remote_manifest && same_files(*remote.remote_manifest, *local)) {
+    if (remote.present && remote.remote_manifest && verifier::same_files(*remote.remote_manifest, *local)) {
         auto ok = transport_result::success();
         ok.message = "already present with identical content at " + dir;
         co_return ok;

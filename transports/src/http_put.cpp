@@ -112,24 +112,18 @@ http_put::http_put(http_put_config config, parsed_url url, asio::any_io_executor
 http_put::~http_put() = default;
 
 fs::path http_put::outbox_path(std::string_view equipment, std::string_view run) const {
-    return config_.outbox / std::string(equipment) / (std::string(run) + ".tar.zst");
+    return outbox_archive_path(config_.outbox, equipment, run);
 }
 
-bool http_put::remove_outbox(std::string_view equipment, std::string_view run, std::string* why) const {
-    if (auto refused = common::ids_refusal_reason(equipment, run); !refused.empty()) {
-        if (why) *why = std::move(refused);
-        return false;
-    }
-    auto path = outbox_path(equipment, run);
-    for (const auto& p : {path, fs::path(path.string() + ".partial")}) {
-        std::error_code ec;
-        fs::remove(p, ec);
-        if (ec) {
-            if (why) *why = "cannot remove outbox file " + p.string() + ": " + ec.message();
-            return false;
-        }
-    }
-    return true;
+std::string http_put::release(const std::string& equipment, const std::string& run) {
+    return remove_outbox_archive(config_.outbox, equipment, run);
+}
+
+std::vector<std::string> http_put::sweep(const wanted_fn& is_wanted) {
+    std::vector<std::string> removed;
+    for (const auto& p : sweep_outbox(config_.outbox, is_wanted))
+        removed.push_back("outbox archive " + p.string());
+    return removed;
 }
 
 std::uint64_t http_put::connections_opened() const noexcept {
@@ -140,11 +134,12 @@ std::string http_put::run_url(const push_request& request) const {
     return fmt::format("{}/v1/runs/{}/{}", url_.base_path, request.equipment, request.run_id);
 }
 
-asio::awaitable<transport_result> http_put::push(const push_request& request) {
+asio::awaitable<push_result> http_put::push(const push_request& request) {
     const std::string target = run_url(request);
     const std::string where = fmt::format("{}{}", config_.url, target.substr(url_.base_path.size()));
     if (auto why = common::ids_refusal_reason(request.equipment, request.run_id); !why.empty())
-        co_return transport_result::failure(error_kind::rejected, fmt::format("PUT {}: {}", where, why));
+        co_return push_result::failed(
+            transport_result::failure(error_kind::rejected, fmt::format("PUT {}: {}", where, why)));
 
     // Pack (or check the archive left by an earlier attempt) on the CPU pool.
     const fs::path out = outbox_path(request.equipment, request.run_id);
@@ -153,7 +148,7 @@ asio::awaitable<transport_result> http_put::push(const push_request& request) {
                               request.on_pack_progress);
     };
     outbox_outcome prepared = co_await on_pool(cpu_, pack_job);
-    if (!prepared.status.ok) co_return prepared.status;
+    if (!prepared.status.ok) co_return push_result::failed(std::move(prepared.status));
 
     detail::header_list headers{{"X-Content-SHA256", prepared.sha256_hex}};
     if (!config_.code_commit.empty()) headers.emplace_back("X-Code-Commit", config_.code_commit);
@@ -161,21 +156,22 @@ asio::awaitable<transport_result> http_put::push(const push_request& request) {
         std::string why;
         auto token = read_token_file(config_.token_file, &why);
         if (token.empty())
-            co_return transport_result::failure(error_kind::auth, fmt::format("PUT {}: {}", where, why));
+            co_return push_result::failed(
+                transport_result::failure(error_kind::auth, fmt::format("PUT {}: {}", where, why)));
         headers.emplace_back("Authorization", "Bearer " + token);
     }
 
     fd_guard file{::open(out.c_str(), O_RDONLY | O_CLOEXEC)};
     struct stat st {};
     if (file.fd < 0 || ::fstat(file.fd, &st) != 0)
-        co_return transport_result::failure(
+        co_return push_result::failed(transport_result::failure(
             error_kind::unknown, fmt::format("PUT {}: cannot open outbox archive {}: {}", where, out.string(),
-                                             std::strerror(errno)));
+                                             std::strerror(errno))));
     if (static_cast<std::uint64_t>(st.st_size) != prepared.bytes)
-        co_return transport_result::failure(
+        co_return push_result::failed(transport_result::failure(
             error_kind::unknown,
             fmt::format("PUT {}: outbox archive {} is {} bytes, expected {}; it changed under us", where,
-                        out.string(), st.st_size, prepared.bytes));
+                        out.string(), st.st_size, prepared.bytes)));
 
     detail::file_body body;
     body.fd = file.fd;
@@ -190,24 +186,34 @@ asio::awaitable<transport_result> http_put::push(const push_request& request) {
     auto x = co_await client_->put(target, headers, body, response_timeout);
     lease.reset();
 
+    push_result result;
+    result.bytes_moved = x.body_sent ? prepared.bytes : 0;
     if (!x.completed) {
-        auto r = transport_result::failure(kind_for_failure(*x.failure), describe_failure("PUT", where, x));
-        co_return r;
+        result.status =
+            transport_result::failure(kind_for_failure(*x.failure), describe_failure("PUT", where, x));
+        co_return result;
     }
     auto kind = kind_for_put_status(x.status);
-    transport_result r = kind == error_kind::none
-                             ? transport_result::success(x.status)
-                             : transport_result::failure(kind, describe_status("PUT", where, x), x.status);
+    auto& r = result.status;
+    r = kind == error_kind::none
+            ? transport_result::success(x.status)
+            : transport_result::failure(kind, describe_status("PUT", where, x), x.status);
     if (const auto hint = put_status_hint(x.status, prepared.bytes); !hint.empty()) r.message += "; " + hint;
     r.stdout_text = x.body;
     if (r.ok) {
-        std::lock_guard lock(shipped_mutex_);
-        shipped_[{request.equipment, request.run_id}] = prepared.sha256_hex;
+        result.archive_sha256 = prepared.sha256_hex;
+        // The receiver's answer names the sha256 of what it holds now (received and fsynced, or
+        // re-hashed): this push's proof. Without one, the engine probes.
+        if (auto stored = stated_sha256(x.body)) {
+            result.evidence.emplace();
+            result.evidence->present = true;
+            result.evidence->archive_sha256 = std::move(stored);
+        }
         r.message = fmt::format("PUT {}: HTTP {} {} ({} bytes, sha256 {}{})", where, x.status, x.reason,
                                 prepared.bytes, prepared.sha256_hex,
                                 prepared.reused ? ", outbox archive reused" : "");
     }
-    co_return r;
+    co_return result;
 }
 
 asio::awaitable<probe_result> http_put::probe(const push_request& request) {
@@ -250,9 +256,6 @@ asio::awaitable<probe_result> http_put::probe(const push_request& request) {
     out.status.stdout_text = x.body;
     if (x.status == 404) co_return out;  // not there: a valid answer
     auto doc = nlohmann::json::parse(x.body, nullptr, false);
-    auto sha = doc.is_object() && doc.contains("sha256") && doc["sha256"].is_string()
-                   ? doc["sha256"].get<std::string>()
-                   : std::string();
     if (!doc.is_object() || !doc.contains("verified") || doc["verified"] != true) {
         out.status = transport_result::failure(
             error_kind::unknown,
@@ -263,7 +266,8 @@ asio::awaitable<probe_result> http_put::probe(const push_request& request) {
             x.status);
         co_return out;
     }
-    if (!verifier::digest_from_hex(sha)) {
+    auto sha = stated_sha256(x.body);
+    if (!sha) {
         out.status =
             transport_result::failure(error_kind::unknown,
                                       fmt::format("GET {}: HTTP 200 but the body has no valid \"sha256\": {}",
@@ -272,15 +276,8 @@ asio::awaitable<probe_result> http_put::probe(const push_request& request) {
         co_return out;
     }
     out.present = true;
-    out.archive_sha256 = sha;
+    out.archive_sha256 = std::move(sha);
     co_return out;
-}
-
-std::optional<std::string> http_put::shipped_archive_sha256(const push_request& request) const {
-    std::lock_guard lock(shipped_mutex_);
-    auto it = shipped_.find({request.equipment, request.run_id});
-    if (it == shipped_.end()) return std::nullopt;
-    return it->second;
 }
 
 }  // namespace labsync::transports

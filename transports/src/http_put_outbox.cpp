@@ -1,7 +1,9 @@
 // Outbox reuse and re-pack decisions of http_put; see http_put_outbox.hpp.
 #include "labsync/transports/http_put_outbox.hpp"
 
+#include "labsync/common/ids.hpp"
 #include "labsync/verifier/errc.hpp"
+#include "labsync/verifier/manifest_diff.hpp"
 
 #include <fmt/format.h>
 
@@ -20,16 +22,42 @@ error_kind kind_for_pack_error(const std::error_code& ec) {
 
 }  // namespace
 
-bool same_files(const verifier::manifest& a, const verifier::manifest& b) {
-    const auto& x = a.entries();
-    const auto& y = b.entries();
-    if (x.size() != y.size()) return false;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-        if (x[i].path != y[i].path || x[i].sha256 != y[i].sha256) return false;
-        // sha256sum text carries no sizes (0); compare them only when both sides have them.
-        if (x[i].size != 0 && y[i].size != 0 && x[i].size != y[i].size) return false;
+fs::path outbox_archive_path(const fs::path& outbox, std::string_view equipment, std::string_view run) {
+    return outbox / std::string(equipment) / (std::string(run) + ".tar.zst");
+}
+
+std::string remove_outbox_archive(const fs::path& outbox, std::string_view equipment, std::string_view run) {
+    if (auto refused = common::ids_refusal_reason(equipment, run); !refused.empty()) return refused;
+    const auto path = outbox_archive_path(outbox, equipment, run);
+    for (const auto& p : {path, fs::path(path.string() + ".partial")}) {
+        std::error_code ec;
+        fs::remove(p, ec);
+        if (ec) return "cannot remove outbox file " + p.string() + ": " + ec.message();
     }
-    return true;
+    return {};
+}
+
+std::vector<fs::path> sweep_outbox(const fs::path& outbox, const wanted_fn& is_wanted) {
+    std::vector<fs::path> removed;
+    std::error_code ec;
+    for (const auto& eq : fs::directory_iterator(outbox, ec)) {
+        if (!eq.is_directory(ec) || eq.is_symlink(ec)) continue;
+        const std::string equipment = eq.path().filename().string();
+        for (const auto& f : fs::directory_iterator(eq.path(), ec)) {
+            const std::string name = f.path().filename().string();
+            std::string run;
+            for (const std::string suffix : {".tar.zst.partial", ".tar.zst"}) {
+                if (name.size() > suffix.size() && name.ends_with(suffix)) {
+                    run = name.substr(0, name.size() - suffix.size());
+                    break;
+                }
+            }
+            if (run.empty() || is_wanted(equipment, run)) continue;
+            std::error_code rm;
+            if (fs::remove(f.path(), rm)) removed.push_back(f.path());
+        }
+    }
+    return removed;
 }
 
 outbox_outcome prepare_outbox(const outbox_ops& ops, const fs::path& run_dir, const fs::path& out,
@@ -50,7 +78,7 @@ outbox_outcome prepare_outbox(const outbox_ops& ops, const fs::path& run_dir, co
             outcome.repack_reason =
                 fmt::format("outbox archive {} is damaged ({}); packing again", out.string(),
                             checked.message.empty() ? checked.error.message() : checked.message);
-        else if (expected && (!checked.manifest || !same_files(*checked.manifest, *expected)))
+        else if (expected && (!checked.manifest || !verifier::same_files(*checked.manifest, *expected)))
             outcome.repack_reason = fmt::format(
                 "outbox archive {} holds other files than the run now has; packing again", out.string());
         if (outcome.repack_reason.empty()) {
@@ -76,7 +104,7 @@ outbox_outcome prepare_outbox(const outbox_ops& ops, const fs::path& run_dir, co
                         packed.message.empty() ? packed.error.message() : packed.message));
         return outcome;
     }
-    if (expected && packed.manifest && !same_files(*packed.manifest, *expected)) {
+    if (expected && packed.manifest && !verifier::same_files(*packed.manifest, *expected)) {
         fs::remove(out, ec);
         outcome.status = transport_result::failure(
             error_kind::local_file_vanished,

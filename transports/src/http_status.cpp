@@ -1,8 +1,11 @@
 // The http_put status and failure classification; see http_status.hpp for the decisions.
 #include "labsync/transports/http_status.hpp"
 
+#include "labsync/verifier/sha256.hpp"
+
 #include <fmt/format.h>
 #include <openssl/sslerr.h>
+#include <nlohmann/json.hpp>
 
 namespace labsync::transports {
 
@@ -143,6 +146,14 @@ std::string body_excerpt(std::string_view body, std::size_t limit) {
     }
     while (!out.empty() && out.back() == ' ') out.pop_back();
     return out;
+}
+
+std::optional<std::string> stated_sha256(std::string_view body) {
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    if (!doc.is_object() || !doc.contains("sha256") || !doc["sha256"].is_string()) return std::nullopt;
+    auto sha = doc["sha256"].get<std::string>();
+    if (!verifier::digest_from_hex(sha)) return std::nullopt;
+    return sha;
 }
 
 }  // namespace labsync::transports

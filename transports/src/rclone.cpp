@@ -3,9 +3,7 @@
 #include "labsync/transports/rclone.hpp"
 
 #include "labsync/transports/classify_rclone.hpp"
-#include "labsync/transports/http_put_outbox.hpp"
 #include "labsync/transports/rclone_commands.hpp"
-#include "labsync/transports/rsync_ssh_commands.hpp"
 #include "labsync/transports/subprocess.hpp"
 
 #include "driver_steps.hpp"
@@ -233,7 +231,13 @@ asio::awaitable<transport_result> rclone::judge_existing(const push_request& req
         "rclone remote already holds a different run at " + dir + " (local data kept untouched)");
 }
 
-asio::awaitable<transport_result> rclone::push(const push_request& request) {
+asio::awaitable<push_result> rclone::push(const push_request& request) {
+    push_result out;
+    out.status = co_await transfer(request, out.bytes_moved);
+    co_return out;
+}
+
+asio::awaitable<transport_result> rclone::transfer(const push_request& request, std::uint64_t& sent) {
     if (auto refused = detail::check_push_request(request)) co_return std::move(*refused);
     const auto paths = make_rclone_paths(config_.remote, request.equipment, request.run_id);
 
@@ -262,10 +266,12 @@ asio::awaitable<transport_result> rclone::push(const push_request& request) {
     o.path_env = config_.path_env;
     o.timeout = config_.transfer_timeout;
     o.argv = rclone_argv(config_, std::move(args));
-    if (request.on_progress)
-        o.on_stderr_line = [cb = request.on_progress](std::string_view line) {
-            if (auto s = parse_rclone_stats(line)) cb(s->bytes, s->total_bytes);
-        };
+    o.on_stderr_line = [cb = request.on_progress, &sent](std::string_view line) {
+        if (auto s = parse_rclone_stats(line)) {
+            sent = s->bytes;
+            if (cb) cb(s->bytes, s->total_bytes);
+        }
+    };
     auto r = co_await run_throttled(std::move(o), request.limiter);
     if (r.status == subprocess_result::outcome::binary_missing)
         co_return transport_result::failure(error_kind::binary_missing, r.message);

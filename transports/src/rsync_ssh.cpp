@@ -3,7 +3,6 @@
 #include "labsync/transports/rsync_ssh.hpp"
 
 #include "labsync/transports/classify_rsync.hpp"
-#include "labsync/transports/http_put_outbox.hpp"
 #include "labsync/transports/rsync_ssh_commands.hpp"
 #include "labsync/transports/subprocess.hpp"
 
@@ -220,8 +219,8 @@ asio::awaitable<transport_result> rsync_ssh::judge_existing(const push_request& 
                                                                config_.host, config_.port, dir));
 }
 
-asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& request,
-                                                      const remote_paths& paths) {
+asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& request, const remote_paths& paths,
+                                                      std::uint64_t& moved) {
     const std::string path = config_.path_env.empty() ? default_path_env() : config_.path_env;
     // rsync starts ssh by itself: resolve it here so a missing ssh is as clear as a missing rsync.
     auto ssh = find_on_path(config_.ssh_binary, path);
@@ -260,16 +259,17 @@ asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& reques
         for (const auto& a : config_.extra_rsync_args) o.argv.push_back(a);
         o.argv.push_back(request.run_path.string() + "/");
         o.argv.push_back(config_.user + "@" + config_.host + ":" + paths.staging_dir + "/");
-        if (request.on_progress) {
-            o.on_stdout_line = [cb = request.on_progress, known_total](std::string_view line) {
-                if (auto p = parse_progress2(line)) {
-                    std::uint64_t total = known_total;
-                    if (total == 0 && p->percent > 0)
-                        total = p->bytes * 100 / static_cast<std::uint64_t>(p->percent);
-                    cb(p->bytes, total);
-                }
-            };
-        }
+        // progress2 counts from 0 in each (re)started rsync: add up what each one sent.
+        const std::uint64_t before = moved;
+        o.on_stdout_line = [cb = request.on_progress, known_total, &moved, before](std::string_view line) {
+            if (auto p = parse_progress2(line)) {
+                moved = before + p->bytes;
+                std::uint64_t total = known_total;
+                if (total == 0 && p->percent > 0)
+                    total = p->bytes * 100 / static_cast<std::uint64_t>(p->percent);
+                if (cb) cb(p->bytes, total);
+            }
+        };
         o.capture_limit = 64 * 1024;
         auto raced = co_await (run_subprocess(std::move(o)) ||
                                watch.changed(rate, std::chrono::milliseconds(250), &rsync_restart_worth));
@@ -289,35 +289,42 @@ asio::awaitable<transport_result> rsync_ssh::transfer(const push_request& reques
     }
 }
 
-asio::awaitable<transport_result> rsync_ssh::push(const push_request& request) {
-    if (auto refused = detail::check_push_request(request)) co_return std::move(*refused);
+asio::awaitable<push_result> rsync_ssh::push(const push_request& request) {
+    if (auto refused = detail::check_push_request(request))
+        co_return push_result::failed(std::move(*refused));
     const auto paths =
         make_remote_paths(config_.dest, request.equipment, request.run_id, make_staging_nonce());
 
-    auto sent = co_await transfer(request, paths);
-    if (!sent.ok && sent.stderr_text.find("labsync:exists") != std::string::npos)
-        co_return co_await judge_existing(request, paths.final_dir);
-    if (!sent.ok) co_return sent;
+    push_result out;
+    out.status = co_await transfer(request, paths, out.bytes_moved);
+    if (!out.status.ok && out.status.stderr_text.find("labsync:exists") != std::string::npos) {
+        out.status = co_await judge_existing(request, paths.final_dir);
+        co_return out;
+    }
+    if (!out.status.ok) co_return out;
 
     auto moved = co_await run_ssh(finalize_command(paths, config_.remote_sync), request.equipment);
-    if (!moved.status.ok) co_return moved.status;
+    if (!moved.status.ok) {
+        out.status = std::move(moved.status);
+        co_return out;
+    }
     auto marker = split_marker(moved.stdout_text);
     if (marker && marker->marker == "moved") {
         // The manifest computed right after the rename is this push's proof (no cache: a later
         // probe always hashes the remote files again).
-        auto result = transport_result::success();
         auto proof = parse_manifest_output(marker->rest, paths.final_dir);
-        if (proof.status.ok && proof.present) result.remote_manifest = std::move(proof.remote_manifest);
-        co_return result;
+        if (proof.status.ok && proof.present) out.evidence = static_cast<remote_evidence>(std::move(proof));
+        co_return out;
     }
     if (marker && marker->marker == "exists") {
         // Someone stored this run between our check and our rename: judge it, drop our copy.
-        auto judged = co_await judge_existing(request, paths.final_dir);
+        out.status = co_await judge_existing(request, paths.final_dir);
         co_await run_ssh(remove_command(paths.staging_dir), request.equipment);
-        co_return judged;
+        co_return out;
     }
-    co_return transport_result::failure(error_kind::unknown,
-                                        "move into place on " + config_.host + ": unexpected output");
+    out.status = transport_result::failure(error_kind::unknown,
+                                           "move into place on " + config_.host + ": unexpected output");
+    co_return out;
 }
 
 asio::awaitable<probe_result> rsync_ssh::probe(const push_request& request) {

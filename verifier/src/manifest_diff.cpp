@@ -70,4 +70,16 @@ std::string manifest_diff::summary(std::size_t max_paths) const {
     return out.empty() ? "identical" : out;
 }
 
+bool same_files(const manifest& a, const manifest& b) {
+    const auto& x = a.entries();
+    const auto& y = b.entries();
+    if (x.size() != y.size()) return false;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        if (x[i].path != y[i].path || x[i].sha256 != y[i].sha256) return false;
+        // sha256sum text carries no sizes (0); compare them only when both sides have them.
+        if (x[i].size != 0 && y[i].size != 0 && x[i].size != y[i].size) return false;
+    }
+    return true;
+}
+
 }  // namespace labsync::verifier

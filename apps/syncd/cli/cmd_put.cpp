@@ -107,9 +107,10 @@ int run_put(const put_args& args) {
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> {
-            outcome.push = co_await driver->push(request);
+            auto pushed = co_await driver->push(request);
+            outcome.push = std::move(pushed.status);
             if (!outcome.push.ok) co_return;
-            outcome.shipped = driver->shipped_archive_sha256(request);
+            outcome.shipped = std::move(pushed.archive_sha256);
             outcome.probe = co_await driver->probe(request);
             outcome.probed = true;
         },

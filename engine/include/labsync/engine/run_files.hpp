@@ -1,7 +1,8 @@
 #pragma once
-// The engine's destructive file operations, kept in one place and written with *at calls that
-// never follow symlinks: deleting a verified run, moving a rejected run to quarantine, pruning
-// quarantine, sweeping orphan outbox archives. All blocking; the engine calls them on its pool.
+// The engine's destructive file operations on runs, kept in one place and written with *at calls
+// that never follow symlinks: deleting a verified run, moving a rejected run to quarantine,
+// pruning quarantine. All blocking; the engine calls them on its pool. (What a transport keeps
+// locally, such as http_put's outbox, is the transport's: transport::release / sweep.)
 
 #include <chrono>
 #include <filesystem>
@@ -51,39 +52,5 @@ std::error_code move_to_quarantine(const std::filesystem::path& run_path,
 // Returns the removed entries.
 std::vector<std::filesystem::path> prune_quarantine(const std::filesystem::path& quarantine_dir,
                                                     int keep_days, std::chrono::system_clock::time_point now);
-
-// Removes outbox/<equipment>/<run>.tar.zst(.partial) for which `is_wanted(equipment, run)` says no.
-template <class F>
-std::vector<std::filesystem::path> sweep_outbox(const std::filesystem::path& outbox_dir, F is_wanted);
-
-}  // namespace labsync::engine
-
-#include <system_error>
-
-namespace labsync::engine {
-
-template <class F>
-std::vector<std::filesystem::path> sweep_outbox(const std::filesystem::path& outbox_dir, F is_wanted) {
-    std::vector<std::filesystem::path> removed;
-    std::error_code ec;
-    for (const auto& eq : std::filesystem::directory_iterator(outbox_dir, ec)) {
-        if (!eq.is_directory(ec) || eq.is_symlink(ec)) continue;
-        const std::string equipment = eq.path().filename().string();
-        for (const auto& f : std::filesystem::directory_iterator(eq.path(), ec)) {
-            std::string name = f.path().filename().string();
-            std::string run;
-            for (const std::string suffix : {".tar.zst.partial", ".tar.zst"}) {
-                if (name.size() > suffix.size() && name.ends_with(suffix)) {
-                    run = name.substr(0, name.size() - suffix.size());
-                    break;
-                }
-            }
-            if (run.empty() || is_wanted(equipment, run)) continue;
-            std::error_code rm;
-            if (std::filesystem::remove(f.path(), rm)) removed.push_back(f.path());
-        }
-    }
-    return removed;
-}
 
 }  // namespace labsync::engine

@@ -10,12 +10,9 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
-#include <atomic>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <utility>
+#include <vector>
 
 namespace labsync::transports {
 
@@ -32,15 +29,18 @@ public:
     ~http_put() override;
 
     std::string_view name() const noexcept override { return "http_put"; }
-    boost::asio::awaitable<transport_result> push(const push_request& request) override;
+    // On 201/200 the result's evidence is the sha256 the receiver names in its answer (the
+    // bytes it received and fsynced, or re-hashed when it already held them).
+    boost::asio::awaitable<push_result> push(const push_request& request) override;
+    // Always a verify request: the receiver re-hashes the stored archive.
     boost::asio::awaitable<probe_result> probe(const push_request& request) override;
-    std::optional<std::string> shipped_archive_sha256(const push_request& request) const override;
+    // Removes the run's outbox archive (and a stale .partial).
+    std::string release(const std::string& equipment, const std::string& run) override;
+    // Removes outbox archives of runs no longer wanted, for every equipment under the outbox.
+    std::vector<std::string> sweep(const wanted_fn& is_wanted) override;
 
     // Where push() keeps the archive of a run.
     std::filesystem::path outbox_path(std::string_view equipment, std::string_view run) const;
-    // Removes a run's outbox archive (and a stale .partial); the engine calls it after
-    // verification. Returns false with `why` when a file exists and cannot be removed.
-    bool remove_outbox(std::string_view equipment, std::string_view run, std::string* why = nullptr) const;
 
     // Connections opened so far (tests check keep-alive reuse).
     std::uint64_t connections_opened() const noexcept;
@@ -54,8 +54,6 @@ private:
     boost::asio::any_io_executor cpu_;
     outbox_ops ops_;
     std::unique_ptr<detail::http_client> client_;
-    mutable std::mutex shipped_mutex_;
-    std::map<std::pair<std::string, std::string>, std::string> shipped_;
 };
 
 }  // namespace labsync::transports

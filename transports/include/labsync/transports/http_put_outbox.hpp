@@ -12,7 +12,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace labsync::transports {
 
@@ -48,13 +50,23 @@ struct outbox_outcome {
     std::string repack_reason;  // why an existing archive was not reused (empty if none existed)
 };
 
-// Same files (path and sha256; sizes only where both sides know them).
-bool same_files(const verifier::manifest& a, const verifier::manifest& b);
-
 // Reuses `out` when it is intact and (when `expected` is given) holds exactly `expected`;
 // otherwise packs the run afresh. A fresh pack whose files differ from `expected` means the run
 // changed after its manifest was taken: local_file_vanished, and the archive is removed.
 // `progress` sees the bytes read by the check and the pack.
+// The outbox layout, known only here: <outbox>/<equipment>/<run>.tar.zst (and, while packing,
+// <run>.tar.zst.partial next to it). Blocking file operations, for the CPU pool.
+std::filesystem::path outbox_archive_path(const std::filesystem::path& outbox, std::string_view equipment,
+                                          std::string_view run);
+// Removes a run's archive and a stale .partial. Empty when done (or nothing was there), else
+// what could not be removed and why.
+std::string remove_outbox_archive(const std::filesystem::path& outbox, std::string_view equipment,
+                                  std::string_view run);
+// Removes <outbox>/<equipment>/<run>.tar.zst(.partial) for which `is_wanted(equipment, run)` says
+// no; other files are left alone. Returns the removed paths.
+std::vector<std::filesystem::path> sweep_outbox(const std::filesystem::path& outbox,
+                                                const wanted_fn& is_wanted);
+
 outbox_outcome prepare_outbox(const outbox_ops& ops, const std::filesystem::path& run_dir,
                               const std::filesystem::path& out, int zstd_level,
                               const verifier::manifest* expected, const progress_fn& progress = {});

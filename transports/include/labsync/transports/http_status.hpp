@@ -60,6 +60,10 @@ error_kind kind_for_failure(http_failure failure) noexcept;
 // Which http_failure an OpenSSL reason code (ERR_GET_REASON) of a TLS error stands for.
 http_failure failure_for_tls_reason(int reason) noexcept;
 
+// The "sha256" a receiver's JSON answer names (the 201/200 sidecar of a PUT, a verify answer),
+// when it is a valid sha256 in hex; nullopt otherwise.
+std::optional<std::string> stated_sha256(std::string_view body);
+
 // A response body shortened to one printable line for messages (at most `limit` bytes).
 std::string body_excerpt(std::string_view body, std::size_t limit = 300);
 

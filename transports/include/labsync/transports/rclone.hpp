@@ -30,7 +30,8 @@ public:
                                           std::string* why);
 
     std::string_view name() const noexcept override { return "rclone"; }
-    boost::asio::awaitable<transport_result> push(const push_request& request) override;
+    // No evidence: the verification probes (rclone moveto prints no manifest).
+    boost::asio::awaitable<push_result> push(const push_request& request) override;
     boost::asio::awaitable<probe_result> probe(const push_request& request) override;
 
     // Whether the remote hashes SHA-256 itself (asked once with `rclone backend features`).
@@ -52,6 +53,8 @@ private:
                                                             rate_limiter* limiter);
     boost::asio::awaitable<probe_result> remote_manifest(const std::string& dir, const std::string& equipment,
                                                          rate_limiter* limiter);
+    // The steps of push(); `sent`: the bytes rclone's stats reported sent.
+    boost::asio::awaitable<transport_result> transfer(const push_request& request, std::uint64_t& sent);
     boost::asio::awaitable<transport_result> judge_existing(const push_request& request,
                                                             const std::string& dir);
     void notice_once(const std::string& equipment, const std::string& text);

@@ -33,7 +33,8 @@ public:
     ~rsync_ssh() override;
 
     std::string_view name() const noexcept override { return "rsync_ssh"; }
-    boost::asio::awaitable<transport_result> push(const push_request& request) override;
+    // The evidence of a successful push is the manifest the remote computed right after the rename.
+    boost::asio::awaitable<push_result> push(const push_request& request) override;
     boost::asio::awaitable<probe_result> probe(const push_request& request) override;
 
     const rsync_ssh_config& config() const noexcept { return config_; }
@@ -47,7 +48,9 @@ private:
                                                          const std::string& equipment);
     boost::asio::awaitable<transport_result> judge_existing(const push_request& request,
                                                             const std::string& dir);
-    boost::asio::awaitable<transport_result> transfer(const push_request& request, const remote_paths& paths);
+    // `moved`: bytes rsync reported sent, added up over restarts.
+    boost::asio::awaitable<transport_result> transfer(const push_request& request, const remote_paths& paths,
+                                                      std::uint64_t& moved);
     probe_result parse_manifest_output(std::string_view text, const std::string& dir) const;
 
     rsync_ssh_config config_;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace labsync::transports {
 
@@ -61,26 +62,59 @@ struct push_request {
     rate_limiter* limiter = nullptr;
 };
 
-struct probe_result {
-    transport_result status;  // ok=false with kind when the remote could not be asked
-    bool present = false;     // the remote has this run at all
-    // What the remote holds: a manifest (rsync, rclone) or an archive's sha256 (http_put).
+// What a remote holds for a run: what a probe found, or what a push proved in its own round trip.
+struct remote_evidence {
+    bool present = false;  // the remote has this run at all
+    // A manifest of the remote files (rsync_ssh, rclone) or the stored archive's sha256 (http_put).
     std::optional<verifier::manifest> remote_manifest;
     std::optional<std::string> archive_sha256;
 };
+
+struct probe_result : remote_evidence {
+    transport_result status;  // ok=false with kind when the remote could not be asked
+};
+
+// What a push did and what it proved.
+struct push_result {
+    transport_result status;
+    // The sha256 of the archive this push shipped (http_put): recorded with the job, and what
+    // every later probe must find. Empty for transports that verify by manifest.
+    std::optional<std::string> archive_sha256;
+    // What the remote stated it holds, in the same round trip as the transfer: http_put the
+    // sha256 of the bytes the receiver received and fsynced (its 201/200 answer), rsync_ssh the
+    // manifest it computed after the rename. Empty when the remote said nothing usable: then
+    // the engine probes. Only the verification right after this push may use it; every later
+    // proof (cleanup, `syncd verify`) probes the remote again.
+    std::optional<remote_evidence> evidence;
+    std::uint64_t bytes_moved = 0;  // bytes sent over the wire by this push (0 = none or unknown)
+
+    static push_result failed(transport_result status) { return {std::move(status), {}, {}, 0}; }
+};
+
+// Answers "is (equipment, run) still wanted?" for sweep(); called on the sweeping thread.
+using wanted_fn = std::function<bool(const std::string& equipment, const std::string& run)>;
 
 class transport {
 public:
     virtual ~transport() = default;
     virtual std::string_view name() const noexcept = 0;
     // Ships the run. Must be idempotent: re-shipping an already stored identical run succeeds.
-    virtual boost::asio::awaitable<transport_result> push(const push_request& request) = 0;
-    // Asks the remote what it holds for this run.
+    virtual boost::asio::awaitable<push_result> push(const push_request& request) = 0;
+    // Asks the remote what it holds for this run, now (never from a record of an earlier push).
     virtual boost::asio::awaitable<probe_result> probe(const push_request& request) = 0;
-    // For http_put: the sha256 of the archive push() shipped (the engine compares it with the
-    // probe). Empty for transports that verify by manifest.
-    virtual std::optional<std::string> shipped_archive_sha256(const push_request&) const {
-        return std::nullopt;
+    // Drops what push() left locally for this run (http_put: its outbox archive); the engine calls
+    // it once the run is verified or quarantined. Blocking (the engine calls it on its CPU pool).
+    // Returns an error message, empty when done (or nothing to drop).
+    virtual std::string release(const std::string& equipment, const std::string& run) {
+        (void)equipment;
+        (void)run;
+        return {};
+    }
+    // Removes local artefacts of runs `is_wanted` no longer wants (orphans of jobs that are gone
+    // or past verification). Blocking (CPU pool). Returns what was removed, one line each.
+    virtual std::vector<std::string> sweep(const wanted_fn& is_wanted) {
+        (void)is_wanted;
+        return {};
     }
 };
 

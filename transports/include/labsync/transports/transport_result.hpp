@@ -1,9 +1,7 @@
 #pragma once
 
 #include "labsync/transports/error_kind.hpp"
-#include "labsync/verifier/manifest.hpp"
 
-#include <optional>
 #include <string>
 
 namespace labsync::transports {
@@ -18,14 +16,10 @@ struct transport_result {
     std::string stderr_text;
     int returncode = 0;
     std::string message;  // one human line: what failed, where, why
-    // Proof a successful push may return: the manifest the remote computed of the run in its
-    // final place, in the same round trip (rsync_ssh). Only the verification right after this
-    // push may use it; every later proof (cleanup, `syncd verify`) asks the remote again.
-    std::optional<verifier::manifest> remote_manifest;
 
-    static transport_result success(int code = 0) { return {true, error_kind::none, {}, {}, code, {}, {}}; }
+    static transport_result success(int code = 0) { return {true, error_kind::none, {}, {}, code, {}}; }
     static transport_result failure(error_kind k, std::string msg, int code = 0) {
-        return {false, k, {}, {}, code, std::move(msg), {}};
+        return {false, k, {}, {}, code, std::move(msg)};
     }
 };
 

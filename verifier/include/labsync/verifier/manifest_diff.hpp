@@ -44,4 +44,8 @@ struct manifest_diff {
 // size difference is reported then; the hashes still decide.
 manifest_diff compare(const manifest& local, const manifest& remote);
 
+// Same files: paths and sha256s equal; sizes only where both sides know them (the same rule as
+// compare(), without building the difference lists).
+bool same_files(const manifest& a, const manifest& b);
+
 }  // namespace labsync::verifier

@@ -1,0 +1,407 @@
+// The job lifecycle's decisions; see job_fsm.hpp. No I/O: every effect is an action for the driver.
+#include "labsync/engine/job_fsm.hpp"
+
+#include "labsync/verifier/errc.hpp"
+#include "labsync/verifier/manifest_diff.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace labsync::engine {
+
+using queue::job_state;
+using transports::error_kind;
+using transports::transport_result;
+
+namespace {
+
+job_action commit(job_state to, queue::transition_details details) {
+    job_action a;
+    a.kind = job_action_kind::commit;
+    a.to = to;
+    a.details = std::move(details);
+    return a;
+}
+
+job_action simple(job_action_kind kind) {
+    job_action a;
+    a.kind = kind;
+    return a;
+}
+
+template <class E>
+E& expect(job_event& event, const char* what) {
+    if (auto* e = std::get_if<E>(&event)) return *e;
+    throw std::logic_error(std::string("job_fsm: unexpected event while waiting for ") + what);
+}
+
+}  // namespace
+
+job_fsm::job_fsm(step first, queue::job job, job_context context)
+    : step_(first), job_(std::move(job)), ctx_(std::move(context)) {}
+
+job_fsm job_fsm::ship(queue::job job, job_context context) {
+    return job_fsm(step::start_ship, std::move(job), std::move(context));
+}
+
+job_fsm job_fsm::verify(queue::job job, job_context context) {
+    return job_fsm(step::start_verify, std::move(job), std::move(context));
+}
+
+job_fsm job_fsm::cleanup(queue::job job, job_context context) {
+    return job_fsm(step::start_cleanup, std::move(job), std::move(context));
+}
+
+job_action job_fsm::finish(log_level level, std::string log) {
+    step_ = step::finished;
+    evidence_.reset();
+    job_action a;
+    a.level = level;
+    a.log = std::move(log);
+    return a;
+}
+
+job_action job_fsm::resume(job_event event) {
+    switch (step_) {
+        case step::start_ship: {
+            expect<job_events::start>(event, "start");
+            queue::transition_details d;
+            d.message = fmt::format("shipping via {} (attempt {})", ctx_.transport_name, job_.attempts + 1);
+            step_ = step::ship_running;
+            return commit(job_state::running, std::move(d));
+        }
+        case step::ship_running: {
+            if (!expect<job_events::committed>(event, "running").ok) return finish();
+            step_ = step::ship_built;
+            return simple(job_action_kind::build_manifest);
+        }
+        case step::ship_built: {
+            auto& built = expect<job_events::built>(event, "the manifest").result;
+            if (!built.ok())
+                return fail(transport_result::failure(
+                                kind_of_build_error(built.error),
+                                fmt::format("cannot build the manifest of {} at '{}': {}", job_.run_path,
+                                            built.error_path, built.error.message())),
+                            true);
+            awaiting_details_ = {};
+            awaiting_details_.attempts = queue::attempts_update::increment;
+            // The last error stays until `verified`: a verification mismatch right after a re-ship
+            // must see that the previous attempt was a mismatch too (one immediate retry, not a loop).
+            awaiting_details_.bytes = static_cast<std::int64_t>(built.manifest.total_bytes());
+            awaiting_details_.manifest_digest = verifier::to_hex(built.manifest.digest());
+            awaiting_details_.tree_digest = verifier::to_hex(verifier::tree_digest(built));
+            local_ = std::move(built.manifest);
+            step_ = step::ship_pushed;
+            return simple(job_action_kind::push);
+        }
+        case step::ship_pushed: {
+            auto& pushed = expect<job_events::pushed>(event, "the push").result;
+            if (!pushed.status.ok) return fail(pushed.status, true);
+            awaiting_details_.archive_sha256 = pushed.archive_sha256;
+            auto d = awaiting_details_;
+            d.message = fmt::format("shipped {} files, {} bytes (status {})", local_->entries().size(),
+                                    local_->total_bytes(), pushed.status.returncode);
+            evidence_ = std::move(pushed.evidence);
+            step_ = step::ship_awaiting;
+            return commit(job_state::awaiting_verify, std::move(d));
+        }
+        case step::ship_awaiting: {
+            if (!expect<job_events::committed>(event, "awaiting_verify").ok) return finish();
+            // The job as the store now holds it (the store keeps a field the details leave unset).
+            job_.state = job_state::awaiting_verify;
+            ++job_.attempts;
+            job_.bytes = awaiting_details_.bytes;
+            job_.manifest_digest = awaiting_details_.manifest_digest;
+            job_.tree_digest = awaiting_details_.tree_digest;
+            if (awaiting_details_.archive_sha256) job_.archive_sha256 = awaiting_details_.archive_sha256;
+            return verify_next();
+        }
+        case step::start_verify:
+            expect<job_events::start>(event, "start");
+            return verify_next();
+        case step::verify_built: {
+            auto& built = expect<job_events::built>(event, "the manifest").result;
+            if (!built.ok())
+                return fail(transport_result::failure(kind_of_build_error(built.error),
+                                                      fmt::format("cannot re-hash {} for verification: {}",
+                                                                  job_.run_path, built.error.message())),
+                            false);
+            if (job_.manifest_digest && verifier::to_hex(built.manifest.digest()) != *job_.manifest_digest)
+                return fail(transport_result::failure(
+                                error_kind::local_file_vanished,
+                                "the local run changed after it was shipped (manifest digest differs)"),
+                            false);
+            local_ = std::move(built.manifest);
+            return verify_next();
+        }
+        case step::verify_probed: {
+            auto& probe = expect<job_events::probed>(event, "the probe").result;
+            if (!probe.status.ok) return fail(probe.status, false);
+            return judge(probe);
+        }
+        case step::verify_committed: {
+            if (!expect<job_events::committed>(event, "verified").ok) return finish();
+            step_ = step::verify_released;  // the outbox archive goes after the durable `verified`
+            return simple(job_action_kind::release);
+        }
+        case step::verify_released: {
+            const auto& error = expect<job_events::released>(event, "the release").error;
+            job_action next;
+            if (ctx_.cleanup_enabled && ctx_.retention.count() == 0) {
+                step_ = step::verify_cleanup_requested;
+                next = simple(job_action_kind::request_cleanup);
+            } else {
+                next = finish();
+            }
+            if (!error.empty()) {
+                next.level = log_level::warning;
+                next.log = fmt::format("{}/{}: {}", job_.equipment, job_.run_id, error);
+            }
+            return next;
+        }
+        case step::verify_cleanup_requested:
+        case step::cleanup_scheduled:
+            expect<job_events::performed>(event, "the request");
+            return finish();
+        case step::failure_committed: {
+            const bool ok = expect<job_events::committed>(event, "the failure").ok;
+            if (!ok || decision_.action != retry_action::quarantine) return finish();
+            step_ = step::failure_released;  // re-shipping cannot help: drop the archive first
+            return simple(job_action_kind::release);
+        }
+        case step::failure_released: {
+            const auto& error = expect<job_events::released>(event, "the release").error;
+            job_action a = simple(job_action_kind::quarantine);
+            a.reason = quarantine_reason{job_.equipment,
+                                         job_.run_id,
+                                         std::string(transports::to_string(failure_.kind)),
+                                         failure_.returncode,
+                                         failure_.stdout_text,
+                                         failure_.message,
+                                         failure_attempts_,
+                                         {}};
+            if (!error.empty()) {
+                a.level = log_level::warning;
+                a.log = fmt::format("{}/{}: {}", job_.equipment, job_.run_id, error);
+            }
+            step_ = step::failure_quarantined;
+            return a;
+        }
+        case step::failure_quarantined: {
+            const auto& q = expect<job_events::quarantined>(event, "the quarantine");
+            if (q.error)
+                return finish(log_level::error, fmt::format("{}/{}: quarantine failed: {}", job_.equipment,
+                                                            job_.run_id, q.error.message()));
+            return finish(
+                log_level::warning,
+                fmt::format("{}/{}: quarantined to {}{}", job_.equipment, job_.run_id, q.destination.string(),
+                            q.moved ? "" : " (run left in place: other filesystem)"));
+        }
+        case step::start_cleanup: {
+            expect<job_events::start>(event, "start");
+            situation_ = {};
+            situation_.state = job_.state;
+            situation_.cleanup_enabled = ctx_.cleanup_enabled;
+            situation_.verified_at = job_.finished_at;
+            situation_.now = ctx_.clock();
+            situation_.retention = ctx_.retention;
+            situation_.under_watermark = ctx_.under_watermark;
+            situation_.has_verified_digest = job_.manifest_digest.has_value();
+            // A deletion interrupted after the run left its path: nothing left to keep.
+            if (ctx_.run_gone) {
+                situation_.local = check_result::match;
+                step_ = step::cleanup_probed;
+                return cleanup_probe();
+            }
+            step_ = step::cleanup_built;
+            auto a = simple(job_action_kind::build_manifest);
+            a.report_progress = false;
+            return a;
+        }
+        case step::cleanup_built: {
+            // Interlock: the local tree still matches what was verified: the files (manifest
+            // digest) and every other entry (tree digest: directories, symlinks, special files).
+            auto& built = expect<job_events::built>(event, "the manifest").result;
+            if (built.ok()) {
+                const bool files_match = job_.manifest_digest &&
+                                         verifier::to_hex(built.manifest.digest()) == *job_.manifest_digest;
+                // Jobs shipped before the tree digest was recorded are compared by their files only.
+                const bool tree_matches =
+                    !job_.tree_digest || verifier::to_hex(verifier::tree_digest(built)) == *job_.tree_digest;
+                situation_.local = files_match && tree_matches ? check_result::match : check_result::mismatch;
+                if (!files_match)
+                    local_note_ = "files differ from the verified manifest";
+                else if (!tree_matches)
+                    local_note_ = fmt::format(
+                        "entries added or removed after verification (the tree now holds {} directories, "
+                        "{} symlinks or other non-file entries)",
+                        built.directories.size(), built.findings.size());
+                local_ = std::move(built.manifest);
+            } else if (built.error == verifier::errc::local_file_vanished ||
+                       built.error == verifier::errc::local_file_changed) {
+                situation_.local = check_result::mismatch;
+            }
+            // Interlock: the remote copy is re-confirmed now (never from an earlier push).
+            step_ = step::cleanup_probed;
+            return cleanup_probe();
+        }
+        case step::cleanup_probed:
+            return cleanup_decide(expect<job_events::probed>(event, "the probe").result);
+        case step::cleanup_committed:
+        case step::cleanup_final_committed: {
+            const bool cleaned = step_ == step::cleanup_final_committed;
+            expect<job_events::committed>(event, "the cleanup transition");
+            if (cleaned)
+                return finish(log_level::info,
+                              fmt::format("{}/{}: local run deleted", job_.equipment, job_.run_id));
+            return finish();
+        }
+        case step::cleanup_reverify_committed: {
+            if (!expect<job_events::committed>(event, "awaiting_verify").ok) return finish();
+            step_ = step::cleanup_scheduled;
+            return simple(job_action_kind::schedule_verify);
+        }
+        case step::cleanup_deleted: {
+            const auto& del = expect<job_events::deleted>(event, "the deletion");
+            queue::transition_details d;
+            if (del.error) {
+                d.message = fmt::format("cleanup: deleting the run failed at '{}': {}", del.where,
+                                        del.error.message());
+                d.error = queue::error_info{"cleanup_failed", d.message};
+                step_ = step::cleanup_committed;
+                return commit(job_state::verified, std::move(d));
+            }
+            d.message =
+                ctx_.run_gone ? "cleaned: the local run was already gone (" + why_ + ")" : "cleaned: " + why_;
+            step_ = step::cleanup_final_committed;
+            return commit(job_state::cleaned, std::move(d));
+        }
+        case step::finished:
+            return finish();
+    }
+    return finish();
+}
+
+job_action job_fsm::verify_next() {
+    const bool by_archive = job_.archive_sha256 && !job_.archive_sha256->empty();
+    if (!by_archive && !local_) {
+        // Manifest transports after a restart: hash the run again and make sure it is what was shipped.
+        step_ = step::verify_built;
+        return simple(job_action_kind::build_manifest);
+    }
+    if (evidence_) {
+        // The safety rule: a push's own proof stands in for the probe only here, right after it.
+        auto proof = std::move(*evidence_);
+        evidence_.reset();
+        return judge(proof);
+    }
+    step_ = step::verify_probed;
+    return simple(job_action_kind::probe);
+}
+
+job_action job_fsm::judge(const transports::remote_evidence& remote) {
+    const auto j = judge_remote(job_, local_manifest(), remote);
+    if (j.result != check_result::match)
+        return fail(transport_result::failure(error_kind::hash_mismatch, j.why), false);
+    queue::transition_details d;
+    d.clear_error = true;
+    d.message = job_.archive_sha256 && !job_.archive_sha256->empty()
+                    ? fmt::format("verified: remote archive sha256 {}", *job_.archive_sha256)
+                    : fmt::format("verified: remote manifest matches ({} files)",
+                                  local_ ? local_->entries().size() : std::size_t{0});
+    step_ = step::verify_committed;
+    return commit(job_state::verified, std::move(d));
+}
+
+job_action job_fsm::fail(const transport_result& result, bool counts_attempt) {
+    std::optional<error_kind> previous;
+    if (job_.last_error_kind) previous = transports::error_kind_from_string(*job_.last_error_kind);
+    failure_attempts_ = job_.attempts + (counts_attempt ? 1 : 0);
+    decision_ = ctx_.policy->decide(result.kind, std::max(failure_attempts_, 1), previous);
+    failure_ = result;
+    if (failure_.message.empty())
+        failure_.message =
+            fmt::format("{} (status {})", transports::to_string(result.kind), result.returncode);
+    queue::transition_details d;
+    d.attempts = counts_attempt ? queue::attempts_update::increment : queue::attempts_update::keep;
+    d.error = queue::error_info{std::string(transports::to_string(result.kind)), failure_.message};
+    d.message = fmt::format("{}: {}", decision_.reason, failure_.message);
+    const auto level = decision_.action == retry_action::backoff ? log_level::warning : log_level::error;
+    auto log = fmt::format("{}/{}: {}", job_.equipment, job_.run_id, d.message);
+    job_state to = job_state::failed;
+    switch (decision_.action) {
+        case retry_action::backoff:
+            d.next_attempt_at = ctx_.clock() + decision_.delay;
+            to = job_state::queued;
+            break;
+        case retry_action::immediate_retry:
+            to = job_state::queued;
+            break;
+        case retry_action::fail:
+            break;
+        case retry_action::quarantine:
+            d.message = fmt::format("{}; run moves to {}", d.message, ctx_.quarantine_path);
+            break;
+    }
+    step_ = step::failure_committed;
+    auto a = commit(to, std::move(d));
+    a.level = level;
+    a.log = std::move(log);
+    return a;
+}
+
+job_action job_fsm::cleanup_probe() {
+    auto a = simple(job_action_kind::probe);
+    a.report_progress = false;  // not a job's `verifying` step: the job stays cleanup_eligible
+    return a;
+}
+
+job_action job_fsm::cleanup_decide(const transports::probe_result& probe) {
+    std::string remote_note;
+    if (!probe.status.ok) {
+        // The remote answered that its bytes no longer match (a re-hash, not a record): never
+        // delete; verify again, which re-ships once (SPEC §7).
+        if (probe.status.kind == error_kind::hash_mismatch) situation_.remote = check_result::mismatch;
+        remote_note = probe.status.message;
+    } else {
+        const auto j = judge_remote(job_, local_manifest(), probe);
+        situation_.remote = j.result;
+        remote_note = j.why;
+    }
+    verdict_ = decide_cleanup(situation_);
+    const auto& note = situation_.local == check_result::mismatch ? local_note_ : remote_note;
+    why_ = note.empty() ? verdict_.reason : fmt::format("{} ({})", verdict_.reason, note);
+    queue::transition_details d;
+    d.message = "cleanup: " + why_;
+    job_action a;
+    switch (verdict_.action) {
+        case cleanup_action::keep:
+            a = finish();
+            break;
+        case cleanup_action::back_to_verified:
+            step_ = step::cleanup_committed;
+            a = commit(job_state::verified, std::move(d));
+            break;
+        case cleanup_action::reverify:
+            step_ = step::cleanup_reverify_committed;
+            a = commit(job_state::awaiting_verify, std::move(d));
+            break;
+        case cleanup_action::fail:
+            d.error = queue::error_info{"local_changed", why_};
+            step_ = step::cleanup_committed;
+            a = commit(job_state::failed, std::move(d));
+            break;
+        case cleanup_action::delete_run:
+            step_ = step::cleanup_deleted;
+            a = simple(job_action_kind::delete_run);
+            break;
+    }
+    if (verdict_.interlock_failed) {
+        a.level = log_level::warning;
+        a.log = fmt::format("{}/{}: cleanup refused: {}", job_.equipment, job_.run_id, why_);
+    }
+    return a;
+}
+
+}  // namespace labsync::engine
