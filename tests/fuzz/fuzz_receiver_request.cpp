@@ -1,9 +1,9 @@
-// Fuzzes the receiver's pure request handling (apps/syncd-receiver/core): routing of request
+// Fuzzes the receiver's pure request handling (receiver/): routing of request
 // targets, identifier and header rules, byte sizes, and the PUT verdict. The invariants are the
 // ones the store relies on: an accepted run route never names a path outside its directory.
-#include "core/put_decision.hpp"
-#include "core/request_rules.hpp"
 #include "labsync/common/ids.hpp"
+#include "labsync/receiver/put_decision.hpp"
+#include "labsync/receiver/request_rules.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -2,8 +2,8 @@
 // list. Input: "<file text>\xff<Authorization header>\xff<equipment or commit>". Parsing must never
 // crash; a parsed file must answer any header without crashing; a grant implies the header was a
 // well-formed Bearer token.
-#include "core/commit_allowlist.hpp"
-#include "core/token_file.hpp"
+#include "labsync/receiver/commit_allowlist.hpp"
+#include "labsync/receiver/token_file.hpp"
 
 #include <cctype>
 #include <cstdint>

@@ -1,6 +1,6 @@
 // Unit tests of the tokens file, the access decision and the commit allow-list parser.
-#include "core/commit_allowlist.hpp"
-#include "core/token_file.hpp"
+#include "labsync/receiver/commit_allowlist.hpp"
+#include "labsync/receiver/token_file.hpp"
 
 #include <catch2/catch.hpp>
 

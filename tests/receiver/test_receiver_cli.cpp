@@ -171,6 +171,25 @@ TEST_CASE("under systemd the receiver sends READY, WATCHDOG and STOPPING", "[rec
     CHECK(notify.wait_for("STOPPING=1", 3s));
 }
 
+TEST_CASE("under systemd, SIGTERM does not wait for the watchdog's next ping", "[receiver][cli][watchdog]") {
+    // WATCHDOG_USEC 60 s: the watchdog waits 30 s between pings. Its wait ends with the listener;
+    // the detached watchdog loop of old kept the event loop (and the process) alive until then.
+    temp_dir tmp;
+    notify_listener notify(tmp / "notify.sock");
+    process_options o;
+    o.env = {{"NOTIFY_SOCKET", notify.path().string()}, {"WATCHDOG_USEC", "60000000"}};
+    child_process p({receiver_fixture::default_binary(), "--listen", "127.0.0.1:0", "--store",
+                     (tmp / "store").string(), "--insecure-no-auth"},
+                    o);
+    REQUIRE(p.wait_for_line("listening on", 10s));
+    REQUIRE(notify.wait_for("WATCHDOG=1", 5s));  // the first ping; the next is 30 s away
+    auto t0 = std::chrono::steady_clock::now();
+    auto stopped = p.stop(SIGTERM, 15s);
+    REQUIRE(stopped);
+    CHECK(stopped->exit_code == 0);
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
+
 TEST_CASE("SIGTERM right after `listening on` is a clean stop (exit 0)", "[receiver][cli]") {
     // The signal handler is registered before the line is printed; it used to be registered
     // only once the event loop ran, so an early SIGTERM killed the receiver by default action.

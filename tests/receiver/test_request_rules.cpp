@@ -1,9 +1,9 @@
 // Unit tests of the receiver's pure request rules and PUT verdicts.
-#include "core/metrics.hpp"
-#include "core/put_decision.hpp"
-#include "core/request_rules.hpp"
+#include "labsync/receiver/metrics.hpp"
+#include "labsync/receiver/put_decision.hpp"
+#include "labsync/receiver/request_rules.hpp"
 
-#include "core/body_rate_floor.hpp"
+#include "labsync/receiver/body_rate_floor.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

@@ -1,6 +1,6 @@
 // The store against real files: temp files, atomic publish, sidecars, repair, concurrency.
-#include "core/run_store.hpp"
-#include "core/verify_answer.hpp"
+#include "labsync/receiver/run_store.hpp"
+#include "labsync/receiver/verify_answer.hpp"
 
 #include "temp_dir.hpp"
 

@@ -1,7 +1,7 @@
 // syncd-receiver: the central HTTP(S) receiver that stores runs (SPEC §8, docs/protocol.md).
-#include "core/request_rules.hpp"
 #include "labsync/common/read_file.hpp"
 #include "labsync/common/secret_file.hpp"
+#include "labsync/receiver/request_rules.hpp"
 #include "server_config.hpp"
 
 #include <toml++/toml.h>

@@ -7,8 +7,8 @@
 // the limit, one message per re-hash in progress) bounds how many do so at once, so uploads
 // always keep disk threads.
 
-#include "core/metrics.hpp"
-#include "core/run_store.hpp"
+#include "labsync/receiver/metrics.hpp"
+#include "labsync/receiver/run_store.hpp"
 #include "server_config.hpp"
 
 #include <spdlog/logger.h>

@@ -1,7 +1,9 @@
-// The listener: binds, prints `listening on HOST:PORT`, accepts (up to --max-connections),
-// and shuts down on SIGTERM/SIGINT: stop accepting, close idle connections, let uploads finish
-// until --shutdown-grace, then close the rest (their temp files go with them) and exit 0.
-#include "receiver_context.hpp"
+// The process around the listener: logger, store, pools, TLS context, the bound acceptor, signals
+// and systemd notifications; and the listener itself (server.hpp). On SIGTERM/SIGINT: stop
+// accepting, close idle connections, let uploads finish until --shutdown-grace, then close the
+// rest (their temp files go with them) and exit 0.
+#include "server.hpp"
+
 #include "session.hpp"
 
 #include <openssl/ssl.h>
@@ -10,13 +12,13 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <systemd/sd-daemon.h>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <cstdio>
 #include <thread>
@@ -75,6 +77,86 @@ bool connection_registry::evict_one_unauthenticated() {
     return false;
 }
 
+server::server(receiver_context& ctx, tcp::acceptor acceptor, executor_type strand)
+    : ctx_(ctx), strand_(std::move(strand)), acceptor_(std::move(acceptor)), all_ended_(strand_) {}
+
+void server::cancel() {
+    asio::dispatch(strand_, [this] {
+        ctx_.stopping = true;  // busy connections end after their current request
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);  // ends accept_loop
+    });
+}
+
+awaitable<void> server::async_run() {
+    co_await accept_loop();         // until cancel(), which also set ctx_.stopping
+    ctx_.connections.close(false);  // idle ones; busy ones see `stopping` when their request ends
+    // Named locals, no co_await inside a condition: GCC 12 laid this frame out wrongly otherwise.
+    const auto grace_end = std::chrono::steady_clock::now() + ctx_.config.shutdown_grace;
+    const bool ended_in_grace = co_await all_ended_by(grace_end);
+    if (ended_in_grace) co_return;
+    ctx_.log->warn("grace period over: closing {} connection(s); their uploads are discarded",
+                   ctx_.connections.size());
+    ctx_.connections.close(true);
+    const auto never = std::chrono::steady_clock::time_point::max();
+    co_await all_ended_by(never);
+}
+
+awaitable<void> server::accept_loop() {
+    for (;;) {
+        // The error is redirected, not bound with `auto [ec, socket] = co_await` (GCC 12 mishandles
+        // structured bindings across co_await; see docs/architecture.md, Engine).
+        tcp::socket socket(asio::make_strand(ctx_.io));
+        boost::system::error_code ec;
+        co_await acceptor_.async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+        // A connection accepted as cancel() closed the acceptor is dropped with the others.
+        if (!acceptor_.is_open()) co_return;
+        if (ec) {
+            ctx_.log->warn("accept: {}", ec.message());
+            continue;
+        }
+        if (ctx_.connections.size() >= ctx_.config.max_connections &&
+            ctx_.connections.evict_one_unauthenticated()) {
+            ctx_.stats.connection_evicted();
+        }
+        if (ctx_.connections.size() >= ctx_.config.max_connections) {
+            ctx_.stats.connection_refused();
+            ctx_.log->warn("refusing a connection: {} open (--max-connections)", ctx_.connections.size());
+            continue;  // the socket closes as it goes out of scope
+        }
+        start_connection(std::move(socket));
+    }
+}
+
+void server::start_connection(tcp::socket socket) {
+    auto ex = socket.get_executor();
+    auto control = ctx_.connections.add(ex);
+    ++live_;
+    asio::co_spawn(ex, serve_connection(ctx_, std::move(socket), std::move(control)),
+                   [this](std::exception_ptr e) {
+                       if (e) {
+                           try {
+                               std::rethrow_exception(e);
+                           } catch (const std::exception& err) {
+                               ctx_.log->error("connection ended by exception: {}", err.what());
+                           }
+                       }
+                       asio::post(strand_, [this] { connection_ended(); });
+                   });
+}
+
+void server::connection_ended() {
+    if (--live_ == 0) all_ended_.cancel();
+}
+
+awaitable<bool> server::all_ended_by(std::chrono::steady_clock::time_point deadline) {
+    while (live_ > 0 && std::chrono::steady_clock::now() < deadline) {
+        all_ended_.expires_at(deadline);
+        co_await all_ended_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return live_ == 0;
+}
+
 namespace {
 
 std::optional<asio::ssl::context> make_tls(const server_config& cfg) {
@@ -97,78 +179,34 @@ std::optional<asio::ssl::context> make_tls(const server_config& cfg) {
     return tls;
 }
 
-awaitable<void> accept_loop(receiver_context& ctx, tcp::acceptor& acceptor) {
-    for (;;) {
-        auto [ec, socket] =
-            co_await acceptor.async_accept(asio::make_strand(ctx.io), asio::as_tuple(asio::use_awaitable));
-        if (ec) {
-            if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-            ctx.log->warn("accept: {}", ec.message());
-            continue;
-        }
-        if (ctx.connections.size() >= ctx.config.max_connections &&
-            ctx.connections.evict_one_unauthenticated()) {
-            ctx.stats.connection_evicted();
-        }
-        if (ctx.connections.size() >= ctx.config.max_connections) {
-            ctx.stats.connection_refused();
-            ctx.log->warn("refusing a connection: {} open (--max-connections)", ctx.connections.size());
-            continue;  // the socket closes as it goes out of scope
-        }
-        auto ex = socket.get_executor();
-        auto control = ctx.connections.add(ex);
-        asio::co_spawn(ex, serve_connection(ctx, std::move(socket), std::move(control)),
-                       [&ctx](std::exception_ptr e) {
-                           if (!e) return;
-                           try {
-                               std::rethrow_exception(e);
-                           } catch (const std::exception& err) {
-                               ctx.log->error("connection ended by exception: {}", err.what());
-                           }
-                       });
-    }
-}
-
-// `signals` is registered before `listening on` is printed: a SIGTERM sent as soon as that line
-// appears must take this path (exit 0), not the default action.
-awaitable<void> shutdown_on_signal(receiver_context& ctx, tcp::acceptor& acceptor,
-                                   asio::signal_set& signals) {
-    auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-    ctx.log->info("signal {}: no new connections; waiting up to {} ms for {} connection(s)", sig,
-                  ctx.config.shutdown_grace.count(), ctx.connections.size());
-    ctx.stopping = true;
-    ::sd_notify(0, "STOPPING=1");
-    boost::system::error_code ignored;
-    acceptor.close(ignored);
-    ctx.connections.close(false);
-    asio::steady_timer timer(ctx.io);
-    auto deadline = std::chrono::steady_clock::now() + ctx.config.shutdown_grace;
-    while (ctx.connections.size() > 0 && std::chrono::steady_clock::now() < deadline) {
-        ctx.connections.close(false);  // connections that finished a request since
-        timer.expires_after(std::chrono::milliseconds(20));
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-    if (ctx.connections.size() > 0) {
-        ctx.log->warn("grace period over: closing {} connection(s); their uploads are discarded",
-                      ctx.connections.size());
-        ctx.connections.close(true);
-    }
-}
-
 // Under systemd (Type=notify, WatchdogSec=) the pings come from the I/O context itself, so a
 // wedged event loop stops them and systemd restarts the receiver. Without WATCHDOG_USEC: no-op.
-awaitable<void> watchdog_loop(receiver_context& ctx) {
-    std::uint64_t usec = 0;
-    if (::sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) co_return;
-    asio::steady_timer timer(ctx.io);
-    while (!ctx.stopping) {
-        ::sd_notify(0, "WATCHDOG=1");
-        timer.expires_after(std::chrono::microseconds(usec / 2));
-        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        if (ec) co_return;
+// Pings stop once shutdown starts; cancel() ends the wait at once.
+class systemd_watchdog {
+public:
+    systemd_watchdog(server::executor_type strand, const receiver_context& ctx)
+        : timer_(std::move(strand)), ctx_(ctx) {}
+    void start() {
+        std::uint64_t usec = 0;
+        if (::sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+        period_ = std::chrono::microseconds(usec / 2);
+        tick();
     }
-}
+    void cancel() { timer_.cancel(); }
+
+private:
+    void tick() {
+        if (ctx_.stopping) return;
+        ::sd_notify(0, "WATCHDOG=1");
+        timer_.expires_after(period_);
+        timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) tick();
+        });
+    }
+    asio::steady_timer timer_;
+    const receiver_context& ctx_;
+    std::chrono::microseconds period_{0};
+};
 
 }  // namespace
 
@@ -203,7 +241,11 @@ int run_server(const server_config& cfg) {
         log->error("--listen {}:{}: {}", cfg.host, cfg.port, e.what());
         return 2;
     }
-    asio::signal_set signals(io, SIGTERM, SIGINT);
+    // The listener, the signals and the watchdog share one strand. `signals` is registered before
+    // `listening on` is printed: a SIGTERM sent as soon as that line appears must take this path
+    // (exit 0), not the default action.
+    auto control = asio::make_strand(io);
+    asio::signal_set signals(control, SIGTERM, SIGINT);
     auto bound = acceptor.local_endpoint();
     std::string host =
         bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string();
@@ -213,17 +255,36 @@ int run_server(const server_config& cfg) {
               cfg.tokens ? std::to_string(cfg.tokens->size()) + " token(s)" : "no tokens",
               cfg.member_check ? "on" : "off");
 
-    asio::co_spawn(io, accept_loop(ctx, acceptor), asio::detached);
-    asio::co_spawn(io, shutdown_on_signal(ctx, acceptor, signals), asio::detached);
-    asio::co_spawn(io, watchdog_loop(ctx), asio::detached);
+    server listener(ctx, std::move(acceptor), control);
+    systemd_watchdog watchdog(control, ctx);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        log->info("signal {}: no new connections; waiting up to {} ms for {} connection(s)", sig,
+                  cfg.shutdown_grace.count(), ctx.connections.size());
+        ::sd_notify(0, "STOPPING=1");
+        listener.cancel();
+    });
+    int exit_code = 0;
+    asio::co_spawn(listener.get_executor(), listener.async_run(), [&](std::exception_ptr e) {
+        signals.cancel();
+        watchdog.cancel();
+        if (!e) return;
+        exit_code = 1;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& err) {
+            log->error("listener ended by exception: {}", err.what());
+        }
+    });
     ::sd_notify(0, "READY=1");
+    watchdog.start();
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < cfg.io_threads; ++i) threads.emplace_back([&io] { io.run(); });
     io.run();
     for (auto& t : threads) t.join();
     disk.join();
     log->info("stopped");
-    return 0;
+    return exit_code;
 }
 
 }  // namespace labsync::receiver

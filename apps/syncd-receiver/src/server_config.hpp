@@ -1,8 +1,8 @@
 #pragma once
 // Everything the receiver needs to run, gathered from the command line and --config (main.cpp).
 
-#include "core/commit_allowlist.hpp"
-#include "core/token_file.hpp"
+#include "labsync/receiver/commit_allowlist.hpp"
+#include "labsync/receiver/token_file.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -1,10 +1,10 @@
 #include "session.hpp"
 
-#include "core/body_checker.hpp"
-#include "core/body_rate_floor.hpp"
-#include "core/put_decision.hpp"
-#include "core/request_rules.hpp"
-#include "core/verify_answer.hpp"
+#include "labsync/receiver/body_checker.hpp"
+#include "labsync/receiver/body_rate_floor.hpp"
+#include "labsync/receiver/put_decision.hpp"
+#include "labsync/receiver/request_rules.hpp"
+#include "labsync/receiver/verify_answer.hpp"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>

@@ -1,6 +1,6 @@
-#include "core/verify_answer.hpp"
+#include "labsync/receiver/verify_answer.hpp"
 
-#include "core/request_rules.hpp"
+#include "labsync/receiver/request_rules.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

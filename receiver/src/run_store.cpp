@@ -1,4 +1,4 @@
-#include "core/run_store.hpp"
+#include "labsync/receiver/run_store.hpp"
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "core/metrics.hpp"
+#include "labsync/receiver/metrics.hpp"
 
 #include <fmt/format.h>
 

@@ -3,8 +3,8 @@
 // (so `Expect: 100-continue` clients are refused without sending it). Pure: the caller gathers
 // the facts (headers, auth outcome, free space) and sends what this returns.
 
-#include "core/commit_allowlist.hpp"
-#include "core/token_file.hpp"
+#include "labsync/receiver/commit_allowlist.hpp"
+#include "labsync/receiver/token_file.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "core/token_file.hpp"
+#include "labsync/receiver/token_file.hpp"
 
 #include <fnmatch.h>
 #include <openssl/crypto.h>

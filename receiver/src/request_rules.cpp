@@ -1,4 +1,4 @@
-#include "core/request_rules.hpp"
+#include "labsync/receiver/request_rules.hpp"
 
 #include "labsync/common/ids.hpp"
 

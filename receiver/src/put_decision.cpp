@@ -1,6 +1,6 @@
-#include "core/put_decision.hpp"
+#include "labsync/receiver/put_decision.hpp"
 
-#include "core/request_rules.hpp"
+#include "labsync/receiver/request_rules.hpp"
 
 namespace labsync::receiver {
 

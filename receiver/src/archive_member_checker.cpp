@@ -1,4 +1,4 @@
-#include "core/body_checker.hpp"
+#include "labsync/receiver/body_checker.hpp"
 
 #include "labsync/verifier/archive_checker.hpp"
 

@@ -1,6 +1,6 @@
-#include "core/commit_allowlist.hpp"
+#include "labsync/receiver/commit_allowlist.hpp"
 
-#include "core/request_rules.hpp"
+#include "labsync/receiver/request_rules.hpp"
 
 #include <algorithm>
 #include <cctype>

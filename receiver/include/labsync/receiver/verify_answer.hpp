@@ -3,7 +3,7 @@
 // from what the re-hash of the stored archive found. Pure, so every row is unit-tested; the
 // session runs the re-hash on the disk pool and sends this.
 
-#include "core/run_store.hpp"
+#include "labsync/receiver/run_store.hpp"
 
 #include <string>
 #include <string_view>
