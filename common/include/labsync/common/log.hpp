@@ -1,16 +1,18 @@
 #pragma once
-// The engine's injected logger: modules never write to stdout; the embedder decides where lines go.
+// The injected logger every module takes (STYLE habit 11): modules never write to stdout or
+// stderr; the embedder decides where lines go (syncd: apps/syncd/logging.hpp, spdlog-backed).
 
 #include <functional>
 #include <string_view>
 
-namespace labsync::engine {
+namespace labsync::common {
 
 enum class log_level { debug, info, warning, error };
 
+// "debug", "info", "warning", "error".
 std::string_view to_string(log_level level) noexcept;
 
-// Called on whatever thread produced the line (usually the engine's I/O thread). Empty = silent.
+// Called on whatever thread produced the line (usually the producer's I/O thread). Empty = silent.
 using log_fn = std::function<void(log_level, std::string_view)>;
 
-}  // namespace labsync::engine
+}  // namespace labsync::common
