@@ -4,6 +4,7 @@
 #include "engine_impl.hpp"
 
 #include "labsync/engine/run_files.hpp"
+#include "labsync/engine/stored_error_kind.hpp"
 #include "labsync/verifier/errc.hpp"
 #include "labsync/verifier/manifest_diff.hpp"
 
@@ -386,8 +387,7 @@ asio::awaitable<void> engine::impl::verify(equipment_runtime& eq, queue::job job
 asio::awaitable<void> engine::impl::handle_failure(equipment_runtime& eq, const queue::job& job,
                                                    const transports::transport_result& result,
                                                    bool counts_attempt) {
-    std::optional<error_kind> previous;
-    if (job.last_error_kind) previous = transports::error_kind_from_string(*job.last_error_kind);
+    const std::optional<error_kind> previous = stored_error_kind(job);
     const int attempts = job.attempts + (counts_attempt ? 1 : 0);
     const auto decision = policy->decide(result.kind, std::max(attempts, 1), previous);
     queue::transition_details d;
@@ -395,7 +395,7 @@ asio::awaitable<void> engine::impl::handle_failure(equipment_runtime& eq, const 
     std::string text = result.message;
     if (text.empty())
         text = fmt::format("{} (status {})", transports::to_string(result.kind), result.returncode);
-    d.error = queue::error_info{std::string(transports::to_string(result.kind)), text};
+    d.error = stored_error(result.kind, text);
     d.message = fmt::format("{}: {}", decision.reason, text);
     log(decision.action == retry_action::backoff ? log_level::warning : log_level::error, "{}/{}: {}",
         eq.cfg.name, job.run_id, d.message);
