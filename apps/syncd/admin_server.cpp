@@ -90,7 +90,7 @@ std::string user_name_of(uid_t uid) {
     return fmt::format("uid:{}", uid);
 }
 
-admin_server::admin_server(handler on_request, engine::log_fn log)
+admin_server::admin_server(handler on_request, common::log_fn log)
     : on_request_(std::move(on_request)), log_(std::move(log)) {}
 
 admin_server::~admin_server() {
@@ -202,7 +202,7 @@ void admin_server::handle_connection(int fd) {
             } catch (const std::exception& e) {
                 response = admin_error("internal", e.what());
                 if (log_)
-                    log_(engine::log_level::error,
+                    log_(common::log_level::error,
                          fmt::format("admin {}: {}", to_string(request->op), e.what()));
             }
         }

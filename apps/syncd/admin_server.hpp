@@ -4,7 +4,7 @@
 // that thread and calls the engine's thread-safe API; it never blocks the engine's I/O thread.
 
 #include "admin_protocol.hpp"
-#include "labsync/engine/log.hpp"
+#include "labsync/common/log.hpp"
 
 #include <sys/types.h>
 
@@ -30,7 +30,7 @@ class admin_server {
 public:
     using handler = std::function<admin_response(const admin_request&, const admin_peer&)>;
 
-    admin_server(handler on_request, engine::log_fn log);
+    admin_server(handler on_request, common::log_fn log);
     ~admin_server();  // stop()s
     admin_server(const admin_server&) = delete;
     admin_server& operator=(const admin_server&) = delete;
@@ -47,7 +47,7 @@ private:
     void handle_connection(int fd);
 
     handler on_request_;
-    engine::log_fn log_;
+    common::log_fn log_;
     std::filesystem::path path_;
     int listen_fd_ = -1;
     int wake_pipe_[2] = {-1, -1};

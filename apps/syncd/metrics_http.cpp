@@ -19,7 +19,7 @@
 
 namespace labsync::apps {
 
-metrics_http::metrics_http(render_fn render, engine::log_fn log)
+metrics_http::metrics_http(render_fn render, common::log_fn log)
     : render_(std::move(render)), log_(std::move(log)) {}
 
 metrics_http::~metrics_http() {

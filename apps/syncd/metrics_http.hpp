@@ -4,7 +4,7 @@
 // Plain sockets on purpose: it serves a few scrapes a minute on localhost and keeps the daemon
 // free of another Beast translation unit.
 
-#include "labsync/engine/log.hpp"
+#include "labsync/common/log.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -17,7 +17,7 @@ class metrics_http {
 public:
     using render_fn = std::function<std::string()>;
 
-    metrics_http(render_fn render, engine::log_fn log);
+    metrics_http(render_fn render, common::log_fn log);
     ~metrics_http();
     metrics_http(const metrics_http&) = delete;
     metrics_http& operator=(const metrics_http&) = delete;
@@ -34,7 +34,7 @@ private:
     void handle_connection(int fd);
 
     render_fn render_;
-    engine::log_fn log_;
+    common::log_fn log_;
     std::string host_;
     std::uint16_t port_ = 0;
     int listen_fd_ = -1;
