@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     labsync::engine::engine_deps deps;
     deps.log = [](labsync::engine::log_level level, std::string_view line) {
         if (level >= labsync::engine::log_level::warning)
-            std::cerr << labsync::engine::to_string(level) << ": " << line << "\n";
+            std::cerr << labsync::common::to_string(level) << ": " << line << "\n";
     };
     deps.on_job_changed = [&](const labsync::queue::job& job) {
         std::lock_guard lock(mutex);

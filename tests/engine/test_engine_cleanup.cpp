@@ -288,7 +288,7 @@ void check_local_change_refused(const std::string& run_id,
     auto deps = f.deps();
     deps.log = [logs, mutex](engine::log_level level, std::string_view text) {
         std::lock_guard lock(*mutex);
-        logs->push_back(std::string(engine::to_string(level)) + ": " + std::string(text));
+        logs->push_back(std::string(common::to_string(level)) + ": " + std::string(text));
     };
     engine_runner e(f.config(std::chrono::hours(1)), std::move(deps));
     REQUIRE_FALSE(e.open());

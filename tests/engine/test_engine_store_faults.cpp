@@ -66,7 +66,7 @@ struct log_capture {
 
     void add(engine::log_level level, std::string_view text) {
         std::lock_guard lock(mutex);
-        lines.push_back(std::string(engine::to_string(level)) + ": " + std::string(text));
+        lines.push_back(std::string(common::to_string(level)) + ": " + std::string(text));
         cv.notify_all();
     }
     bool wait_for(std::string_view needle, std::chrono::milliseconds timeout) {
