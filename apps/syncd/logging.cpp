@@ -14,17 +14,17 @@
 namespace labsync::apps {
 namespace {
 
-engine::log_level from_spdlog(spdlog::level::level_enum l) {
+common::log_level from_spdlog(spdlog::level::level_enum l) {
     switch (l) {
         case spdlog::level::trace:
         case spdlog::level::debug:
-            return engine::log_level::debug;
+            return common::log_level::debug;
         case spdlog::level::info:
-            return engine::log_level::info;
+            return common::log_level::info;
         case spdlog::level::warn:
-            return engine::log_level::warning;
+            return common::log_level::warning;
         default:
-            return engine::log_level::error;
+            return common::log_level::error;
     }
 }
 
@@ -70,7 +70,7 @@ log_format effective_log_format(log_format requested) {
     return log_format::text;
 }
 
-std::string format_log_line(log_format format, engine::log_level level, std::string_view message,
+std::string format_log_line(log_format format, common::log_level level, std::string_view message,
                             std::chrono::system_clock::time_point at) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
     std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -80,13 +80,13 @@ std::string format_log_line(log_format format, engine::log_level level, std::str
         return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
     };
-    std::string_view name = engine::to_string(level);
+    std::string_view name = common::to_string(level);
     switch (format) {
         case log_format::journal: {
             // sd-daemon(3) priorities: 3 err, 4 warning, 6 info, 7 debug.
-            int prio = level == engine::log_level::error     ? 3
-                       : level == engine::log_level::warning ? 4
-                       : level == engine::log_level::info    ? 6
+            int prio = level == common::log_level::error     ? 3
+                       : level == common::log_level::warning ? 4
+                       : level == common::log_level::info    ? 6
                                                              : 7;
             return fmt::format("<{}>{}", prio, message);
         }
@@ -116,19 +116,19 @@ std::shared_ptr<spdlog::logger> make_daemon_logger(log_format format, const std:
     return logger;
 }
 
-engine::log_fn engine_log_to(std::shared_ptr<spdlog::logger> logger) {
-    return [logger = std::move(logger)](engine::log_level level, std::string_view message) {
+common::log_fn engine_log_to(std::shared_ptr<spdlog::logger> logger) {
+    return [logger = std::move(logger)](common::log_level level, std::string_view message) {
         switch (level) {
-            case engine::log_level::debug:
+            case common::log_level::debug:
                 logger->debug("{}", message);
                 break;
-            case engine::log_level::info:
+            case common::log_level::info:
                 logger->info("{}", message);
                 break;
-            case engine::log_level::warning:
+            case common::log_level::warning:
                 logger->warn("{}", message);
                 break;
-            case engine::log_level::error:
+            case common::log_level::error:
                 logger->error("{}", message);
                 break;
         }

@@ -8,6 +8,7 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
+#include "labsync/common/on_pool.hpp"
 #include "labsync/engine/bandwidth_scheduler.hpp"
 #include "labsync/engine/cleanup_decision.hpp"
 #include "labsync/engine/engine.hpp"
@@ -130,31 +131,10 @@ struct engine::impl {
     static constexpr std::chrono::steady_clock::duration store_retry_first = std::chrono::milliseconds(50);
     static constexpr std::chrono::steady_clock::duration store_retry_cap = std::chrono::seconds(5);
 
-    // Runs f() on the CPU pool; the awaiting coroutine resumes on its own executor with the
-    // result (an exception thrown by f is rethrown there). Deliberately not a coroutine itself:
-    // GCC 12 double-destroys lambda arguments copied into a coroutine frame. R must be default
-    // constructible.
+    // Runs f() on the CPU pool (common::on_pool; pass a named task, moved or by reference).
     template <class F>
-    asio::awaitable<std::invoke_result_t<F>> on_pool(F f) {
-        using R = std::invoke_result_t<F>;
-        return asio::async_initiate<const asio::use_awaitable_t<>&, void(std::exception_ptr, R)>(
-            [this](auto handler, F fn) {
-                asio::post(*pool, [handler = std::move(handler), fn = std::move(fn)]() mutable {
-                    std::exception_ptr failure;
-                    R value{};
-                    try {
-                        value = fn();
-                    } catch (...) {
-                        failure = std::current_exception();
-                    }
-                    auto ex = asio::get_associated_executor(handler);
-                    asio::dispatch(
-                        ex, [handler = std::move(handler), failure, value = std::move(value)]() mutable {
-                            std::move(handler)(failure, std::move(value));
-                        });
-                });
-            },
-            asio::use_awaitable, std::move(f));
+    auto on_pool(F&& f) {
+        return common::on_pool(pool->get_executor(), std::forward<F>(f));
     }
 
     // --- coroutines (engine_run.cpp) ---

@@ -1,7 +1,6 @@
 #include "labsync/engine/errc.hpp"
 #include "labsync/engine/engine_config.hpp"
 #include "labsync/engine/gate_finding.hpp"
-#include "labsync/engine/log.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -56,20 +55,6 @@ std::string_view to_string(transport_kind kind) noexcept {
             return "rsync_ssh";
         case transport_kind::rclone:
             return "rclone";
-    }
-    return "unknown";
-}
-
-std::string_view to_string(log_level level) noexcept {
-    switch (level) {
-        case log_level::debug:
-            return "debug";
-        case log_level::info:
-            return "info";
-        case log_level::warning:
-            return "warning";
-        case log_level::error:
-            return "error";
     }
     return "unknown";
 }

@@ -1,24 +1,27 @@
 #include "labsync/engine/external_check.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "labsync/transports/subprocess.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
 #include <cstring>
+#include <exception>
+#include <optional>
 
-extern char** environ;
+// GCC 12 false positive on Asio coroutine frames (GCC bug 109224), as in subprocess.cpp.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace asio = boost::asio;
 
 namespace labsync::engine {
 namespace {
 
-constexpr std::size_t max_stdout = 1u << 20;
-constexpr std::size_t max_stderr = 4096;
+// Per stream: stdout must hold the whole JSON answer; of stderr only the tail is quoted.
+constexpr std::size_t max_output = 1u << 20;
 
 gate_finding hard(std::string code, std::string message) {
     return {severity::hard, std::move(code), std::move(message), {}};
@@ -46,17 +49,25 @@ std::vector<gate_finding> interpret_external_run(const std::vector<std::string>&
         return {hard("external_crashed", fmt::format("validator '{}' was killed by signal {} ({}){}", program,
                                                      run.signal, ::strsignal(run.signal), tail(run.err)))};
     nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(run.out);
-    } catch (const nlohmann::json::exception& e) {
-        // Not only parse_error: a number too large for a double ("9E999") is out_of_range, and
-        // an escaping exception would take the gate (and its worker) down instead of blocking.
+    std::string not_json;
+    if (run.out_truncated) {
+        not_json = fmt::format("more than {} bytes", max_output);
+    } else {
+        try {
+            j = nlohmann::json::parse(run.out);
+        } catch (const nlohmann::json::exception& e) {
+            // Not only parse_error: a number too large for a double ("9E999") is out_of_range, and
+            // an escaping exception would take the gate (and its worker) down instead of blocking.
+            not_json = e.what();
+        }
+    }
+    if (!not_json.empty()) {
         if (run.exit_code != 0)
             return {hard("external_failed",
                          fmt::format("validator '{}' exited with status {} without JSON findings{}", program,
                                      run.exit_code, tail(run.err)))};
         return {hard("external_bad_output",
-                     fmt::format("validator '{}' printed output that is not JSON: {}", program, e.what()))};
+                     fmt::format("validator '{}' printed output that is not JSON: {}", program, not_json))};
     }
     const nlohmann::json* list = nullptr;
     if (j.is_array())
@@ -102,108 +113,59 @@ external_run run_external_command(const std::vector<std::string>& argv, const st
         run.start_error = "empty argv";
         return run;
     }
-    int out_pipe[2], err_pipe[2], exec_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 ||
-        ::pipe2(exec_pipe, O_CLOEXEC) != 0) {
-        run.start_error = fmt::format("pipe: {}", std::strerror(errno));
-        return run;
-    }
-    std::vector<std::string> args = argv;
-    args.push_back(run_path.string());
-    std::vector<char*> cargs;
-    for (auto& a : args) cargs.push_back(a.data());
-    cargs.push_back(nullptr);
-
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-        run.start_error = fmt::format("fork: {}", std::strerror(errno));
-        for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], exec_pipe[0], exec_pipe[1]})
-            ::close(fd);
-        return run;
-    }
-    if (pid == 0) {
-        ::setpgid(0, 0);
-        const int devnull = ::open("/dev/null", O_RDONLY);
-        if (devnull >= 0) ::dup2(devnull, 0);
-        ::dup2(out_pipe[1], 1);
-        ::dup2(err_pipe[1], 2);
-        ::execvp(cargs[0], cargs.data());
-        const int e = errno;
-        [[maybe_unused]] auto n = ::write(exec_pipe[1], &e, sizeof e);
-        ::_exit(127);
-    }
-    ::setpgid(pid, pid);
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    ::close(exec_pipe[1]);
-    int exec_errno = 0;
-    if (::read(exec_pipe[0], &exec_errno, sizeof exec_errno) == static_cast<ssize_t>(sizeof exec_errno)) {
-        ::close(exec_pipe[0]);
-        ::close(out_pipe[0]);
-        ::close(err_pipe[0]);
-        int status = 0;
-        ::waitpid(pid, &status, 0);
-        run.start_error = fmt::format("exec: {}", std::strerror(exec_errno));
-        return run;
-    }
-    ::close(exec_pipe[0]);
-    run.started = true;
-
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-    int open_fds = 2;
-    char buf[65536];
-    while (open_fds > 0) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            run.timed_out = true;
-            break;
-        }
-        const int r = ::poll(fds, 2, static_cast<int>(std::min<std::int64_t>(left.count(), 1'000'000)));
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        for (int i = 0; i < 2; ++i) {
-            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-            const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-            if (n <= 0) {
-                if (n < 0 && errno == EINTR) continue;
-                ::close(fds[i].fd);
-                fds[i].fd = -1;
-                --open_fds;
-                continue;
+    // The one launcher (transports::run_subprocess): own process group killed on timeout, an empty
+    // signal mask and default dispositions whatever the daemon blocked (SIGTERM, SIGHUP) or
+    // ignored, stdin from /dev/null. The validator keeps the daemon's environment.
+    transports::subprocess_options options;
+    options.argv = argv;
+    options.argv.push_back(run_path.string());
+    options.inherit_environment = true;
+    options.timeout = timeout;
+    options.capture_limit = max_output;
+    // Blocking by contract (the gate runs on the CPU pool): a private io_context on this thread.
+    asio::io_context io;
+    std::optional<transports::subprocess_result> done;
+    std::exception_ptr failure;
+    asio::co_spawn(io, transports::run_subprocess(std::move(options)),
+                   [&](std::exception_ptr e, transports::subprocess_result r) {
+                       failure = e;
+                       done = std::move(r);
+                   });
+    io.run();
+    if (failure || !done) {
+        run.start_error = "the launcher failed";
+        if (failure) {
+            try {
+                std::rethrow_exception(failure);
+            } catch (const std::exception& e) {
+                run.start_error = e.what();
+            } catch (...) {
             }
-            auto& target = i == 0 ? run.out : run.err;
-            target.append(buf, static_cast<std::size_t>(n));
-            if (i == 0 && target.size() > max_stdout) target.resize(max_stdout);
-            if (i == 1 && target.size() > 2 * max_stderr) target.erase(0, target.size() - max_stderr);
         }
-    }
-    for (auto& p : fds)
-        if (p.fd >= 0) ::close(p.fd);
-    int status = 0;
-    if (run.timed_out) {
-        ::kill(-pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
         return run;
     }
-    // The pipes closed; the program may still run (it closed its stdout): wait up to the deadline.
-    for (;;) {
-        const pid_t w = ::waitpid(pid, &status, WNOHANG);
-        if (w == pid) break;
-        if (w < 0 && errno != EINTR) break;
-        if (std::chrono::steady_clock::now() >= deadline) {
-            run.timed_out = true;
-            ::kill(-pid, SIGKILL);
-            ::waitpid(pid, &status, 0);
+    using outcome = transports::subprocess_result::outcome;
+    switch (done->status) {
+        case outcome::binary_missing:
+        case outcome::spawn_failed:
+            run.start_error = done->message;
             return run;
-        }
-        ::usleep(2000);
+        case outcome::timed_out:
+            run.started = true;
+            run.timed_out = true;
+            break;
+        case outcome::signaled:
+            run.started = true;
+            run.signal = done->signal;
+            break;
+        case outcome::exited:
+            run.started = true;
+            run.exit_code = done->exit_code;
+            break;
     }
-    if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) run.signal = WTERMSIG(status);
+    run.out = std::move(done->stdout_tail);
+    run.out_truncated = done->stdout_truncated;
+    run.err = std::move(done->stderr_tail);
     return run;
 }
 

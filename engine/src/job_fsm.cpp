@@ -1,5 +1,6 @@
 // The job lifecycle's decisions; see job_fsm.hpp. No I/O: every effect is an action for the driver.
 #include "labsync/engine/job_fsm.hpp"
+#include "labsync/engine/stored_error_kind.hpp"
 
 #include "labsync/verifier/errc.hpp"
 #include "labsync/verifier/manifest_diff.hpp"
@@ -315,8 +316,7 @@ job_action job_fsm::judge(const transports::remote_evidence& remote) {
 }
 
 job_action job_fsm::fail(const transport_result& result, bool counts_attempt) {
-    std::optional<error_kind> previous;
-    if (job_.last_error_kind) previous = transports::error_kind_from_string(*job_.last_error_kind);
+    const std::optional<error_kind> previous = stored_error_kind(job_);
     failure_attempts_ = job_.attempts + (counts_attempt ? 1 : 0);
     decision_ = ctx_.policy->decide(result.kind, std::max(failure_attempts_, 1), previous);
     failure_ = result;
@@ -325,7 +325,7 @@ job_action job_fsm::fail(const transport_result& result, bool counts_attempt) {
             fmt::format("{} (status {})", transports::to_string(result.kind), result.returncode);
     queue::transition_details d;
     d.attempts = counts_attempt ? queue::attempts_update::increment : queue::attempts_update::keep;
-    d.error = queue::error_info{std::string(transports::to_string(result.kind)), failure_.message};
+    d.error = stored_error(result.kind, failure_.message);
     d.message = fmt::format("{}: {}", decision_.reason, failure_.message);
     const auto level = decision_.action == retry_action::backoff ? log_level::warning : log_level::error;
     auto log = fmt::format("{}/{}: {}", job_.equipment, job_.run_id, d.message);

@@ -74,9 +74,9 @@ int main(int argc, char** argv) {
     std::condition_variable changed;
     std::map<std::string, labsync::queue::job_state> states;
     labsync::engine::engine_deps deps;
-    deps.log = [](labsync::engine::log_level level, std::string_view line) {
-        if (level >= labsync::engine::log_level::warning)
-            std::cerr << labsync::engine::to_string(level) << ": " << line << "\n";
+    deps.log = [](labsync::common::log_level level, std::string_view line) {
+        if (level >= labsync::common::log_level::warning)
+            std::cerr << labsync::common::to_string(level) << ": " << line << "\n";
     };
     deps.on_job_changed = [&](const labsync::queue::job& job) {
         std::lock_guard lock(mutex);

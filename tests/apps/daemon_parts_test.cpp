@@ -184,7 +184,7 @@ TEST_CASE("metrics text: jobs by state, bytes, retries, durations, disks", "[met
 
 TEST_CASE("log lines in text, journal and json shape", "[logging]") {
     auto at = std::chrono::system_clock::time_point{} + 1500ms;
-    using labsync::engine::log_level;
+    using labsync::common::log_level;
     CHECK(format_log_line(log_format::text, log_level::info, "hello", at) ==
           "1970-01-01T00:00:01.500Z info    hello");
     CHECK(format_log_line(log_format::journal, log_level::error, "bad", at) == "<3>bad");

@@ -111,8 +111,8 @@ public:
     engine_runner(engine::engine_config config, engine::engine_deps deps) {
         deps.on_job_changed = [this](const queue::job& j) { observer.on_change(j); };
         if (std::getenv("LABSYNC_TEST_LOG") && !deps.log)
-            deps.log = [](engine::log_level l, std::string_view m) {
-                std::fprintf(stderr, "[%s] %.*s\n", std::string(engine::to_string(l)).c_str(),
+            deps.log = [](common::log_level l, std::string_view m) {
+                std::fprintf(stderr, "[%s] %.*s\n", std::string(common::to_string(l)).c_str(),
                              static_cast<int>(m.size()), m.data());
             };
         engine_ = std::make_unique<engine::engine>(io_, std::move(config), std::move(deps));

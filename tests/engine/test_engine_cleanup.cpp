@@ -57,7 +57,7 @@ struct fixture {
         d.disk_space_of = [this](const fs::path&) {
             return engine::disk_space{free_space ? free_space() : free_bytes.load(), 1ull << 41};
         };
-        d.log = [this](engine::log_level, std::string_view m) {
+        d.log = [this](common::log_level, std::string_view m) {
             std::lock_guard lock(log_mutex);
             log_lines.emplace_back(m);
             logged.notify_all();
@@ -313,9 +313,9 @@ void check_local_change_refused(const std::string& run_id,
     auto logs = std::make_shared<std::vector<std::string>>();
     auto mutex = std::make_shared<std::mutex>();
     auto deps = f.deps();
-    deps.log = [logs, mutex](engine::log_level level, std::string_view text) {
+    deps.log = [logs, mutex](common::log_level level, std::string_view text) {
         std::lock_guard lock(*mutex);
-        logs->push_back(std::string(engine::to_string(level)) + ": " + std::string(text));
+        logs->push_back(std::string(common::to_string(level)) + ": " + std::string(text));
     };
     engine_runner e(f.config(std::chrono::hours(1)), std::move(deps));
     REQUIRE_FALSE(e.open());

@@ -64,9 +64,9 @@ struct log_capture {
     std::condition_variable cv;
     std::vector<std::string> lines;
 
-    void add(engine::log_level level, std::string_view text) {
+    void add(common::log_level level, std::string_view text) {
         std::lock_guard lock(mutex);
-        lines.push_back(std::string(engine::to_string(level)) + ": " + std::string(text));
+        lines.push_back(std::string(common::to_string(level)) + ": " + std::string(text));
         cv.notify_all();
     }
     bool wait_for(std::string_view needle, std::chrono::milliseconds timeout) {
@@ -110,7 +110,7 @@ TEST_CASE(
         disk_full_seen.wait();
         return verifier::build_manifest(run, options);
     };
-    deps.log = [logs](engine::log_level level, std::string_view text) { logs->add(level, text); };
+    deps.log = [logs](common::log_level level, std::string_view text) { logs->add(level, text); };
 
     test::write_file(dir / "runs/run-1/data.bin", "payload");
     test::write_file(dir / "runs/run-1/done.marker", "");

@@ -4,14 +4,13 @@
 #pragma once
 
 #include "labsync/common/ids.hpp"
+#include "labsync/common/on_pool.hpp"
 #include "labsync/transports/transport.hpp"
 #include "labsync/verifier/manifest_builder.hpp"
 #include "labsync/verifier/manifest_diff.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <filesystem>
 #include <optional>
@@ -50,12 +49,8 @@ inline boost::asio::awaitable<transport_result> judge_against_local(const push_r
     std::optional<verifier::manifest> built;
     const verifier::manifest* local = request.local_manifest;
     if (!local) {
-        auto result = co_await boost::asio::co_spawn(
-            cpu,
-            [path = request.run_path]() -> boost::asio::awaitable<verifier::build_result> {
-                co_return verifier::build_manifest(path);
-            },
-            boost::asio::use_awaitable);
+        auto hash_local = [&request] { return verifier::build_manifest(request.run_path); };
+        auto result = co_await common::on_pool(cpu, hash_local);
         if (!result.ok())
             co_return transport_result::failure(error_kind::local_file_vanished,
                                                 "cannot hash the local run " + request.run_path.string() +

@@ -4,11 +4,9 @@
 
 #include "http_put_client.hpp"
 #include "labsync/common/ids.hpp"
+#include "labsync/common/on_pool.hpp"
 #include "labsync/transports/http_status.hpp"
 
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fcntl.h>
@@ -30,34 +28,6 @@ namespace fs = std::filesystem;
 
 namespace labsync::transports {
 namespace {
-
-// Runs `f` on the CPU pool and resumes the awaiting coroutine on its own executor with the
-// result. Plain callbacks rather than a coroutine lambda: GCC 12 destroys by-value closure
-// parameters of coroutines twice.
-// `f` is taken by reference and must live in the awaiting frame: GCC 12 also double-destroys
-// non-trivial temporaries inside a co_await full-expression.
-template <class F>
-auto on_pool(asio::any_io_executor pool, F& f) {
-    using result = std::invoke_result_t<F>;
-    return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, result)>(
-        [pool](auto handler, F* fn) {
-            asio::post(pool, [handler = std::move(handler), fn]() mutable {
-                std::exception_ptr error;
-                result value{};
-                try {
-                    value = (*fn)();
-                } catch (...) {
-                    error = std::current_exception();
-                }
-                auto home = asio::get_associated_executor(handler);
-                asio::dispatch(home,
-                               [handler = std::move(handler), error, value = std::move(value)]() mutable {
-                                   std::move(handler)(error, std::move(value));
-                               });
-            });
-        },
-        asio::use_awaitable, &f);
-}
 
 struct fd_guard {
     int fd = -1;
@@ -147,7 +117,7 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
         return prepare_outbox(ops_, request.run_path, out, config_.zstd_level, request.local_manifest,
                               request.on_pack_progress);
     };
-    outbox_outcome prepared = co_await on_pool(cpu_, pack_job);
+    outbox_outcome prepared = co_await common::on_pool(cpu_, pack_job);
     if (!prepared.status.ok) co_return push_result::failed(std::move(prepared.status));
 
     detail::header_list headers{{"X-Content-SHA256", prepared.sha256_hex}};
@@ -239,7 +209,7 @@ asio::awaitable<probe_result> http_put::probe(const push_request& request) {
     std::optional<std::uint64_t> size;
     if (request.local_manifest) size = request.local_manifest->total_bytes();
     const auto response_timeout = stored_read_timeout(config_.io_timeout, size);
-    const std::string verify_target = target + "?verify=1";  // named: see on_pool about GCC 12
+    const std::string verify_target = target + "?verify=1";  // named: see common/on_pool.hpp about GCC 12
     auto x = co_await client_->get(verify_target, headers, response_timeout);
     if (!x.completed) {
         out.status =

@@ -55,10 +55,19 @@ bool executable_file(const fs::path& p) {
 
 std::vector<std::string> build_environment(const subprocess_options& options, const std::string& path) {
     std::map<std::string, std::string> env;
+    if (options.inherit_environment) {
+        for (char** e = environ; e && *e; ++e) {
+            const std::string_view entry(*e);
+            const auto eq = entry.find('=');
+            if (eq != std::string_view::npos && eq > 0)
+                env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+        }
+    } else {
+        const char* home = std::getenv("HOME");
+        env["HOME"] = home && *home ? home : "/";
+        env["LANG"] = "C";
+    }
     env["PATH"] = path;
-    const char* home = std::getenv("HOME");
-    env["HOME"] = home && *home ? home : "/";
-    env["LANG"] = "C";
     for (const auto& [k, v] : options.env) env[k] = v;
     std::vector<std::string> out;
     out.reserve(env.size());

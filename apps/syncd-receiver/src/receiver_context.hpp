@@ -2,7 +2,7 @@
 // State shared by the listener and every connection. Threading model: `io` is run by
 // config.io_threads threads and only moves bytes; each connection lives on its own strand.
 // `disk` (an asio::thread_pool) does every blocking store call: hashing, writes, fsync, link,
-// statvfs, sidecar reads. Results come back to the connection's strand through co_spawn.
+// statvfs, sidecar reads. Results come back to the connection's strand through common::on_pool.
 // A verify request re-reads a whole stored archive: `verify_slots` (a channel whose capacity is
 // the limit, one message per re-hash in progress) bounds how many do so at once, so uploads
 // always keep disk threads.

@@ -5,6 +5,7 @@
 #include "labsync/receiver/put_decision.hpp"
 #include "labsync/receiver/request_rules.hpp"
 #include "labsync/receiver/verify_answer.hpp"
+#include "labsync/common/on_pool.hpp"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -40,9 +41,7 @@ using response = http::response<http::string_body>;
 // Runs `f` on the disk pool and resumes the caller on its own strand.
 template <class F>
 auto on_disk(receiver_context& ctx, F f) {
-    using result = decltype(f());
-    return asio::co_spawn(
-        ctx.disk, [f = std::move(f)]() mutable -> awaitable<result> { co_return f(); }, asio::use_awaitable);
+    return labsync::common::on_pool(ctx.disk.get_executor(), std::move(f));
 }
 
 response make_response(http::status status, unsigned version, std::string body, bool keep_alive,

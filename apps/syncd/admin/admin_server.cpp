@@ -98,7 +98,7 @@ std::string user_name_of(uid_t uid) {
 struct admin_server::impl {
     using protocol = boost::asio::local::stream_protocol;
 
-    impl(handler on_request, engine::log_fn log, boost::asio::thread_pool& handlers, side_limits limits)
+    impl(handler on_request, common::log_fn log, boost::asio::thread_pool& handlers, side_limits limits)
         : on_request(std::move(on_request)),
           log(std::move(log)),
           handlers(handlers),
@@ -109,7 +109,7 @@ struct admin_server::impl {
     admin_response answer(const std::string& line, const admin_peer& peer);
 
     handler on_request;
-    engine::log_fn log;
+    common::log_fn log;
     boost::asio::thread_pool& handlers;
     side_limits limits;
     side_io::loop loop;
@@ -118,7 +118,7 @@ struct admin_server::impl {
     fs::path path;
 };
 
-admin_server::admin_server(handler on_request, engine::log_fn log, boost::asio::thread_pool& handlers,
+admin_server::admin_server(handler on_request, common::log_fn log, boost::asio::thread_pool& handlers,
                            side_limits limits)
     : impl_(std::make_unique<impl>(std::move(on_request), std::move(log), handlers, limits)) {}
 
@@ -253,7 +253,7 @@ admin_response admin_server::impl::answer(const std::string& line, const admin_p
     try {
         return on_request(*request, peer);
     } catch (const std::exception& e) {
-        if (log) log(engine::log_level::error, fmt::format("admin {}: {}", to_string(request->op), e.what()));
+        if (log) log(common::log_level::error, fmt::format("admin {}: {}", to_string(request->op), e.what()));
         return admin_error("internal", e.what());
     }
 }

@@ -7,7 +7,7 @@
 
 #include "admin/admin_protocol.hpp"
 #include "daemon/side_limits.hpp"
-#include "labsync/engine/log.hpp"
+#include "labsync/common/log.hpp"
 
 #include <sys/types.h>
 
@@ -44,7 +44,7 @@ public:
                                                 .max_connections = 64};
 
     // `handlers` runs on_request (it may block on the engine); it must outlive the server.
-    admin_server(handler on_request, engine::log_fn log, boost::asio::thread_pool& handlers,
+    admin_server(handler on_request, common::log_fn log, boost::asio::thread_pool& handlers,
                  side_limits limits = request_limits);
     ~admin_server();  // stop()s
     admin_server(const admin_server&) = delete;

@@ -67,7 +67,7 @@ private:
     run_options options_;
     daemon_config config_;  // main thread
     std::shared_ptr<spdlog::logger> logger_;
-    engine::log_fn log_ = engine_log_to(logger_);
+    common::log_fn log_ = engine_log_to(logger_);
     asio::io_context io_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
     std::thread io_thread_;
@@ -106,7 +106,7 @@ std::string daemon::open_servers() {
 
 admin_response daemon::on_admin(const admin_request& request, const admin_peer& peer) {
     if (request.op != admin_op::status && request.op != admin_op::list && request.op != admin_op::show)
-        log_(engine::log_level::info, fmt::format("admin: {} from {} (uid {}, pid {})",
+        log_(common::log_level::info, fmt::format("admin: {} from {} (uid {}, pid {})",
                                                   encode_request(request), peer.user, peer.uid, peer.pid));
     return host_.with([&](engine::engine* eng, const engine::engine_config& config) {
         admin_context context;
@@ -121,20 +121,20 @@ admin_response daemon::on_admin(const admin_request& request, const admin_peer& 
 }
 
 bool daemon::reload() {
-    log_(engine::log_level::info, fmt::format("SIGHUP: reloading {}", options_.config_path.string()));
+    log_(common::log_level::info, fmt::format("SIGHUP: reloading {}", options_.config_path.string()));
     load_result next = load_and_validate(options_.config_path);
     if (!next.ok()) {
-        for (const auto& e : next.errors) log_(engine::log_level::error, "reload refused: " + e.to_string());
+        for (const auto& e : next.errors) log_(common::log_level::error, "reload refused: " + e.to_string());
         health_.metrics().on_config_reload(false);
         notifier_.status(fmt::format("reload refused ({} errors), running the previous configuration",
                                      next.errors.size()));
         return true;
     }
-    for (const auto& w : next.warnings) log_(engine::log_level::warning, w.to_string());
+    for (const auto& w : next.warnings) log_(common::log_level::warning, w.to_string());
     const auto& old_d = config_.daemon;
     const auto& new_d = next.config.daemon;
     if (next.config.engine.state_dir != config_.engine.state_dir) {
-        log_(engine::log_level::error,
+        log_(common::log_level::error,
              "reload refused: state_dir cannot change while running (restart syncd)");
         health_.metrics().on_config_reload(false);
         return true;
@@ -142,17 +142,17 @@ bool daemon::reload() {
     if (new_d.admin_socket != old_d.admin_socket || new_d.metrics_listen != old_d.metrics_listen ||
         new_d.admin_socket_group != old_d.admin_socket_group ||
         new_d.admin_socket_mode != old_d.admin_socket_mode)
-        log_(engine::log_level::warning,
+        log_(common::log_level::warning,
              "reload: admin socket and metrics settings apply at the next restart");
     notifier_.reloading();
     // The store's owner lock allows one engine at a time: the old one checkpoints first.
     if (!host_.stop(config_.daemon.shutdown_grace)) return false;
     if (auto err = start_engine(next.config.engine)) {
-        log_(engine::log_level::error,
+        log_(common::log_level::error,
              fmt::format("reload refused: {}; restarting the previous configuration", err.message));
         health_.metrics().on_config_reload(false);
         if (auto again = start_engine(config_.engine))
-            log_(engine::log_level::error,
+            log_(common::log_level::error,
                  fmt::format("previous configuration failed too: {}", again.message));
         notifier_.reloaded("reload refused, running the previous configuration");
         return true;
@@ -165,7 +165,7 @@ bool daemon::reload() {
     health_.set_stall(new_d.watchdog_stall);
     health_.metrics().on_config_reload(true);
     notifier_.reloaded("reloaded");
-    log_(engine::log_level::info, fmt::format("reloaded: {} equipment", config_.engine.equipment.size()));
+    log_(common::log_level::info, fmt::format("reloaded: {} equipment", config_.engine.equipment.size()));
     return true;
 }
 
@@ -237,7 +237,7 @@ int daemon::run() {
                 metrics_ ? metrics_->bound_address().c_str() : "off");
     std::fflush(stdout);
     auto reason = wait_for_stop();
-    if (!reason.why.empty()) log_(engine::log_level::error, reason.why);
+    if (!reason.why.empty()) log_(common::log_level::error, reason.why);
     return shut_down(reason.code);
 }
 

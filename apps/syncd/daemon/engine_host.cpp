@@ -24,7 +24,7 @@ engine::engine_error engine_host::start(const engine::engine_config& config, eng
                 std::rethrow_exception(e);
             } catch (const std::exception& ex) {
                 if (log)
-                    log(engine::log_level::error,
+                    log(common::log_level::error,
                         fmt::format("engine stopped with an exception: {}", ex.what()));
             }
         }

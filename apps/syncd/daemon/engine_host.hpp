@@ -18,7 +18,7 @@ namespace labsync::apps {
 
 class engine_host {
 public:
-    engine_host(boost::asio::io_context& io, engine::log_fn log) : io_(io), log_(std::move(log)) {}
+    engine_host(boost::asio::io_context& io, common::log_fn log) : io_(io), log_(std::move(log)) {}
 
     // Opens an engine for `config`, calls opened(engine) (before the engine runs: what it posts to
     // the io_context comes first) and spawns it on the io_context. The engine's error when it
@@ -46,7 +46,7 @@ public:
 
 private:
     boost::asio::io_context& io_;
-    engine::log_fn log_;
+    common::log_fn log_;
     std::mutex mutex_;  // guards engine_ and config_
     std::unique_ptr<engine::engine> engine_;
     engine::engine_config config_;

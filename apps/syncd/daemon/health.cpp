@@ -20,7 +20,7 @@ bool configured(const engine::engine_config& config, const std::string& equipmen
 
 }  // namespace
 
-health::health(boost::asio::io_context& io, engine_host& host, systemd_notifier& notifier, engine::log_fn log,
+health::health(boost::asio::io_context& io, engine_host& host, systemd_notifier& notifier, common::log_fn log,
                std::chrono::milliseconds stall)
     : io_(io),
       host_(host),
@@ -137,14 +137,14 @@ void health::on_tick() {
     bool was_stalled = state_.stalled.exchange(stalled.has_value());
     if (stalled) {
         if (!was_stalled && log_)
-            log_(engine::log_level::error,
+            log_(common::log_level::error,
                  fmt::format(
                      "active jobs made no progress for {} s (watchdog_stall {} s): withholding WATCHDOG=1 "
                      "so systemd restarts syncd",
                      stalled->count() / 1000, stall_.count() / 1000));
     } else {
         if (was_stalled && log_)
-            log_(engine::log_level::info, "jobs are moving again; watchdog pings resumed");
+            log_(common::log_level::info, "jobs are moving again; watchdog pings resumed");
         if (ready_) notifier_.watchdog();
     }
     if (ready_ && now - last_status_at_ >= std::chrono::seconds(2)) {

@@ -22,7 +22,7 @@ namespace labsync::apps {
 
 class health {
 public:
-    health(boost::asio::io_context& io, engine_host& host, systemd_notifier& notifier, engine::log_fn log,
+    health(boost::asio::io_context& io, engine_host& host, systemd_notifier& notifier, common::log_fn log,
            std::chrono::milliseconds stall);
 
     // Sets the engine's on_job_changed / on_progress to feed the watchdog, metrics and progress.
@@ -53,7 +53,7 @@ private:
     boost::asio::io_context& io_;
     engine_host& host_;
     systemd_notifier& notifier_;
-    engine::log_fn log_;
+    common::log_fn log_;
     boost::asio::steady_timer tick_timer_;
     std::chrono::milliseconds tick_interval_{1000};
     std::chrono::milliseconds stall_;  // io thread

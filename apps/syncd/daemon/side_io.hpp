@@ -6,7 +6,7 @@
 // calls, store reads, rendering) runs on the daemon's handler pool so that one slow request never
 // holds up the others.
 
-#include "labsync/engine/log.hpp"
+#include "labsync/common/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -117,13 +117,13 @@ asio::awaitable<std::invoke_result_t<F>> on_pool(asio::thread_pool& pool, F fn) 
 // coroutine) while fewer than the cap are open; a connection over the cap is closed at once.
 template <class Acceptor, class Socket, class Serve>
 asio::awaitable<void> accept_loop(Acceptor& acceptor, connections<Socket>& live, Serve serve,
-                                  const engine::log_fn& log, const char* what) {
+                                  const common::log_fn& log, const char* what) {
     while (acceptor.is_open()) {
         auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
         if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
         if (ec) {
             // Out of descriptors or similar: say so and give the system a moment.
-            if (log) log(engine::log_level::warning, fmt::format("{}: accept: {}", what, ec.message()));
+            if (log) log(common::log_level::warning, fmt::format("{}: accept: {}", what, ec.message()));
             asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(100));
             co_await pause.async_wait(use_tuple);
             continue;
@@ -135,7 +135,7 @@ asio::awaitable<void> accept_loop(Acceptor& acceptor, connections<Socket>& live,
             try {
                 std::rethrow_exception(e);
             } catch (const std::exception& ex) {
-                log(engine::log_level::error, fmt::format("{} connection: {}", what, ex.what()));
+                log(common::log_level::error, fmt::format("{} connection: {}", what, ex.what()));
             }
         });
     }

@@ -24,7 +24,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct metrics_http::impl {
-    impl(render_fn render, engine::log_fn log, asio::thread_pool& handlers, side_limits limits)
+    impl(render_fn render, common::log_fn log, asio::thread_pool& handlers, side_limits limits)
         : render(std::move(render)),
           log(std::move(log)),
           handlers(handlers),
@@ -34,7 +34,7 @@ struct metrics_http::impl {
     asio::awaitable<void> serve(tcp::socket socket);
 
     render_fn render;
-    engine::log_fn log;
+    common::log_fn log;
     asio::thread_pool& handlers;
     side_limits limits;
     side_io::loop loop;
@@ -44,7 +44,7 @@ struct metrics_http::impl {
     std::uint16_t port = 0;
 };
 
-metrics_http::metrics_http(render_fn render, engine::log_fn log, asio::thread_pool& handlers,
+metrics_http::metrics_http(render_fn render, common::log_fn log, asio::thread_pool& handlers,
                            side_limits limits)
     : impl_(std::make_unique<impl>(std::move(render), std::move(log), handlers, limits)) {}
 

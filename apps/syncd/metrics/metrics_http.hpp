@@ -6,7 +6,7 @@
 // daemon free of another Beast translation unit.
 
 #include "daemon/side_limits.hpp"
-#include "labsync/engine/log.hpp"
+#include "labsync/common/log.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -31,7 +31,7 @@ public:
                                                .max_connections = 64};
 
     // `handlers` runs render (it reads the job store); it must outlive the server.
-    metrics_http(render_fn render, engine::log_fn log, boost::asio::thread_pool& handlers,
+    metrics_http(render_fn render, common::log_fn log, boost::asio::thread_pool& handlers,
                  side_limits limits = scrape_limits);
     ~metrics_http();
     metrics_http(const metrics_http&) = delete;

@@ -12,10 +12,10 @@
 // wake-up to the I/O context. enqueue() runs the gate on the calling thread (it walks the run);
 // from the I/O thread use async_enqueue(), which runs the gate on the thread pool.
 
+#include "labsync/common/log.hpp"
 #include "labsync/engine/engine_config.hpp"
 #include "labsync/engine/errc.hpp"
 #include "labsync/engine/gate_finding.hpp"
-#include "labsync/engine/log.hpp"
 #include "labsync/queue/job.hpp"
 #include "labsync/queue/job_store.hpp"
 #include "labsync/transports/transport.hpp"
@@ -39,6 +39,10 @@ class thread_pool;
 }  // namespace boost::asio
 
 namespace labsync::engine {
+
+// The engine logs through the common logging interface (labsync/common/log.hpp).
+using common::log_fn;
+using common::log_level;
 
 // What a transport factory gets to build the driver of one equipment.
 struct transport_context {

@@ -22,15 +22,18 @@ struct external_run {
     bool timed_out = false;
     int exit_code = -1;  // -1 when killed by a signal
     int signal = 0;
-    std::string out;  // stdout (capped at 1 MiB)
-    std::string err;  // stderr tail (capped at 4 KiB)
+    std::string out;             // stdout (up to 1 MiB)
+    bool out_truncated = false;  // stdout was longer: bad output
+    std::string err;             // stderr tail (up to 1 MiB; messages quote its last 300 bytes)
 };
 
 // Pure: turns what the program did into findings.
 std::vector<gate_finding> interpret_external_run(const std::vector<std::string>& argv,
                                                  const external_run& run, std::chrono::milliseconds timeout);
 
-// Blocking: runs argv + run_path, kills it (SIGKILL, whole process group) after `timeout`.
+// Blocking: runs argv + run_path through transports::run_subprocess (own process group, empty
+// signal mask, default dispositions, the daemon's environment), kills the whole process group
+// (SIGKILL) after `timeout`.
 external_run run_external_command(const std::vector<std::string>& argv, const std::filesystem::path& run_path,
                                   std::chrono::milliseconds timeout);
 

@@ -25,7 +25,7 @@
 // committed state and is replayed by the next open().
 
 #include "labsync/engine/cleanup_decision.hpp"
-#include "labsync/engine/log.hpp"
+#include "labsync/common/log.hpp"
 #include "labsync/engine/retry_policy.hpp"
 #include "labsync/engine/run_files.hpp"
 #include "labsync/queue/job_store.hpp"

@@ -1,15 +1,20 @@
 #pragma once
 // The uniform failure classification of every transport (SPEC §6). The retry policy (engine)
 // decides what each kind means; transports only classify.
+//
+// error_kind is also the transports module's errc (like queue::errc, engine::errc): a
+// std::error_code of category "labsync.transports" converts from it, none (0) being success.
+// The values are fixed; the job store keeps the names (see engine/stored_error_kind.hpp).
 
 #include <optional>
 #include <string_view>
+#include <system_error>
 
 namespace labsync::transports {
 
 enum class error_kind {
-    none,                 // success
-    network,              // refused, reset, timeout, 5xx, 507: retry with backoff
+    none = 0,             // success
+    network = 1,          // refused, reset, timeout, 5xx, 507: retry with backoff
     auth,                 // 401/403, ssh "Permission denied", host key failures: terminal
     hash_mismatch,        // remote bytes differ from ours: one immediate retry, then failed
     local_file_vanished,  // a local file went away or changed while shipping: terminal
@@ -21,7 +26,15 @@ enum class error_kind {
     unknown,              // anything unclassified: retry with backoff
 };
 
+// The one table of kind names ("network", "hash_mismatch", ...).
 std::string_view to_string(error_kind kind) noexcept;
 std::optional<error_kind> error_kind_from_string(std::string_view text) noexcept;
 
+using errc = error_kind;
+const std::error_category& transports_category() noexcept;
+std::error_code make_error_code(error_kind kind) noexcept;
+
 }  // namespace labsync::transports
+
+template <>
+struct std::is_error_code_enum<labsync::transports::error_kind> : std::true_type {};

@@ -5,8 +5,10 @@
 // the child's whole process group, and bounded capture of stdout/stderr (the tails) with optional
 // line callbacks for progress parsing.
 //
-// Implementation: posix_spawn with POSIX_SPAWN_SETPGROUP (the child leads its own process group)
-// and a pidfd for the exit, all driven by asio::posix::stream_descriptor; Asio stays in the .cpp.
+// Implementation: posix_spawn with POSIX_SPAWN_SETPGROUP (the child leads its own process group),
+// an empty signal mask and default signal dispositions in the child (whatever the daemon blocks or
+// ignores), and a pidfd for the exit, all driven by asio::posix::stream_descriptor; Asio stays in
+// the .cpp. The one way labsync starts a program (drivers and the gate's external validator).
 
 #include "labsync/transports/subprocess_capture.hpp"
 
@@ -30,6 +32,9 @@ struct subprocess_options {
     std::string path_env;
     // Added to the minimal environment (PATH, HOME, LANG=C), replacing entries of the same name.
     std::map<std::string, std::string> env;
+    // Start from this process's whole environment (PATH replaced by the lookup PATH) instead of
+    // the minimal one: for programs the operator configures (the gate's external validator).
+    bool inherit_environment = false;
     std::optional<std::filesystem::path> cwd;
     std::chrono::milliseconds timeout{0};   // 0 = no timeout
     std::size_t capture_limit = 64 * 1024;  // per stream, the tail is kept
