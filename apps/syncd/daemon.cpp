@@ -5,7 +5,7 @@
 #include "admin_dispatch.hpp"
 #include "admin_server.hpp"
 #include "commands.hpp"
-#include "config_loader.hpp"
+#include "daemon_config.hpp"
 #include "daemon_state.hpp"
 #include "logging.hpp"
 #include "metrics_http.hpp"

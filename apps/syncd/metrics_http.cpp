@@ -3,7 +3,7 @@
 
 #include "accept_loop.hpp"
 
-#include "config_values.hpp"
+#include "daemon_config.hpp"
 
 #include <fmt/format.h>
 

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace labsync::apps {
+namespace labsync::config {
 
 enum class log_format { auto_detect, text, journal, json };
 
@@ -47,4 +47,4 @@ struct config_error {
     std::string to_string() const;  // "FILE:LINE:COL: KEY: MESSAGE"
 };
 
-}  // namespace labsync::apps
+}  // namespace labsync::config
