@@ -64,8 +64,10 @@ engine_error validate(const engine_config& c) {
         if (e.watermark.min_free_percent < 0 || e.watermark.min_free_percent > 100)
             return bad(where + ".watermark.min_free_percent: must be within 0..100");
         if (!bandwidth_timetable::parse(e.bandwidth, &te)) return bad(where + ".bandwidth: " + te.message);
-        if (e.transport.kind == transport_kind::http_put && e.transport.http_put.url.empty())
-            return bad(where + ".transport.http_put.url: must be set");
+        const auto problems = std::visit([](const auto& t) { return t.validate(); }, e.transport);
+        if (!problems.empty())
+            return bad(fmt::format("{}.transport ({}): {}", where, to_string(kind_of(e.transport)),
+                                   transports::describe(problems)));
     }
     return {};
 }
@@ -130,7 +132,7 @@ engine_error engine::open() {
         if (!rt.transport)
             return make_error(errc::invalid_config,
                               fmt::format("equipment {}: transport {} cannot be created: {}", e.name,
-                                          to_string(e.transport.kind), why));
+                                          to_string(kind_of(e.transport)), why));
         std::filesystem::create_directories(e.runs_root, ec);
     }
     const auto& replay = m.store->replayed();

@@ -65,9 +65,8 @@ int main(int argc, char** argv) {
     scope.settle = std::chrono::seconds(0);     // the marker is written last: the run is complete
     scope.retention = std::chrono::seconds(0);  // free the disk as soon as the copy is proven
     scope.gate.meta_json_required = true;
-    scope.transport.kind = labsync::engine::transport_kind::http_put;
-    scope.transport.http_put.url = url;
-    if (argc > 4) scope.transport.http_put.token_file = argv[4];
+    std::get<labsync::transports::http_put_config>(scope.transport).url = url;
+    if (argc > 4) std::get<labsync::transports::http_put_config>(scope.transport).token_file = argv[4];
     config.equipment.push_back(scope);
 
     std::mutex mutex;

@@ -36,6 +36,9 @@ runs_root = "{d}/runs-seq"
 [equipment.seq.transport]
 kind = "rsync_ssh"
 host = "127.0.0.1"
+user = "labsync"
+key_file = "{d}/id"
+known_hosts = "{d}/known_hosts"
 remote_dir = "/x"
 rsync_binary = "/nonexistent/rsync"
 [equipment.det]
@@ -43,6 +46,7 @@ runs_root = "{d}/runs-det"
 [equipment.det.transport]
 kind = "rclone"
 remote = "x:y"
+config_file = "{d}/rclone.conf"
 rclone_binary = "/nonexistent/rclone"
 )",
                            fmt::arg("d", t.path().string()), fmt::arg("port", closed_port)));
@@ -75,7 +79,7 @@ rclone_binary = "/nonexistent/rclone"
     write_file(t / "nostate.toml",
                fmt::format("[global]\nstate_dir = \"{d}/file/state\"\n[equipment.a]\nruns_root = "
                            "\"{d}\"\n[equipment.a.transport]\nkind = \"rclone\"\nremote = \"x:y\"\n"
-                           "rclone_binary = \"/bin/true\"\n",
+                           "config_file = \"{d}/rclone.conf\"\nrclone_binary = \"/bin/true\"\n",
                            fmt::arg("d", t.path().string())));
     auto ns = run_process({LABSYNC_SYNCD, "doctor", "--config", (t / "nostate.toml").string(), "--json"});
     CHECK(ns.exit_code == 1);

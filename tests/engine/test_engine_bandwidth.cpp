@@ -129,9 +129,9 @@ TEST_CASE("budget: two equipment x two rclone jobs share one global limit", "[en
     const auto dest = t.dir / "store";
     fs::create_directories(dest);
     engine_runner r(t.config([&](engine::equipment_config& e) {
-        e.transport.kind = engine::transport_kind::rclone;
-        e.transport.rclone.remote = "store:" + dest.string();
-        e.transport.rclone.config_file = t.dir / "rclone.conf";
+        auto& rclone = e.transport.emplace<transports::rclone_config>();
+        rclone.remote = "store:" + dest.string();
+        rclone.config_file = t.dir / "rclone.conf";
     }),
                     t.progress.deps());
     REQUIRE_FALSE(r.open());
@@ -147,14 +147,13 @@ TEST_CASE("budget: two equipment x two rsync jobs share one global limit", "[eng
     budget_case t;
     const auto dest = sshd.make_dest("budget");
     engine_runner r(t.config([&](engine::equipment_config& e) {
-        e.transport.kind = engine::transport_kind::rsync_ssh;
-        auto& p = e.transport.rsync_ssh;
+        auto& p = e.transport.emplace<transports::rsync_ssh_config>();
         p.host = sshd.host();
         p.port = sshd.port();
         p.user = sshd.user();
-        p.key_file = sshd.client_key();
+        p.identity_file = sshd.client_key();
         p.known_hosts = sshd.known_hosts();
-        p.remote_dir = dest.string();
+        p.dest = dest.string();
     }),
                     t.progress.deps());
     REQUIRE_FALSE(r.open());

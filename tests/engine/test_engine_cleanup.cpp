@@ -47,7 +47,7 @@ struct fixture {
         e.watch = false;
         e.retention = retention;
         e.watermark.min_free_bytes = 1ull << 30;
-        e.transport.http_put.url = "http://127.0.0.1:1";
+        std::get<transports::http_put_config>(e.transport).url = "http://127.0.0.1:1";
         c.equipment.push_back(e);
         return c;
     }

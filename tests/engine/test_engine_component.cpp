@@ -40,8 +40,7 @@ struct fixture {
         e.settle = 0s;
         e.watch = false;
         e.cleanup_enabled = false;
-        e.transport.kind = engine::transport_kind::http_put;
-        e.transport.http_put.url = "http://127.0.0.1:1";
+        std::get<transports::http_put_config>(e.transport).url = "http://127.0.0.1:1";
         c.equipment.push_back(e);
         return c;
     }

@@ -37,10 +37,10 @@ struct fixture {
             e.watch = false;
             e.retention = 0s;
             e.max_parallel = 2;
-            e.transport.http_put.url = url;
-            e.transport.http_put.token_file = dir / "token";
-            e.transport.http_put.io_timeout = 10s;
-            e.transport.http_put.connect_timeout = 2s;
+            std::get<transports::http_put_config>(e.transport).url = url;
+            std::get<transports::http_put_config>(e.transport).token_file = dir / "token";
+            std::get<transports::http_put_config>(e.transport).io_timeout = 10s;
+            std::get<transports::http_put_config>(e.transport).connect_timeout = 2s;
             c.equipment.push_back(e);
         }
         return c;
@@ -124,7 +124,8 @@ TEST_CASE("integration: receiver answers 412 (commit not allowed) - quarantine",
     test::receiver_fixture rx(o);
     fixture f;
     auto cfg = f.config(rx.url(), {"lab-a"});
-    cfg.equipment[0].transport.http_put.code_commit = "fedcba9876543210fedcba9876543210fedcba98";
+    std::get<transports::http_put_config>(cfg.equipment[0].transport).code_commit =
+        "fedcba9876543210fedcba9876543210fedcba98";
     engine_runner r(cfg, {});
     REQUIRE_FALSE(r.open());
     r.start();
@@ -288,14 +289,14 @@ TEST_CASE("integration: rsync_ssh - a byte flipped in the remote copy after veri
     auto cfg = f.config("http://127.0.0.1:1", {"lab-a"});
     auto& e = cfg.equipment[0];
     e.retention = std::chrono::hours(1);
-    e.transport.kind = engine::transport_kind::rsync_ssh;
-    e.transport.rsync_ssh.host = sshd.host();
-    e.transport.rsync_ssh.port = sshd.port();
-    e.transport.rsync_ssh.user = sshd.user();
-    e.transport.rsync_ssh.key_file = sshd.client_key();
-    e.transport.rsync_ssh.known_hosts = sshd.known_hosts();
+    auto& rsync = e.transport.emplace<transports::rsync_ssh_config>();
+    rsync.host = sshd.host();
+    rsync.port = sshd.port();
+    rsync.user = sshd.user();
+    rsync.identity_file = sshd.client_key();
+    rsync.known_hosts = sshd.known_hosts();
     const auto dest = sshd.make_dest("engine-flip");
-    e.transport.rsync_ssh.remote_dir = dest.string();
+    rsync.dest = dest.string();
     auto clock = std::make_shared<test::manual_clock>();
     engine::engine_deps deps;
     deps.clock = [clock] { return clock->now(); };

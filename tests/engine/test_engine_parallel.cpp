@@ -27,7 +27,7 @@ struct fixture {
         e.watch = false;
         e.cleanup_enabled = false;
         e.max_parallel = max_parallel;
-        e.transport.http_put.url = "http://127.0.0.1:1";
+        std::get<transports::http_put_config>(e.transport).url = "http://127.0.0.1:1";
         return e;
     }
     engine::engine_config config(int global, std::vector<engine::equipment_config> equipment) {

@@ -98,7 +98,7 @@ TEST_CASE(
     e.settle = 0s;
     e.watch = false;
     e.retention = std::chrono::hours(1);
-    e.transport.http_put.url = "http://127.0.0.1:1";
+    std::get<transports::http_put_config>(e.transport).url = "http://127.0.0.1:1";
     cfg.equipment.push_back(e);
 
     // The manifest build (the job is `running` by then) waits until the disk is full.

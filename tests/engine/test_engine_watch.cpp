@@ -33,7 +33,7 @@ struct fixture {
             e.runs_root = dir / "runs" / name;
             e.settle = settle;
             e.cleanup_enabled = false;
-            e.transport.http_put.url = "http://127.0.0.1:1";
+            std::get<transports::http_put_config>(e.transport).url = "http://127.0.0.1:1";
             c.equipment.push_back(e);
         }
         return c;
@@ -107,7 +107,7 @@ TEST_CASE("watch: an idle engine with 50 equipment uses ~0 CPU", "[engine][watch
         engine::equipment_config e;
         e.name = "eq-" + std::to_string(i);
         e.runs_root = dir / "runs" / e.name;
-        e.transport.http_put.url = "http://127.0.0.1:1";
+        std::get<transports::http_put_config>(e.transport).url = "http://127.0.0.1:1";
         c.equipment.push_back(e);
     }
     engine_runner r(c, test::fake_transport_deps(std::make_shared<test::fake_remote>()));

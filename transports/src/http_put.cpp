@@ -51,14 +51,14 @@ std::string describe_status(std::string_view method, const std::string& url, con
 
 std::unique_ptr<http_put> http_put::create(http_put_config config, asio::any_io_executor cpu,
                                            std::string* why, outbox_ops ops) {
+    if (auto problems = config.validate(); !problems.empty()) {
+        if (why) *why = "http_put: " + describe(problems);
+        return nullptr;
+    }
     auto url = parse_receiver_url(config.url, why);
     if (!url) return nullptr;
     if (config.outbox.empty()) {
         if (why) *why = "http_put needs an outbox directory";
-        return nullptr;
-    }
-    if (config.zstd_level < 1 || config.zstd_level > 19) {
-        if (why) *why = fmt::format("zstd level {} is outside 1..19", config.zstd_level);
         return nullptr;
     }
     if (!config.token_file.empty()) {
@@ -68,7 +68,6 @@ std::unique_ptr<http_put> http_put::create(http_put_config config, asio::any_io_
             return nullptr;
         }
     }
-    config.chunk_bytes = std::max<std::size_t>(config.chunk_bytes, 64 * 1024);
     std::unique_ptr<http_put> driver(
         new http_put(std::move(config), std::move(*url), std::move(cpu), std::move(ops)));
     driver->client_ = detail::http_client::create(driver->url_, driver->config_, why);

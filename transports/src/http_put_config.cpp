@@ -1,12 +1,32 @@
-// Receiver URL parsing and the bearer token file of http_put.
+// The rules of http_put_config, receiver URL parsing and the bearer token file of http_put.
 #include "labsync/transports/http_put_config.hpp"
 
+#include "config_rules.hpp"
 #include "labsync/common/read_file.hpp"
 #include "labsync/common/secret_file.hpp"
+
+#include <fmt/format.h>
 
 #include <charconv>
 
 namespace labsync::transports {
+
+std::vector<config_problem> http_put_config::validate() const {
+    using namespace std::chrono_literals;
+    std::vector<config_problem> out;
+    std::string why;
+    detail::require(out, "url", url, "the receiver's base URL, e.g. \"https://collector:8443\"");
+    if (!url.empty() && !parse_receiver_url(url, &why)) out.push_back({"url", why});
+    if (client_cert.empty() != client_key.empty())
+        out.push_back({client_cert.empty() ? "client_key" : "client_cert",
+                       "client_cert and client_key go together (set both or neither)"});
+    if (zstd_level < 1 || zstd_level > 19)
+        out.push_back({"zstd_level", fmt::format("{} is out of range 1..19", zstd_level)});
+    detail::require_at_least(out, "connect_timeout", connect_timeout, 100ms);
+    detail::require_at_least(out, "io_timeout", io_timeout, 100ms);
+    if (chunk_bytes < 64 * 1024) out.push_back({"chunk_bytes", "must be at least 64K"});
+    return out;
+}
 
 std::optional<parsed_url> parse_receiver_url(std::string_view url, std::string* why) {
     auto fail = [&](std::string reason) -> std::optional<parsed_url> {
@@ -24,7 +44,7 @@ std::optional<parsed_url> parse_receiver_url(std::string_view url, std::string* 
         out.port = 80;
         rest = url.substr(7);
     } else {
-        return fail("must start with https:// (or http:// for tests)");
+        return fail("must start with http:// or https://");
     }
     auto slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);

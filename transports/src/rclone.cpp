@@ -63,10 +63,9 @@ std::unique_ptr<rclone> rclone::create(rclone_config config, asio::any_io_execut
         if (why) *why = "rclone: " + std::move(text);
         return nullptr;
     };
-    if (config.remote.find(':') == std::string::npos)
-        return fail("remote '" + config.remote + "' must name an rclone remote (\"name:\" or \"name:path\")");
+    if (auto problems = config.validate(); !problems.empty()) return fail(describe(problems));
     std::error_code ec;
-    if (config.config_file.empty() || !fs::is_regular_file(config.config_file, ec))
+    if (!fs::is_regular_file(config.config_file, ec))
         return fail("config_file '" + config.config_file.string() + "' is not a readable file");
     return std::unique_ptr<rclone>(new rclone(std::move(config), std::move(cpu)));
 }

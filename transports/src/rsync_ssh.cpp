@@ -102,11 +102,7 @@ std::unique_ptr<rsync_ssh> rsync_ssh::create(rsync_ssh_config config, asio::any_
         if (why) *why = "rsync_ssh: " + std::move(text);
         return nullptr;
     };
-    if (config.host.empty() || config.user.empty()) return fail("host and user are required");
-    if (config.dest.empty() || config.dest.front() != '/')
-        return fail("dest must be an absolute remote path");
-    if (config.identity_file.empty() || config.known_hosts.empty())
-        return fail("identity_file and known_hosts are required");
+    if (auto problems = config.validate(); !problems.empty()) return fail(describe(problems));
     bool own = false;
     if (config.control_dir.empty()) {
         std::string pattern = "/tmp/labsync-ssh-XXXXXX";

@@ -3,7 +3,7 @@
 
 #include "admin/admin_server.hpp"
 #include "cli/commands.hpp"
-#include "config_loader.hpp"
+#include "daemon_config.hpp"
 
 #include <fmt/format.h>
 
@@ -20,7 +20,7 @@ void add_target_options(CLI::App& command, admin_target& target) {
 std::optional<std::filesystem::path> resolve_socket(const admin_target& target, std::string& why) {
     if (!target.socket.empty()) return std::filesystem::path(target.socket);
     if (!target.config.empty()) {
-        load_result loaded = load_config_file(target.config);
+        load_result loaded = load_config(target.config);
         if (!loaded.ok()) {
             why = format_errors(loaded.errors);
             return std::nullopt;

@@ -2,8 +2,7 @@
 // valid, 2 invalid). `syncd config default [--dir D] [--receiver-url URL]`: prints the embedded
 // default configuration.
 #include "cli/commands.hpp"
-#include "config_loader.hpp"
-#include "default_config.hpp"
+#include "daemon_config.hpp"
 
 #include "labsync/common/secret_file.hpp"
 #include "labsync/engine/engine.hpp"
@@ -21,13 +20,14 @@ namespace labsync::apps {
 // And the permissions of each token_file (like ssh with a private key): readable by group or
 // others is a warning, writable by them an error.
 load_result load_and_validate(const std::filesystem::path& path) {
-    load_result result = load_config_file(path);
+    load_result result = load_config(path);
     if (!result.ok()) return result;
     if (engine::engine_error e = engine::validate(result.config.engine))
         result.errors.push_back({path.string(), 0, 0, "", e.message});
     for (const auto& eq : result.config.engine.equipment) {
-        const auto& token_file = eq.transport.http_put.token_file;
-        if (eq.transport.kind != engine::transport_kind::http_put || token_file.empty()) continue;
+        const auto* http = std::get_if<transports::http_put_config>(&eq.transport);
+        if (!http || http->token_file.empty()) continue;
+        const auto& token_file = http->token_file;
         auto perms = common::check_secret_file(token_file, "token_file");
         if (perms.message.empty()) continue;
         config_error e{path.string(), 0, 0, "equipment." + eq.name + ".transport.token_file", perms.message};

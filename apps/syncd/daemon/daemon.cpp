@@ -6,7 +6,7 @@
 #include "admin/admin_dispatch.hpp"
 #include "admin/admin_server.hpp"
 #include "cli/commands.hpp"
-#include "config_loader.hpp"
+#include "daemon_config.hpp"
 #include "daemon/engine_host.hpp"
 #include "daemon/health.hpp"
 #include "daemon/notify.hpp"

@@ -1,7 +1,7 @@
 // `syncd doctor [--config F] [--json]`: checks a host's setup, one line per check (✓/✗, or ! for a
 // warning, with a fix hint). Exit 0 when every check passes, 1 when one fails, 2 when the config is invalid.
 #include "cli/commands.hpp"
-#include "config_loader.hpp"
+#include "daemon_config.hpp"
 #include "doctor/doctor_checks.hpp"
 
 #include <fmt/format.h>

@@ -204,7 +204,7 @@ doctor_check check_token_file(const std::string& equipment, const fs::path& file
 }
 
 doctor_check check_http(const engine::equipment_config& eq, const doctor_options& options) {
-    const auto& p = eq.transport.http_put;
+    const auto& p = std::get<transports::http_put_config>(eq.transport);
     doctor_check c = make_check("destination", fmt::format("{} POST {}/v1/ping", eq.name, p.url));
     std::vector<std::string> argv{
         "curl",       "-sS",
@@ -253,7 +253,7 @@ doctor_check check_http(const engine::equipment_config& eq, const doctor_options
 }
 
 doctor_check check_ssh(const engine::equipment_config& eq, const doctor_options& options) {
-    const auto& p = eq.transport.rsync_ssh;
+    const auto& p = std::get<transports::rsync_ssh_config>(eq.transport);
     std::string target = p.user.empty() ? p.host : p.user + "@" + p.host;
     doctor_check c = make_check("destination", fmt::format("{} ssh {}", eq.name, target));
     std::vector<std::string> argv{
@@ -264,7 +264,7 @@ doctor_check check_ssh(const engine::equipment_config& eq, const doctor_options&
         fmt::format("ConnectTimeout={}", std::max<long>(1, options.network_timeout.count() / 1000)),
         "-p",
         std::to_string(p.port)};
-    if (!p.key_file.empty()) argv.insert(argv.end(), {"-i", p.key_file.string()});
+    if (!p.identity_file.empty()) argv.insert(argv.end(), {"-i", p.identity_file.string()});
     if (!p.known_hosts.empty())
         argv.insert(argv.end(), {"-o", "UserKnownHostsFile=" + p.known_hosts.string()});
     argv.insert(argv.end(), {target, "true"});
@@ -279,7 +279,7 @@ doctor_check check_ssh(const engine::equipment_config& eq, const doctor_options&
 }
 
 doctor_check check_rclone(const engine::equipment_config& eq, const doctor_options& options) {
-    const auto& p = eq.transport.rclone;
+    const auto& p = std::get<transports::rclone_config>(eq.transport);
     doctor_check c = make_check("destination", fmt::format("{} rclone lsd {}", eq.name, p.remote));
     std::vector<std::string> argv{
         p.rclone_binary, "lsd", p.remote, "--contimeout",
@@ -384,9 +384,9 @@ std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const d
         if (!root.ok) root.hint = "create it or fix runs_root; the instrument writes its runs there";
         checks.push_back(root);
         if (root.ok) checks.push_back(check_future_mtimes(eq, e.state_dir / "jobs.db"));
-        switch (eq.transport.kind) {
+        switch (engine::kind_of(eq.transport)) {
             case engine::transport_kind::http_put: {
-                const auto& p = eq.transport.http_put;
+                const auto& p = std::get<transports::http_put_config>(eq.transport);
                 if (!p.token_file.empty()) checks.push_back(check_token_file(eq.name, p.token_file));
                 if (!p.ca_file.empty()) checks.push_back(check_readable(eq.name, "ca_file", p.ca_file));
                 if (!p.client_cert.empty())
@@ -395,8 +395,10 @@ std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const d
                 break;
             }
             case engine::transport_kind::rsync_ssh: {
-                auto rsync = check_binary(eq.name, eq.transport.rsync_ssh.rsync_binary);
-                auto ssh = check_binary(eq.name, eq.transport.rsync_ssh.ssh_binary);
+                auto rsync =
+                    check_binary(eq.name, std::get<transports::rsync_ssh_config>(eq.transport).rsync_binary);
+                auto ssh =
+                    check_binary(eq.name, std::get<transports::rsync_ssh_config>(eq.transport).ssh_binary);
                 bool have_ssh = ssh.ok && rsync.ok;  // without both the transport cannot work anyway
                 checks.push_back(rsync);
                 checks.push_back(ssh);
@@ -404,7 +406,8 @@ std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const d
                 break;
             }
             case engine::transport_kind::rclone: {
-                auto rclone = check_binary(eq.name, eq.transport.rclone.rclone_binary);
+                auto rclone =
+                    check_binary(eq.name, std::get<transports::rclone_config>(eq.transport).rclone_binary);
                 bool have = rclone.ok;
                 checks.push_back(rclone);
                 if (have) checks.push_back(check_rclone(eq, options));

@@ -1,7 +1,7 @@
 // The /metrics listener; see metrics_http.hpp.
 #include "metrics/metrics_http.hpp"
 
-#include "config_values.hpp"
+#include "daemon_config.hpp"
 #include "daemon/side_io.hpp"
 
 #include <boost/asio/detached.hpp>

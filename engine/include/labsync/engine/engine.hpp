@@ -56,7 +56,7 @@ struct transport_context {
 using transport_factory = std::function<std::unique_ptr<transports::transport>(
     const equipment_config& equipment, const transport_context& context, std::string& why)>;
 
-// The real drivers (http_put, rsync_ssh, rclone) chosen by equipment.transport.kind.
+// The real drivers (http_put, rsync_ssh, rclone) chosen by the type of equipment.transport.
 transport_factory default_transport_factory();
 
 struct disk_space {

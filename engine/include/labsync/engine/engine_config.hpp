@@ -3,11 +3,16 @@
 // TOML file; an embedding acquisition server fills it in code. No I/O here; `validate()` in
 // engine.hpp checks it and says which field is wrong and why.
 
+#include "labsync/transports/http_put_config.hpp"
+#include "labsync/transports/rclone_config.hpp"
+#include "labsync/transports/rsync_ssh_config.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 namespace labsync::engine {
@@ -19,50 +24,19 @@ struct backoff_config {
     int max_attempts = 10;  // transport attempts before the job is failed
 };
 
+// One transport per equipment: the driver's own config type (transports/*_config.hpp), with its
+// one validate(). The engine adds only what is its own: http_put's outbox (outbox_dir) and
+// rclone's notice log (the engine log).
+using transport_config =
+    std::variant<transports::http_put_config, transports::rsync_ssh_config, transports::rclone_config>;
+
+// The alternatives of transport_config, in its order.
 enum class transport_kind { http_put, rsync_ssh, rclone };
 
 std::string_view to_string(transport_kind kind) noexcept;
-
-struct http_put_params {
-    std::string url;                    // receiver base URL, e.g. "https://collector:8443"
-    std::filesystem::path token_file;   // bearer token (first line); empty = none
-    std::filesystem::path ca_file;      // empty = system trust store
-    std::filesystem::path client_cert;  // mTLS; empty = none
-    std::filesystem::path client_key;
-    std::string code_commit;  // sent as X-Code-Commit when not empty
-    int zstd_level = 3;
-    std::chrono::milliseconds connect_timeout{10'000};  // resolve + connect + TLS handshake
-    std::chrono::milliseconds io_timeout{60'000};       // one read or write making no progress
-};
-
-struct rsync_ssh_params {
-    std::string host;
-    std::string user;
-    int port = 22;
-    std::filesystem::path key_file;
-    std::filesystem::path known_hosts;
-    std::string remote_dir;  // the equipment's directory on the remote; runs land below it
-    std::string rsync_binary = "rsync";
-    std::string ssh_binary = "ssh";
-    std::vector<std::string> extra_args;
-};
-
-struct rclone_params {
-    std::string remote;                 // "nas:instruments/scope-1" (any rclone remote)
-    std::filesystem::path config_file;  // empty = rclone's default
-    std::string rclone_binary = "rclone";
-    std::vector<std::string> extra_args;
-};
-
-// One transport per equipment. Only the params of `kind` are used; `extra` carries
-// driver-specific keys the engine passes through untouched.
-struct transport_config {
-    transport_kind kind = transport_kind::http_put;
-    http_put_params http_put;
-    rsync_ssh_params rsync_ssh;
-    rclone_params rclone;
-    std::map<std::string, std::string> extra;
-};
+inline transport_kind kind_of(const transport_config& transport) noexcept {
+    return static_cast<transport_kind>(transport.index());
+}
 
 // The pre-sync gate (SPEC §9). 0 = no limit.
 struct gate_config {

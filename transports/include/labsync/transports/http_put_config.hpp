@@ -1,11 +1,16 @@
 #pragma once
-// Configuration of the http_put driver and the parsing of its receiver URL.
+// Configuration of the http_put driver and the parsing of its receiver URL. The one config type of
+// this transport: syncd.toml's [equipment.NAME.transport] with kind = "http_put" maps onto it key
+// by key (docs/configuration.md), an embedder fills it in code; validate() holds its rules.
+
+#include "labsync/transports/config_problem.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace labsync::transports {
 
@@ -16,12 +21,18 @@ struct http_put_config {
     std::filesystem::path client_cert;  // optional mTLS client certificate chain (PEM)
     std::filesystem::path client_key;   // its private key (PEM)
     std::filesystem::path token_file;   // optional bearer token, read per request and trimmed
-    std::filesystem::path outbox;       // archives go to <outbox>/<equipment>/<run>.tar.zst
+    // Archives go to <outbox>/<equipment>/<run>.tar.zst. Not a syncd.toml key: the engine sets it
+    // from engine_config::outbox_dir.
+    std::filesystem::path outbox;
     int zstd_level = 3;
     std::chrono::milliseconds connect_timeout{10'000};  // resolve + connect + TLS handshake
     std::chrono::milliseconds io_timeout{60'000};       // one read or write making no progress
     std::string code_commit;                            // sent as X-Code-Commit when not empty
     std::size_t chunk_bytes = 1 << 20;                  // body read/write size (>= 64 KiB)
+
+    // Every rule of this config that needs no I/O (whether the files exist is checked when the
+    // driver is created): url, client_cert/client_key, zstd_level, timeouts, chunk_bytes.
+    std::vector<config_problem> validate() const;
 };
 
 struct parsed_url {

@@ -1,6 +1,10 @@
 #pragma once
 // Configuration of the rclone driver: runs land at <remote>/<equipment>/<run> on any rclone
-// remote (S3, SMB, SFTP, a local directory, …) described in an rclone config file.
+// remote (S3, SMB, SFTP, a local directory, …) described in an rclone config file. The one config
+// type of this transport: syncd.toml's [equipment.NAME.transport] with kind = "rclone" maps onto it
+// key by key, an embedder fills it in code; validate() holds its rules.
+
+#include "labsync/transports/config_problem.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -22,7 +26,12 @@ struct rclone_config {
     std::string rclone_binary = "rclone";
     std::vector<std::string> extra_args;  // appended to every rclone command
     // Notices for the operator (e.g. "no SHA-256 on this remote, hashing by download"); may be empty.
+    // Not a syncd.toml key: the engine routes them to its log.
     std::function<void(std::string_view)> log;
+
+    // Every rule of this config that needs no I/O (whether config_file exists is checked when the
+    // driver is created): remote, config_file, timeouts.
+    std::vector<config_problem> validate() const;
 };
 
 }  // namespace labsync::transports

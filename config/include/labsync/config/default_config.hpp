@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace labsync::apps {
+namespace labsync::config {
 
 struct default_config_params {
     std::string base_dir = ".";                           // state/, runs/, pki/ live below it
@@ -16,4 +16,4 @@ struct default_config_params {
 // TOML text; every path is absolute when base_dir is.
 std::string default_config_text(const default_config_params& params);
 
-}  // namespace labsync::apps
+}  // namespace labsync::config

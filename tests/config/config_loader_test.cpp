@@ -1,6 +1,6 @@
 // The config loader: a good file maps onto engine_config; each bad file gives one clear message
 // naming file, line, key and why.
-#include "config_loader.hpp"
+#include "labsync/config/config_loader.hpp"
 #include "runs_roots.hpp"
 #include "temp_dir.hpp"
 
@@ -8,7 +8,11 @@
 
 #include <string>
 
-using namespace labsync::apps;
+using namespace labsync::config;
+using labsync::engine::kind_of;
+using labsync::transports::http_put_config;
+using labsync::transports::rclone_config;
+using labsync::transports::rsync_ssh_config;
 
 namespace {
 
@@ -62,6 +66,8 @@ kind = "rsync_ssh"
 host = "nas.lab"
 user = "labsync"
 port = 2222
+key_file = "/etc/labsync/id_ed25519"
+known_hosts = "/etc/labsync/known_hosts"
 remote_dir = "/archive/seq-2"
 extra_args = ["--bwlimit=10M"]
 
@@ -70,6 +76,7 @@ runs_root = "/data/det-3"
 [equipment.det-3.transport]
 kind = "rclone"
 remote = "s3:bucket/det-3"
+config_file = "/etc/labsync/rclone.conf"
 )";
 
 // Loads `text` as "syncd.toml" and returns the single error (the test fails if there are more or none).
@@ -122,13 +129,15 @@ TEST_CASE("a complete config maps onto engine_config", "[config]") {
     CHECK(s.gate.max_files == 100000);
     CHECK(s.gate.meta_json_required);
     CHECK(s.gate.external_command == std::vector<std::string>{"/usr/local/bin/check-run", "--strict"});
-    CHECK(s.transport.kind == labsync::engine::transport_kind::http_put);
-    CHECK(s.transport.http_put.token_file == "/etc/labsync/secrets/token");  // relative to the file
-    CHECK(s.transport.http_put.connect_timeout == std::chrono::seconds(5));
-    CHECK(e.equipment[1].transport.kind == labsync::engine::transport_kind::rsync_ssh);
-    CHECK(e.equipment[1].transport.rsync_ssh.port == 2222);
+    REQUIRE(kind_of(s.transport) == labsync::engine::transport_kind::http_put);
+    const auto& http = std::get<http_put_config>(s.transport);
+    CHECK(http.token_file == "/etc/labsync/secrets/token");  // relative to the file
+    CHECK(http.connect_timeout == std::chrono::seconds(5));
+    REQUIRE(kind_of(e.equipment[1].transport) == labsync::engine::transport_kind::rsync_ssh);
+    CHECK(std::get<rsync_ssh_config>(e.equipment[1].transport).port == 2222);
     CHECK_FALSE(e.equipment[1].cleanup_enabled);
-    CHECK(e.equipment[2].transport.rclone.remote == "s3:bucket/det-3");
+    REQUIRE(kind_of(e.equipment[2].transport) == labsync::engine::transport_kind::rclone);
+    CHECK(std::get<rclone_config>(e.equipment[2].transport).remote == "s3:bucket/det-3");
 }
 
 TEST_CASE("bad configs: each error names file, line, key and why", "[config]") {
@@ -208,14 +217,14 @@ TEST_CASE("bad configs: each error names file, line, key and why", "[config]") {
 TEST_CASE("two equipment with the same runs_root, and nested roots, are refused", "[config]") {
     std::string text = minimal("", "") +
                        "[equipment.b]\nruns_root = \"/r\"\n[equipment.b.transport]\nkind = "
-                       "\"rclone\"\nremote = \"x:y\"\n";
+                       "\"rclone\"\nremote = \"x:y\"\nconfig_file = \"/rc.conf\"\n";
     config_error e = only_error(text);
     CHECK(e.key == "equipment.b.runs_root");
     CHECK_THAT(e.message, Catch::Contains("already the runs_root of equipment a"));
 
     std::string nested = minimal("", "") +
                          "[equipment.b]\nruns_root = \"/r/sub\"\n[equipment.b.transport]\nkind = "
-                         "\"rclone\"\nremote = \"x:y\"\n";
+                         "\"rclone\"\nremote = \"x:y\"\nconfig_file = \"/rc.conf\"\n";
     config_error n = only_error(nested);
     CHECK(n.key == "equipment.b.runs_root");
     CHECK_THAT(n.message, Catch::Contains("inside the runs_root of equipment a"));
@@ -233,14 +242,15 @@ TEST_CASE("runs roots that are one directory through a symlink, or nested throug
         for (auto [name, root] : {std::pair{"a", a}, std::pair{"b", b}}) {
             text += "[equipment." + std::string(name) + "]\nruns_root = \"" + root.string() + "\"\n";
             text += "[equipment." + std::string(name) +
-                    ".transport]\nkind = \"rclone\"\nremote = \"x:" + name + "\"\n";
+                    ".transport]\nkind = \"rclone\"\nremote = \"x:" + name +
+                    "\"\nconfig_file = \"/rc.conf\"\n";
         }
         return text;
     };
     SECTION("same directory through a symlink") {
         config_error e = only_error(two(tmp / "real", tmp / "link"));
         CHECK(e.key == "equipment.b.runs_root");
-        CHECK(e.line == 9);
+        CHECK(e.line == 10);  // b's runs_root (after a's 8 lines: rclone now requires config_file)
         CHECK_THAT(e.message, Catch::Contains("already the runs_root of equipment a"));
     }
     SECTION("same directory through a symlink, declared the other way round") {
@@ -273,11 +283,11 @@ TEST_CASE("runs roots that are one directory through a symlink, or nested throug
 
 TEST_CASE("dir_overlap_of: one directory by canonical path or by device and inode (bind mounts)",
           "[config]") {
-    using labsync::apps::dir_chain;
-    using labsync::apps::dir_overlap;
-    using labsync::apps::dir_overlap_of;
+    using labsync::config::dir_chain;
+    using labsync::config::dir_overlap;
+    using labsync::config::dir_overlap_of;
     const auto node = [](const char* path, std::uint64_t ino) {
-        return labsync::apps::dir_node{path, std::pair<std::uint64_t, std::uint64_t>{1, ino}};
+        return labsync::config::dir_node{path, std::pair<std::uint64_t, std::uint64_t>{1, ino}};
     };
     const dir_chain data_x{node("/data/x", 10), node("/data", 2), node("/", 1)};
     const dir_chain mnt_y{node("/mnt/y", 10), node("/mnt", 3), node("/", 1)};  // bind mount of /data/x
@@ -300,7 +310,7 @@ TEST_CASE("several problems are all reported", "[config]") {
 }
 
 TEST_CASE("an unreadable file is reported with its path", "[config]") {
-    load_result r = load_config_file("/nonexistent/syncd.toml");
+    load_result r = load_config("/nonexistent/syncd.toml");
     REQUIRE(r.errors.size() == 1);
     CHECK_THAT(r.errors[0].to_string(), Catch::StartsWith("/nonexistent/syncd.toml: cannot read"));
 }

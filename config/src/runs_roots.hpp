@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace labsync::apps {
+namespace labsync::config {
 
 struct dir_node {
     std::filesystem::path path;  // canonical: symlinks resolved as far as the path exists
@@ -30,4 +30,4 @@ enum class dir_overlap { none, same, inside };
 // directory when their canonical paths are equal or, both existing, device and inode are.
 dir_overlap dir_overlap_of(const dir_chain& inner, const dir_chain& outer) noexcept;
 
-}  // namespace labsync::apps
+}  // namespace labsync::config

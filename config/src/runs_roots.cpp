@@ -3,7 +3,7 @@
 
 #include <sys/stat.h>
 
-namespace labsync::apps {
+namespace labsync::config {
 namespace {
 
 namespace fs = std::filesystem;
@@ -44,4 +44,4 @@ dir_overlap dir_overlap_of(const dir_chain& inner, const dir_chain& outer) noexc
     return dir_overlap::none;
 }
 
-}  // namespace labsync::apps
+}  // namespace labsync::config

@@ -1,21 +1,21 @@
 // syncd.toml -> daemon_config; see config_loader.hpp and docs/configuration.md.
-#include "config_loader.hpp"
+#include "labsync/config/config_loader.hpp"
 
 #include "config_table_reader.hpp"
-#include "config_values.hpp"
 #include "labsync/common/ids.hpp"
 #include "labsync/common/read_file.hpp"
+#include "labsync/config/config_values.hpp"
 #include "runs_roots.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
-#include <fstream>
+#include <limits>
 #include <set>
-#include <sstream>
 
-namespace labsync::apps {
+namespace labsync::config {
 namespace {
 
 namespace fs = std::filesystem;
@@ -98,69 +98,110 @@ void read_global(table_reader& r, daemon_config& c) {
     r.finish({{"equipment", "equipment is a top-level table: [equipment.NAME]"}});
 }
 
-// Keys of each transport kind, to tell the operator where a misplaced key belongs.
-const std::map<std::string, std::string>& transport_key_owner() {
-    static const std::map<std::string, std::string> owners = {
-        {"url", "http_put"},           {"token_file", "http_put"},      {"ca_file", "http_put"},
-        {"client_cert", "http_put"},   {"client_key", "http_put"},      {"code_commit", "http_put"},
-        {"zstd_level", "http_put"},    {"connect_timeout", "http_put"}, {"io_timeout", "http_put"},
-        {"host", "rsync_ssh"},         {"user", "rsync_ssh"},           {"port", "rsync_ssh"},
-        {"key_file", "rsync_ssh"},     {"known_hosts", "rsync_ssh"},    {"remote_dir", "rsync_ssh"},
-        {"rsync_binary", "rsync_ssh"}, {"ssh_binary", "rsync_ssh"},     {"remote", "rclone"},
-        {"config_file", "rclone"},     {"rclone_binary", "rclone"},
-    };
+constexpr auto any_int = std::numeric_limits<int>::max();  // the range is validate()'s to check
+
+void read_http_put(table_reader& r, transports::http_put_config& c) {
+    r.string("url", c.url);
+    r.path("token_file", c.token_file);
+    r.path("ca_file", c.ca_file);
+    r.path("client_cert", c.client_cert);
+    r.path("client_key", c.client_key);
+    r.string("code_commit", c.code_commit);
+    r.integer("zstd_level", c.zstd_level, -any_int, any_int);
+    r.duration("connect_timeout", c.connect_timeout);
+    r.duration("io_timeout", c.io_timeout);
+    std::uint64_t chunk = c.chunk_bytes;
+    r.size("chunk_bytes", chunk);
+    c.chunk_bytes = static_cast<std::size_t>(chunk);
+}
+
+void read_rsync_ssh(table_reader& r, transports::rsync_ssh_config& c) {
+    r.string("host", c.host);
+    r.string("user", c.user);
+    r.integer("port", c.port, 0, 65535);
+    r.path("key_file", c.identity_file);
+    r.path("known_hosts", c.known_hosts);
+    r.string("remote_dir", c.dest);
+    r.string("rsync_binary", c.rsync_binary);
+    r.string("ssh_binary", c.ssh_binary);
+    r.string_array("extra_args", c.extra_rsync_args);
+    r.path("control_dir", c.control_dir);
+    r.duration("control_persist", c.control_persist);
+    r.duration("connect_timeout", c.connect_timeout);
+    r.duration("command_timeout", c.command_timeout);
+    r.duration("transfer_timeout", c.transfer_timeout);
+    r.boolean("remote_sync", c.remote_sync);
+    r.string("path_env", c.path_env);
+}
+
+void read_rclone(table_reader& r, transports::rclone_config& c) {
+    r.string("remote", c.remote);
+    r.path("config_file", c.config_file);
+    r.string("rclone_binary", c.rclone_binary);
+    r.string_array("extra_args", c.extra_args);
+    r.duration("command_timeout", c.command_timeout);
+    r.duration("transfer_timeout", c.transfer_timeout);
+    r.duration("connect_timeout", c.connect_timeout);
+    r.duration("stats_interval", c.stats_interval);
+    r.string("path_env", c.path_env);
+}
+
+// The keys a reader asks for, found by running it on an empty table: the one list of each kind's keys.
+template <class Config>
+std::set<std::string> keys_read_by(void (*read)(table_reader&, Config&)) {
+    const toml::table empty;
+    std::vector<config_error> ignored;
+    error_sink sink{"", ignored};
+    table_reader r(empty, "", sink, {});
+    Config config;
+    read(r, config);
+    return r.used();
+}
+
+// The syncd.toml keys of each transport kind, to tell the operator where a misplaced key belongs.
+const std::map<std::string, std::vector<std::string>>& transport_key_owners() {
+    static const std::map<std::string, std::vector<std::string>> owners = [] {
+        std::map<std::string, std::vector<std::string>> out;
+        for (const auto& [kind, keys] : {std::pair{"http_put", keys_read_by(read_http_put)},
+                                         std::pair{"rsync_ssh", keys_read_by(read_rsync_ssh)},
+                                         std::pair{"rclone", keys_read_by(read_rclone)}})
+            for (const auto& key : keys) out[key].push_back(kind);
+        return out;
+    }();
     return owners;
 }
 
+// Reads the keys of the transport's kind, then applies the driver config's own validate(); each
+// problem is placed at its key (a key whose value was already refused is not reported twice).
 void read_transport(table_reader& r, engine::transport_config& t) {
     std::string kind;
     r.required_string("kind", kind, "one of http_put, rsync_ssh, rclone");
+    const std::size_t errors_before = r.sink().errors.size();
+    const auto read_and_validate = [&](auto& config, auto read) {
+        read(r, config);
+        std::set<std::string> refused;
+        for (std::size_t i = errors_before; i < r.sink().errors.size(); ++i)
+            refused.insert(r.sink().errors[i].key);
+        for (const auto& problem : config.validate())
+            if (!refused.count(r.key_path(problem.key))) r.error(problem.key, problem.message);
+    };
     if (kind == "http_put") {
-        t.kind = engine::transport_kind::http_put;
-        auto& p = t.http_put;
-        r.required_string("url", p.url, "the receiver's base URL, e.g. \"https://collector:8443\"");
-        if (!p.url.empty() && p.url.rfind("http://", 0) != 0 && p.url.rfind("https://", 0) != 0)
-            r.error("url", fmt::format("\"{}\" must start with http:// or https://", p.url));
-        r.path("token_file", p.token_file);
-        r.path("ca_file", p.ca_file);
-        r.path("client_cert", p.client_cert);
-        r.path("client_key", p.client_key);
-        if (p.client_cert.empty() != p.client_key.empty())
-            r.error(p.client_cert.empty() ? "client_key" : "client_cert",
-                    "client_cert and client_key go together (set both or neither)");
-        r.string("code_commit", p.code_commit);
-        r.integer("zstd_level", p.zstd_level, 1, 19);
-        r.duration("connect_timeout", p.connect_timeout, std::chrono::milliseconds(100));
-        r.duration("io_timeout", p.io_timeout, std::chrono::milliseconds(100));
+        read_and_validate(t.emplace<transports::http_put_config>(), read_http_put);
     } else if (kind == "rsync_ssh") {
-        t.kind = engine::transport_kind::rsync_ssh;
-        auto& p = t.rsync_ssh;
-        r.required_string("host", p.host, "the ssh host, e.g. \"nas.lab\"");
-        r.string("user", p.user);
-        r.integer("port", p.port, 1, 65535);
-        r.path("key_file", p.key_file);
-        r.path("known_hosts", p.known_hosts);
-        r.required_string("remote_dir", p.remote_dir, "the equipment's directory on the remote");
-        r.string("rsync_binary", p.rsync_binary);
-        r.string("ssh_binary", p.ssh_binary);
-        r.string_array("extra_args", p.extra_args);
+        read_and_validate(t.emplace<transports::rsync_ssh_config>(), read_rsync_ssh);
     } else if (kind == "rclone") {
-        t.kind = engine::transport_kind::rclone;
-        auto& p = t.rclone;
-        r.required_string("remote", p.remote, "an rclone remote, e.g. \"nas:instruments/scope-1\"");
-        r.path("config_file", p.config_file);
-        r.string("rclone_binary", p.rclone_binary);
-        r.string_array("extra_args", p.extra_args);
-    } else if (!kind.empty()) {
-        r.error("kind", fmt::format("\"{}\" is not a transport (use http_put, rsync_ssh or rclone)", kind));
-        for (auto&& [k, v] : r.table()) r.ignore(k.str());
+        read_and_validate(t.emplace<transports::rclone_config>(), read_rclone);
     } else {
+        if (!kind.empty())
+            r.error("kind",
+                    fmt::format("\"{}\" is not a transport (use http_put, rsync_ssh or rclone)", kind));
         for (auto&& [k, v] : r.table()) r.ignore(k.str());
     }
     std::map<std::string, std::string> hints;
-    for (auto& [key, owner] : transport_key_owner())
-        if (owner != kind)
-            hints[key] = fmt::format("it belongs to transport {}, this one is {}", owner, kind);
+    for (const auto& [key, owners] : transport_key_owners())
+        if (std::find(owners.begin(), owners.end(), kind) == owners.end())
+            hints[key] =
+                fmt::format("it belongs to transport {}, this one is {}", fmt::join(owners, " or "), kind);
     r.finish(hints);
 }
 
@@ -215,7 +256,7 @@ void read_equipment(table_reader& r, engine::equipment_config& eq) {
                         r.key_path("transport")));
     }
     std::map<std::string, std::string> hints;
-    for (auto& [key, owner] : transport_key_owner())
+    for (const auto& [key, owners] : transport_key_owners())
         hints[key] = fmt::format("transport settings go in [{}]", r.key_path("transport"));
     r.finish(hints);
 }
@@ -344,7 +385,7 @@ load_result load_config_text(std::string_view text, const std::string& source_na
     return result;
 }
 
-load_result load_config_file(const fs::path& path) {
+load_result load_config(const fs::path& path) {
     std::string why;
     auto text = common::read_whole_file(path, why);
     if (!text) {
@@ -364,4 +405,4 @@ std::string format_errors(const std::vector<config_error>& errors) {
     return out;
 }
 
-}  // namespace labsync::apps
+}  // namespace labsync::config

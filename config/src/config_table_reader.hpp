@@ -4,9 +4,9 @@
 // value, and remembers which keys were read so that finish() can call every other key unknown.
 // Private to config_loader.cpp (and its tests through the loader).
 
-#include "daemon_config.hpp"
+#include "labsync/config/daemon_config.hpp"
 
-#include "config_values.hpp"
+#include "labsync/config/config_values.hpp"
 #include "labsync/engine/bandwidth_timetable.hpp"
 
 #include <fmt/format.h>
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace labsync::apps::detail {
+namespace labsync::config::detail {
 
 namespace fs = std::filesystem;
 
@@ -189,6 +189,7 @@ public:
     }
 
     const toml::table& table() const { return table_; }
+    const std::set<std::string>& used() const { return used_; }
     error_sink& sink() { return sink_; }
     const fs::path& base() const { return base_; }
 
@@ -225,4 +226,4 @@ private:
     std::set<std::string> used_;
 };
 
-}  // namespace labsync::apps::detail
+}  // namespace labsync::config::detail

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace labsync::apps {
+namespace labsync::config {
 
 // "90" (seconds), "30s", "5m", "1h30m", "7d", "250ms". Units: ms s m h d; components in
 // decreasing order, each at most once. Negative values are refused.
@@ -32,4 +32,4 @@ std::optional<host_port> parse_host_port(std::string_view text, std::string& why
 // Renders a duration the way parse_duration reads it ("1h30m", "250ms", "0s").
 std::string format_duration(std::chrono::milliseconds value);
 
-}  // namespace labsync::apps
+}  // namespace labsync::config

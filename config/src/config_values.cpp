@@ -1,5 +1,5 @@
 // Value notations of syncd.toml; see config_values.hpp.
-#include "config_values.hpp"
+#include "labsync/config/config_values.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-namespace labsync::apps {
+namespace labsync::config {
 namespace {
 
 bool is_digit(char c) {
@@ -181,4 +181,4 @@ std::string format_duration(std::chrono::milliseconds value) {
     return out;
 }
 
-}  // namespace labsync::apps
+}  // namespace labsync::config

@@ -1,10 +1,10 @@
 // The embedded default configuration (see default_config.hpp). Kept short: the full reference is
 // examples/syncd.toml and docs/configuration.md.
-#include "default_config.hpp"
+#include "labsync/config/default_config.hpp"
 
 #include <fmt/format.h>
 
-namespace labsync::apps {
+namespace labsync::config {
 namespace {
 
 // Settle and intervals are short so a demo run ships within seconds; a real instrument wants the
@@ -49,4 +49,4 @@ std::string default_config_text(const default_config_params& params) {
                        fmt::arg("socket", socket), fmt::arg("url", params.receiver_url));
 }
 
-}  // namespace labsync::apps
+}  // namespace labsync::config

@@ -1,11 +1,11 @@
 // Durations, sizes, names, modes, addresses.
-#include "config_values.hpp"
-#include "config_loader.hpp"
-#include "default_config.hpp"
+#include "labsync/config/config_values.hpp"
+#include "labsync/config/config_loader.hpp"
+#include "labsync/config/default_config.hpp"
 
 #include <catch2/catch.hpp>
 
-using namespace labsync::apps;
+using namespace labsync::config;
 using namespace std::chrono_literals;
 
 TEST_CASE("durations", "[config]") {
@@ -57,12 +57,13 @@ TEST_CASE("the embedded default config loads", "[config]") {
     INFO(format_errors(r.errors));
     REQUIRE(r.ok());
     REQUIRE(r.config.engine.equipment.size() == 1);
-    CHECK(r.config.engine.equipment[0].transport.http_put.url == "https://127.0.0.1:1234");
+    CHECK(std::get<labsync::transports::http_put_config>(r.config.engine.equipment[0].transport).url ==
+          "https://127.0.0.1:1234");
     CHECK(r.config.daemon.admin_socket == "/tmp/demo/syncd.sock");
 }
 
 TEST_CASE("examples/syncd.toml is valid", "[config]") {
-    load_result r = load_config_file(std::string(LABSYNC_TEST_SOURCE_DIR) + "/examples/syncd.toml");
+    load_result r = load_config(std::string(LABSYNC_TEST_SOURCE_DIR) + "/examples/syncd.toml");
     INFO(format_errors(r.errors));
     CHECK(r.ok());
 }
