@@ -106,6 +106,14 @@ TEST_CASE("resumable upload bad input: offsets, completed uploads, limits, diges
     auto past = c.patch(small, blob, 0, 1001, false);
     CHECK(past.status == 400);
     CHECK(nlohmann::json::parse(past.body)["error"] == "inconsistent_length");
+    // Created and completed in one request, but without a digest: refused before anything is created.
+    auto one = make_blob(tmp / "c", 1000, 9);
+    auto at_once = c.request(
+        "POST", "/v1/runs/eq1/once",
+        {"Upload-Complete: ?1", "Upload-Length: 1000", "Content-Type: application/partial-upload"}, one);
+    CHECK(at_once.status == 400);
+    CHECK(nlohmann::json::parse(at_once.body)["error"] == "digest_required");
+    CHECK(store_files(rx.store()).size() == 3);  // bad's state, small's state and data
     CHECK(c.request("PUT", loc, {}).status == 405);
     CHECK(c.head("/v1/uploads/0123456789abcdef0123456789abcdef").status == 404);
     CHECK(c.head("/v1/uploads/../../etc").status == 404);

@@ -40,7 +40,7 @@ fs::path tus_modules() {
 
 }  // namespace
 
-TEST_CASE("tus-js-client (ietf-draft-05) creates, aborts, resumes and completes over TLS",
+TEST_CASE("tus-js-client (ietf-draft-05) upload: creates, aborts, resumes and completes over TLS",
           "[receiver][upload][tusjs]") {
     const auto modules = tus_modules();
     receiver_options o;

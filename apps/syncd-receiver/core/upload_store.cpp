@@ -160,38 +160,17 @@ upload_completion upload_handle::complete(const run_store& store, stored_run met
     std::string actual = verifier::to_hex(progress_->hash.finish());
     std::string failure = progress_->checker ? progress_->checker->failure() : std::string{};
     progress_.reset();
-    if (actual != claimed) {
-        out = {422,
-               "sha256_mismatch",
-               "the upload's sha256 is " + actual + " but Repr-Digest said " + claimed,
-               {}};
-    } else if (check_ec) {
-        out = {422, "member_mismatch", failure, {}};
-    } else {
-        // run_store::publish links a named file to the final name; give it a second name of the
-        // data in .tmp (reaped by run_store::open if we die) so the upload's own stays until done.
-        fs::path tmp = store.root() / ".tmp" / fmt::format("upload.{}.u{}", ::getpid(), id_);
-        ::unlink(tmp.c_str());
-        int fd = ::link((dir_ / "data").c_str(), tmp.c_str()) == 0 ? ::dup(fd_) : -1;
-        if (fd < 0)
-            return {
-                500, "store_error", "cannot link the upload for publishing: " + last_error().message(), {}};
-        upload_file file(fd, tmp);
-        meta.sha256 = actual;
-        meta.bytes = written_;
-        meta.stored_at = rfc3339_now();
-        std::error_code pec;
-        auto published = store.publish(file, state_.equipment, state_.run, meta, out.stored, pec);
-        if (pec) return {500, "store_error", "cannot publish the upload: " + pec.message(), {}};
-        out.status = published == publish_outcome::same        ? 200
-                     : published == publish_outcome::divergent ? 409
-                                                               : 201;
-        if (out.status == 409) {
-            out.error = "conflict";
-            out.message = "run already stored with sha256 " + out.stored.sha256 + " (" +
-                          std::to_string(out.stored.bytes) + " bytes); the upload was " + actual;
-        }
-    }
+    // run_store::publish links a named file to the final name; give it a second name of the
+    // data in .tmp (reaped by run_store::open if we die) so the upload's own stays until done.
+    fs::path tmp = store.root() / ".tmp" / fmt::format("upload.{}.u{}", ::getpid(), id_);
+    ::unlink(tmp.c_str());
+    int fd = ::link((dir_ / "data").c_str(), tmp.c_str()) == 0 ? ::dup(fd_) : -1;
+    if (fd < 0)
+        return {500, "store_error", "cannot link the upload for publishing: " + last_error().message(), {}};
+    upload_file file(fd, tmp);
+    out = publish_checked(store, file, state_.equipment, state_.run, std::move(meta), written_, actual,
+                          claimed, "Repr-Digest", check_ec, failure);
+    if (out.status == 500) return out;  // stays open: the next completing request tries again
     upload_state done = state_;
     done.offset = written_;
     done.complete = true;
@@ -222,7 +201,7 @@ std::string upload_store::create(upload_state state, std::error_code& ec) const 
     }
     std::string id;
     for (unsigned char c : raw) id += fmt::format("{:02x}", c);
-    fs::create_directories(dir_, ec);
+    if (fs::create_directories(dir_, ec) && !ec) ec = fsync_path(dir_.parent_path(), O_RDONLY | O_DIRECTORY);
     if (ec) return {};
     const fs::path dir = dir_ / id;
     if (::mkdir(dir.c_str(), 0750) != 0) {

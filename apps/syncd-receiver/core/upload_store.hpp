@@ -17,6 +17,7 @@
 // next append re-reads `data` up to the offset to rebuild them (upload_handle::resume).
 
 #include "core/body_checker.hpp"
+#include "core/publish_checked.hpp"
 #include "core/run_store.hpp"
 #include "core/upload_rules.hpp"
 
@@ -44,13 +45,6 @@ struct upload_progress {
 };
 
 enum class upload_access { ok, absent, busy, expired, error };
-
-// The answer of a completing request (same statuses as PUT: 201/200/409/422/500).
-struct upload_completion {
-    int status = 0;
-    std::string error, message;
-    stored_run stored;
-};
 
 // One upload, locked for the lifetime of this object.
 class upload_handle {

@@ -2,6 +2,7 @@
 
 #include "core/body_checker.hpp"
 #include "core/body_rate_floor.hpp"
+#include "core/publish_checked.hpp"
 #include "core/put_decision.hpp"
 #include "core/request_rules.hpp"
 #include "core/upload_rules.hpp"

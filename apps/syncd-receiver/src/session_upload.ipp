@@ -102,6 +102,9 @@ awaitable<bool> session<Stream>::upload_create(http::request_parser<http::empty_
     state.sha256 = ar.sha256;
     state.code_commit = commit;
     state.client = auth.principal.empty() ? peer_ : auth.principal + " " + peer_;
+    // A creation that also completes is checked like a completing PATCH (length, digest).
+    if (auto verdict = check_append_state(state, ar); !verdict.accepted())
+        co_return co_await refuse(verdict.status, verdict.error, verdict.message);
     struct created {
         std::optional<std::uint64_t> free;
         std::string id;
@@ -260,6 +263,8 @@ awaitable<bool> session<Stream>::upload_request(http::request_parser<http::empty
             handle->rescanned(),
             std::chrono::duration<double>(std::chrono::steady_clock::now() - resume_started).count());
     if (rec) co_return co_await reply(gone(upload_access::error, rec));
+    // A length announced late (tus-js-client's uploadLengthDeferred): saved with the next checkpoint.
+    if (ar.length && !handle->state().length) handle->state().length = ar.length;
     co_return co_await upload_append(parser, *handle, ar, std::nullopt);
 }
 
