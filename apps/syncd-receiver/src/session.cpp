@@ -245,8 +245,10 @@ private:
             case route_kind::run:
                 if (req.method() == http::verb::put) co_return co_await put(parser);
                 if (req.method() == http::verb::get) co_return co_await get(req, r, no_body);
-                if (req.method() == http::verb::post) co_return co_await upload_create(parser, r);
-                co_return co_await finish(req, method_not_allowed("GET, PUT, POST"), no_body);
+                // POST with Upload-Complete creates a resumable upload (session_upload.ipp).
+                if (req.method() == http::verb::post && req.count("Upload-Complete") > 0)
+                    co_return co_await upload_create(parser, r);
+                co_return co_await finish(req, method_not_allowed("GET, PUT"), no_body);
         }
         co_return false;
     }
