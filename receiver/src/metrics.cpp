@@ -80,6 +80,14 @@ std::string metrics::render(std::optional<std::uint64_t> store_free_bytes) const
         "matched the recorded sha256 or size (answered 409 stored_bytes_mismatch).\n";
     out += "# TYPE labsync_receiver_verify_mismatch_total counter\n";
     out += fmt::format("labsync_receiver_verify_mismatch_total {}\n", verify_mismatches_.load());
+    out +=
+        "# HELP labsync_receiver_resumable_uploads_total Resumable uploads created, completed, "
+        "cancelled (DELETE) and expired (abandoned past --upload-expiry, space released).\n";
+    out += "# TYPE labsync_receiver_resumable_uploads_total counter\n";
+    constexpr std::array<std::string_view, 4> events{"created", "completed", "cancelled", "expired"};
+    for (std::size_t i = 0; i < events.size(); ++i)
+        out += fmt::format("labsync_receiver_resumable_uploads_total{{event=\"{}\"}} {}\n", events[i],
+                           upload_events_[i].load());
     if (store_free_bytes) {
         out +=
             "# HELP labsync_receiver_store_free_bytes Bytes available to the receiver on the store "

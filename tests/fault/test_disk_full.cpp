@@ -6,38 +6,17 @@
 #include "fault_env.hpp"
 
 #include "skip.hpp"
+#include "small_fs.hpp"
 
-#include <sys/mount.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <map>
 
 using namespace labsync;
 using namespace labsync::fault;
 
-namespace {
+using test::small_fs;
 
-// A tmpfs of `size` at `dir`, unmounted (lazily) when the guard dies.
-struct small_fs {
-    fs::path dir;
-    bool mounted = false;
-    std::string why_not;
-    small_fs(fs::path d, const std::string& size) : dir(std::move(d)) {
-        fs::create_directories(dir);
-        mounted = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
-        if (!mounted)
-            why_not =
-                "cannot mount a tmpfs (needs root or CAP_SYS_ADMIN): " + std::string(std::strerror(errno));
-    }
-    bool grow(const std::string& size) {
-        return ::mount("tmpfs", dir.c_str(), "tmpfs", MS_REMOUNT, ("size=" + size).c_str()) == 0;
-    }
-    ~small_fs() {
-        if (mounted) ::umount2(dir.c_str(), MNT_DETACH);
-    }
-};
+namespace {
 
 std::map<std::string, std::string> tree_shas(const fs::path& root) {
     std::map<std::string, std::string> out;

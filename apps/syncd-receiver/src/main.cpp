@@ -1,4 +1,6 @@
 // syncd-receiver: the central HTTP(S) receiver that stores runs (SPEC §8, docs/protocol.md).
+#include "labsync/receiver/request_rules.hpp"
+#include "labsync/receiver/upload_rules.hpp"
 #include "labsync/common/read_file.hpp"
 #include "labsync/common/secret_file.hpp"
 #include "labsync/receiver/request_rules.hpp"
@@ -18,7 +20,7 @@ using labsync::receiver::server_config;
 struct options {
     std::string listen = "127.0.0.1:8443";
     std::string store, tls_cert, tls_key, client_ca, tokens, allowed_commits,
-        max_body = "64G", min_body_rate = "1K", min_free = "0";
+        max_body = "64G", min_body_rate = "1K", min_free = "0", upload_expiry = "7d";
     bool require_client_cert = false, insecure_no_auth = false, no_member_check = false;
     double header_timeout = 30, body_timeout = 60, shutdown_grace = 30;
     std::size_t max_connections = 256, io_threads = 2, disk_threads = 4, check_threads = 2;
@@ -113,6 +115,8 @@ int main(int argc, char** argv) {
     app.add_option("--allowed-commits", o.allowed_commits,
                    "file of code commits allowed to upload (X-Code-Commit)");
     app.add_option("--max-body", o.max_body, "largest accepted upload, bytes (K/M/G/T suffix)");
+    app.add_option("--upload-expiry", o.upload_expiry,
+                   "resumable uploads untouched this long are removed (e.g. 7d, 12h, 30m, 90s)");
     app.add_option("--min-free", o.min_free, "bytes to keep free on the store (507 below), K/M/G/T suffix");
     app.add_flag("--insecure-no-auth", o.insecure_no_auth, "run without --tokens (tests and loopback only)");
     app.add_flag("--no-member-check", o.no_member_check, "do not check archive members against the manifest");
@@ -195,6 +199,10 @@ int main(int argc, char** argv) {
     auto min_free = labsync::receiver::parse_byte_size(o.min_free);
     if (!min_free) return fail("--min-free: `" + o.min_free + "` is not a byte count");
     cfg.min_free = *min_free;
+    auto upload_expiry = labsync::receiver::parse_expiry(o.upload_expiry);
+    if (!upload_expiry)
+        return fail("--upload-expiry: `" + o.upload_expiry + "` is not a duration like 7d, 12h, 30m, 90s");
+    cfg.upload_expiry = *upload_expiry;
     auto min_body_rate = labsync::receiver::parse_byte_size(o.min_body_rate);
     if (!min_body_rate) return fail("--min-body-rate: `" + o.min_body_rate + "` is not a byte count");
     cfg.min_body_rate = *min_body_rate;

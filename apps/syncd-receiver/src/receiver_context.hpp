@@ -9,6 +9,7 @@
 
 #include "labsync/receiver/metrics.hpp"
 #include "labsync/receiver/run_store.hpp"
+#include "labsync/receiver/upload_store.hpp"
 #include "server_config.hpp"
 
 #include <spdlog/logger.h>
@@ -71,6 +72,8 @@ struct receiver_context {
     std::shared_ptr<spdlog::logger> log;
     std::atomic<bool> stopping{false};
     std::unique_ptr<slot_channel> verify_slots;
+    std::unique_ptr<upload_store> uploads;           // resumable uploads under <store>/.uploads
+    std::atomic<std::int64_t> last_upload_sweep{0};  // unix seconds of the last expiry sweep
 };
 
 }  // namespace labsync::receiver

@@ -222,8 +222,14 @@ int run_server(const server_config& cfg) {
     }
     asio::io_context io(static_cast<int>(cfg.io_threads));
     asio::thread_pool disk(cfg.disk_threads);
-    receiver_context ctx{cfg, std::move(*store), {}, io, disk, std::nullopt, {}, log, {}, {}};
+    receiver_context ctx{cfg, std::move(*store), {}, io, disk, std::nullopt, {}, log, {}, {}, {}, {}};
     ctx.verify_slots = std::make_unique<slot_channel>(io, verify_concurrency(cfg.disk_threads));
+    ctx.uploads = std::make_unique<upload_store>(ctx.store.root(), cfg.upload_expiry);
+    ctx.last_upload_sweep =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    for (auto n = ctx.uploads->sweep(ctx.last_upload_sweep); n > 0; --n)
+        ctx.stats.count_upload_event(metrics::upload_event::expired);
     try {
         ctx.tls = make_tls(cfg);
     } catch (const std::exception& e) {

@@ -30,6 +30,7 @@ struct server_config {
     std::size_t check_threads = 2;
     std::uint64_t max_body = 64ULL << 30;
     std::uint64_t min_free = 0;
+    std::chrono::seconds upload_expiry{7 * 24 * 3600};  // resumable uploads untouched this long are removed
     std::chrono::milliseconds header_timeout{30'000};
     std::chrono::milliseconds body_timeout{60'000};
     std::uint64_t min_body_rate = 1024;  // bytes/s over each body_timeout window; 0: off

@@ -2,8 +2,11 @@
 
 #include "labsync/receiver/body_checker.hpp"
 #include "labsync/receiver/body_rate_floor.hpp"
+#include "labsync/receiver/publish_checked.hpp"
 #include "labsync/receiver/put_decision.hpp"
 #include "labsync/receiver/request_rules.hpp"
+#include "labsync/receiver/upload_rules.hpp"
+#include "labsync/receiver/upload_store.hpp"
 #include "labsync/receiver/verify_answer.hpp"
 #include "labsync/common/on_pool.hpp"
 
@@ -209,6 +212,8 @@ private:
             res.set(http::field::allow, allow);
             return res;
         };
+        if (auto id = upload_target(req.target()))
+            co_return co_await upload_request(parser, std::string(*id));
         switch (r.kind) {
             case route_kind::not_found:
                 co_return co_await finish(req, error_response(404, v, "not_found", "no such resource", true),
@@ -239,6 +244,9 @@ private:
             case route_kind::run:
                 if (req.method() == http::verb::put) co_return co_await put(parser);
                 if (req.method() == http::verb::get) co_return co_await get(req, r, no_body);
+                // POST with Upload-Complete creates a resumable upload (session_upload.ipp).
+                if (req.method() == http::verb::post && req.count("Upload-Complete") > 0)
+                    co_return co_await upload_create(parser, r);
                 co_return co_await finish(req, method_not_allowed("GET, PUT"), no_body);
         }
         co_return false;
@@ -363,7 +371,8 @@ private:
     // Writes a chunk and feeds the checker in parallel on the disk pool. A checker error does
     // not stop the upload: the body is still read (the client gets its 422 on a live
     // connection) and finish() reports the first error.
-    awaitable<std::error_code> store_chunk(upload_file& file, body_checker* checker,
+    template <class File>  // upload_file (PUT) or upload_handle (resumable uploads)
+    awaitable<std::error_code> store_chunk(File& file, body_checker* checker,
                                            const std::vector<std::byte>& buf, std::size_t n) {
         std::span<const std::byte> data(buf.data(), n);
         auto write = on_disk(ctx_, [&file, data] { return file.append(data); });
@@ -378,6 +387,13 @@ private:
 
     awaitable<bool> put(http::request_parser<http::empty_body>& parser);
 
+    // Resumable uploads (session_upload.ipp).
+    awaitable<bool> upload_create(http::request_parser<http::empty_body>& parser, const route& r);
+    awaitable<bool> upload_request(http::request_parser<http::empty_body>& parser, std::string id);
+    awaitable<bool> upload_append(http::request_parser<http::empty_body>& parser, upload_handle& up,
+                                  const append_request& ar, std::optional<std::string> location);
+    response upload_answer(int status, unsigned v, const upload_state& s, std::string body);
+
     receiver_context& ctx_;
     Stream& stream_;
     std::string peer_;
@@ -390,6 +406,7 @@ private:
 }  // namespace labsync::receiver
 
 #include "session_put.ipp"
+#include "session_upload.ipp"
 
 namespace labsync::receiver {
 

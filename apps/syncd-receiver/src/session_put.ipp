@@ -181,42 +181,17 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
     }
 
     // Whole body received: check it, then publish.
-    struct outcome {
-        int status = 0;
-        std::string error, message;
-        stored_run stored;
-    };
     stored_run meta;
     meta.code_commit = commit;
     meta.client = auth.principal.empty() ? peer_ : auth.principal + " " + peer_;
     auto result = co_await on_disk(ctx_, [&] {
-        outcome o;
         std::error_code check_ec = checker ? checker->finish() : std::error_code{};
-        std::string actual = file->finish_hash();
-        if (actual != claimed) {
-            return outcome{422,
-                           "sha256_mismatch",
-                           "the body's sha256 is " + actual + " but X-Content-SHA256 said " + claimed,
-                           {}};
-        }
-        if (check_ec) return outcome{422, "member_mismatch", checker->failure(), {}};
-        meta.sha256 = actual;
-        meta.bytes = file->bytes();
-        meta.stored_at = rfc3339_now();
-        std::error_code pec;
-        auto published = ctx_.store.publish(*file, r.equipment, r.run, meta, o.stored, pec);
-        if (pec) return outcome{500, "store_error", "cannot publish the upload: " + pec.message(), {}};
-        if (published == publish_outcome::repaired)
+        std::string failure = check_ec ? checker->failure() : std::string{};
+        auto o = publish_checked(ctx_.store, *file, r.equipment, r.run, meta, file->bytes(),
+                                 file->finish_hash(), claimed, "X-Content-SHA256", check_ec, failure);
+        if (o.repaired)
             ctx_.log->warn("PUT {}/{}: the stored bytes no longer matched sha256 {}; replaced by this upload",
-                           r.equipment, r.run, actual);
-        o.status = published == publish_outcome::created || published == publish_outcome::repaired ? 201
-                   : published == publish_outcome::same                                            ? 200
-                                                                                                   : 409;
-        if (o.status == 409) {
-            o.error = "conflict";
-            o.message = "run already stored with sha256 " + o.stored.sha256 + " (" +
-                        std::to_string(o.stored.bytes) + " bytes); the upload was " + actual;
-        }
+                           r.equipment, r.run, o.stored.sha256);
         return o;
     });
     co_await discard();

@@ -33,6 +33,12 @@ public:
         if (mismatch) verify_mismatches_.fetch_add(1, std::memory_order_relaxed);
     }
 
+    // Resumable uploads (docs/protocol.md "Resumable uploads"), by what happened to them.
+    enum class upload_event { created, completed, cancelled, expired };
+    void count_upload_event(upload_event e) noexcept {
+        upload_events_[static_cast<std::size_t>(e)].fetch_add(1, std::memory_order_relaxed);
+    }
+
     // `store_free_bytes` is sampled by the caller (statvfs) at scrape time.
     std::string render(std::optional<std::uint64_t> store_free_bytes) const;
 
@@ -50,6 +56,7 @@ private:
     std::array<std::atomic<std::uint64_t>, bucket_bounds.size() + 1> buckets_{};  // last: +Inf
     std::atomic<std::uint64_t> upload_count_{0};
     std::atomic<std::uint64_t> upload_micros_{0};
+    std::array<std::atomic<std::uint64_t>, 4> upload_events_{};
 };
 
 }  // namespace labsync::receiver
