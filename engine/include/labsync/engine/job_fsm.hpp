@@ -44,6 +44,8 @@
 
 namespace labsync::engine {
 
+using common::log_level;
+
 enum class job_action_kind {
     commit,           // write the transition `to` with `details`, durable before what follows
     build_manifest,   // hash the local run (the verifier, on the CPU pool)
