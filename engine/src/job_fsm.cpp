@@ -81,7 +81,7 @@ job_action job_fsm::resume(job_event event) {
             auto& built = expect<job_events::built>(event, "the manifest").result;
             if (!built.ok())
                 return fail(transport_result::failure(
-                                kind_of_build_error(built.error),
+                                transports::kind_of_local_error(built.error),
                                 fmt::format("cannot build the manifest of {} at '{}': {}", job_.run_path,
                                             built.error_path, built.error.message())),
                             true);
@@ -124,7 +124,7 @@ job_action job_fsm::resume(job_event event) {
         case step::verify_built: {
             auto& built = expect<job_events::built>(event, "the manifest").result;
             if (!built.ok())
-                return fail(transport_result::failure(kind_of_build_error(built.error),
+                return fail(transport_result::failure(transports::kind_of_local_error(built.error),
                                                       fmt::format("cannot re-hash {} for verification: {}",
                                                                   job_.run_path, built.error.message())),
                             false);

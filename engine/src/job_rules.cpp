@@ -37,13 +37,6 @@ std::string_view to_string(job_action_kind kind) noexcept {
     return "unknown";
 }
 
-error_kind kind_of_build_error(const std::error_code& ec) noexcept {
-    if (ec == verifier::errc::local_file_vanished || ec == verifier::errc::local_file_changed ||
-        ec == verifier::errc::not_a_directory || ec == std::errc::no_such_file_or_directory)
-        return error_kind::local_file_vanished;
-    return error_kind::unknown;
-}
-
 remote_judgement judge_remote(const queue::job& job, const verifier::manifest* local,
                               const transports::remote_evidence& remote) {
     if (!remote.present) return {check_result::mismatch, "the remote has no copy of this run"};

@@ -173,12 +173,15 @@ TEST_CASE("job_fsm: a quarantine that cannot move the run is logged as an error"
 
 TEST_CASE("job_fsm: build errors are error kinds", "[fsm][retry]") {
     fixture f;
-    CHECK(kind_of_build_error(verifier::errc::local_file_vanished) == error_kind::local_file_vanished);
-    CHECK(kind_of_build_error(verifier::errc::local_file_changed) == error_kind::local_file_vanished);
-    CHECK(kind_of_build_error(verifier::errc::not_a_directory) == error_kind::local_file_vanished);
-    CHECK(kind_of_build_error(std::make_error_code(std::errc::no_such_file_or_directory)) ==
+    CHECK(transports::kind_of_local_error(verifier::errc::local_file_vanished) ==
           error_kind::local_file_vanished);
-    CHECK(kind_of_build_error(verifier::errc::io_error) == error_kind::unknown);
+    CHECK(transports::kind_of_local_error(verifier::errc::local_file_changed) ==
+          error_kind::local_file_vanished);
+    CHECK(transports::kind_of_local_error(verifier::errc::not_a_directory) ==
+          error_kind::local_file_vanished);
+    CHECK(transports::kind_of_local_error(std::make_error_code(std::errc::no_such_file_or_directory)) ==
+          error_kind::local_file_vanished);
+    CHECK(transports::kind_of_local_error(verifier::errc::io_error) == error_kind::unknown);
 
     auto gone = job_fsm::ship(job_in(job_state::queued), f.context());
     auto log = play(gone, {ok, ev::built{build_error(verifier::errc::local_file_vanished)}, ok});

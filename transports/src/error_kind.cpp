@@ -1,5 +1,6 @@
 #include "labsync/transports/error_kind.hpp"
 #include "labsync/transports/transport_result.hpp"
+#include "labsync/verifier/errc.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -44,6 +45,13 @@ std::string to_json(const transport_result& result) {
                      {"stdout", result.stdout_text},
                      {"stderr", result.stderr_text}};
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+error_kind kind_of_local_error(const std::error_code& ec) noexcept {
+    if (ec == verifier::errc::local_file_vanished || ec == verifier::errc::local_file_changed ||
+        ec == verifier::errc::not_a_directory || ec == std::errc::no_such_file_or_directory)
+        return error_kind::local_file_vanished;
+    return error_kind::unknown;
 }
 
 }  // namespace labsync::transports

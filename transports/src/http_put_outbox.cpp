@@ -10,18 +10,6 @@
 namespace fs = std::filesystem;
 
 namespace labsync::transports {
-namespace {
-
-error_kind kind_for_pack_error(const std::error_code& ec) {
-    if (ec == verifier::errc::local_file_vanished || ec == verifier::errc::local_file_changed ||
-        ec == verifier::errc::not_a_directory || ec == std::errc::no_such_file_or_directory)
-        return error_kind::local_file_vanished;
-    // Full outbox disk, EIO, …: nothing the receiver can fix; retried with backoff.
-    return error_kind::unknown;
-}
-
-}  // namespace
-
 fs::path outbox_archive_path(const fs::path& outbox, std::string_view equipment, std::string_view run) {
     return outbox / std::string(equipment) / (std::string(run) + ".tar.zst");
 }
@@ -99,7 +87,7 @@ outbox_outcome prepare_outbox(const outbox_ops& ops, const fs::path& run_dir, co
     auto packed = ops.pack(run_dir, out, zstd_level, progress);
     if (packed.error) {
         outcome.status = transport_result::failure(
-            kind_for_pack_error(packed.error),
+            kind_of_local_error(packed.error),
             fmt::format("packing {} into {} failed: {}", run_dir.string(), out.string(),
                         packed.message.empty() ? packed.error.message() : packed.message));
         return outcome;

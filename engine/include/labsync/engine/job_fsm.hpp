@@ -129,9 +129,6 @@ struct remote_judgement {
 remote_judgement judge_remote(const queue::job& job, const verifier::manifest* local,
                               const transports::remote_evidence& remote);
 
-// A local hashing error as an error kind: vanished/changed/not a directory -> local_file_vanished.
-transports::error_kind kind_of_build_error(const std::error_code& ec) noexcept;
-
 // The pick policy for queued jobs: the first job of `queued` (oldest first, as the store lists
 // them) that nobody holds (`in_flight`) and is due: next_attempt_at and an in-memory not-before
 // (API-enqueued runs still settling) both passed. Otherwise the earliest time one becomes due.

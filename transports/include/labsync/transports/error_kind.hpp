@@ -30,6 +30,11 @@ enum class error_kind {
 std::string_view to_string(error_kind kind) noexcept;
 std::optional<error_kind> error_kind_from_string(std::string_view text) noexcept;
 
+// A local error met while hashing or packing a run (the verifier's codes, ENOENT) as an error kind:
+// vanished, changed or not a directory -> local_file_vanished; anything else (a full outbox disk,
+// EIO) -> unknown, retried with backoff. Used by the engine and by http_put's packer.
+error_kind kind_of_local_error(const std::error_code& ec) noexcept;
+
 using errc = error_kind;
 const std::error_category& transports_category() noexcept;
 std::error_code make_error_code(error_kind kind) noexcept;
