@@ -1,9 +1,12 @@
 // http_put's resumable upload against the real syncd-receiver: a run larger than the receiver's
 // --max-body ships in parts, and after kill -9 of the receiver mid-upload a later push (a new
-// driver, as after a sender restart) continues from the receiver's offset.
+// driver, as after a sender restart) continues from the receiver's offset; a receiver without
+// uploads gets one PUT.
 #include "http_put_harness.hpp"
 
+#include "process.hpp"
 #include "receiver_fixture.hpp"
+#include "skip.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -88,7 +91,7 @@ TEST_CASE("http_put: after kill -9 of the receiver mid-upload, the next push sen
         bool killed = false;
         const int pid = first->process().pid();
         req.on_progress = [&](std::uint64_t done, std::uint64_t size) {
-            if (!killed && done * 4 >= size * 3) {  // at 75 %
+            if (!killed && done * 5 >= size * 4) {  // at 80 %: one part (5 %) may be in flight
                 killed = true;
                 ::kill(pid, SIGKILL);
             }
@@ -121,4 +124,61 @@ TEST_CASE("http_put: after kill -9 of the receiver mid-upload, the next push sen
     REQUIRE(probe.status.ok);
     CHECK(probe.present);
     CHECK(probe.archive_sha256 == resumed.archive_sha256);
+}
+
+namespace {
+
+// A receiver older than resumable uploads, as far as http_put can tell: GET 404, POST 405 with
+// `Allow: GET, PUT` and no upload field, PUT honoured with Expect: 100-continue (201 + sha256).
+constexpr const char* old_receiver_py = R"(import hashlib, http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self, code, body, extra=()):
+        data = body.encode()
+        self.send_response(code)
+        for k, v in extra: self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self): self.answer(404, '{"error":"not_found"}')
+    def do_POST(self): self.answer(405, '{"error":"method_not_allowed"}', [("Allow", "GET, PUT")])
+    def do_PUT(self):
+        n = int(self.headers["Content-Length"]); h = hashlib.sha256()
+        while n > 0:
+            b = self.rfile.read(min(n, 1 << 20)); h.update(b); n -= len(b)
+        self.answer(201, json.dumps({"sha256": h.hexdigest(), "puts": 1}))
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print("listening on", s.server_address[1], flush=True)
+s.serve_forever()
+)";
+
+}  // namespace
+
+TEST_CASE("http_put: a receiver without resumable uploads gets one PUT", "[http_put][upload]") {
+    if (test::run_process({"python3", "-c", "pass"}).exit_code != 0) test::skip_test("no python3");
+    test::temp_dir t;
+    test::write_file(t / "old.py", old_receiver_py);
+    test::child_process old({"python3", (t / "old.py").string()});
+    auto line = old.wait_for_line("listening on");
+    REQUIRE(line);
+    const std::string port = line->substr(line->rfind(' ') + 1);
+    test::write_file(t / "token", "tok\n");
+    transports::http_put_config c;
+    c.url = "http://127.0.0.1:" + port;
+    c.token_file = t / "token";
+    c.outbox = t / "outbox";
+    c.zstd_level = 1;
+    make_run(t / "runs" / "legacy", 2, 300'000, 33);
+    driver_harness h(c);
+    REQUIRE(h.created());
+    auto pushed = h.push_with_proof(request_for("eq1", t / "runs" / "legacy"));
+    INFO(pushed.status.message);
+    REQUIRE(pushed.status.ok);
+    CHECK(pushed.status.returncode == 201);
+    CHECK_THAT(pushed.status.message, Catch::StartsWith("PUT"));
+    CHECK(pushed.bytes_moved == fs::file_size(h.driver().outbox_path("eq1", "legacy")));
+    REQUIRE(pushed.evidence);
+    CHECK(pushed.evidence->archive_sha256 == pushed.archive_sha256);
 }
