@@ -2,6 +2,11 @@
 // docs/protocol.md "Resumable uploads"; the completing answer is mapped like a PUT's by http_put.
 #include "http_put_upload.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <openssl/evp.h>
 
 #include <fcntl.h>
@@ -86,8 +91,11 @@ void drop_sidecar(const upload_job& job) {
     fs::remove(job.sidecar, ec);
 }
 
+// A network error, a 5xx but 507, or 423: the receiver still holds the upload for the request
+// that just broke (it lets go when it notices), so ask again after a pause.
 bool retryable(const http_exchange& x) {
-    return !x.completed ? x.failure != http_failure::local_io_error : x.status >= 500 && x.status != 507;
+    return !x.completed ? x.failure != http_failure::local_io_error
+                        : x.status == 423 || (x.status >= 500 && x.status != 507);
 }
 
 }  // namespace
@@ -227,6 +235,11 @@ asio::awaitable<upload_outcome> upload_archive(http_client& client, const upload
             (retryable(x) && ++failed_parts <= max_failed_parts)) {
             // Gone (expired, removed): a new upload; a network error or 5xx: ask where it stands.
             std::optional<bool> held = false;
+            if (answered && x.status == 423) {
+                asio::steady_timer pause(co_await asio::this_coro::executor);
+                pause.expires_after(std::chrono::milliseconds(500) * failed_parts);
+                co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
             if (!(answered && x.status == 404)) held = co_await ask_offset();
             if (!held) co_return out;
             if (!*held) {
