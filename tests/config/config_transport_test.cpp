@@ -49,7 +49,8 @@ code_commit = "abc"
 zstd_level = 7
 connect_timeout = "3s"
 io_timeout = "90s"
-chunk_bytes = "256K")"));
+chunk_bytes = "256K"
+part_bytes = "8M")"));
     CHECK(c.url == "https://c:8443/base");
     CHECK(c.token_file == "/etc/labsync/tok");
     CHECK(c.ca_file == "/ca.pem");
@@ -60,6 +61,7 @@ chunk_bytes = "256K")"));
     CHECK(c.connect_timeout == 3s);
     CHECK(c.io_timeout == 90s);
     CHECK(c.chunk_bytes == 256 * 1024);
+    CHECK(c.part_bytes == 8u << 20);
 }
 
 TEST_CASE("every rsync_ssh setting is read from syncd.toml", "[config]") {
@@ -138,6 +140,7 @@ TEST_CASE("a bad transport value is an error at its file:line:col", "[config]") 
         {"http_put", http + "zstd_level = 20", "zstd_level", "out of range 1..19", 8},
         {"http_put", http + "io_timeout = \"50ms\"", "io_timeout", "at least 100ms", 8},
         {"http_put", http + "chunk_bytes = \"4K\"", "chunk_bytes", "at least 64K", 8},
+        {"http_put", http + "part_bytes = \"512K\"", "part_bytes", "below chunk_bytes", 8},
         {"http_put", "url = \"https://user@c:1\"", "url", "credentials", 7},
         {"rsync_ssh", rsync_required + "command_timeout = \"0s\"", "command_timeout", "at least 1s", 12},
         {"rsync_ssh", rsync_required + "port = 0", "port", "not a TCP port", 12},

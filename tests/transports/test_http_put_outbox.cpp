@@ -16,25 +16,33 @@ TEST_CASE("http_put outbox: orphan outbox archives are swept", "[outbox]") {
     write_file(dir / "outbox/eq/live.tar.zst", "a");
     write_file(dir / "outbox/eq/dead.tar.zst", "b");
     write_file(dir / "outbox/eq/dead2.tar.zst.partial", "c");
+    write_file(dir / "outbox/eq/dead3.tar.zst.upload", "e");
+    write_file(dir / "outbox/eq/live.tar.zst.upload", "f");
     write_file(dir / "outbox/eq/notes.txt", "d");
     auto removed = sweep_outbox(dir / "outbox", [](const std::string& eq, const std::string& run) {
         return eq == "eq" && run == "live";
     });
-    CHECK(removed.size() == 2);
+    CHECK(removed.size() == 3);
     CHECK(fs::exists(dir / "outbox/eq/live.tar.zst"));
+    CHECK(fs::exists(dir / "outbox/eq/live.tar.zst.upload"));
+    CHECK_FALSE(fs::exists(dir / "outbox/eq/dead3.tar.zst.upload"));
     CHECK(fs::exists(dir / "outbox/eq/notes.txt"));
     CHECK_FALSE(fs::exists(dir / "outbox/eq/dead.tar.zst"));
 }
 
-TEST_CASE("http_put outbox: releasing a run removes its archive and a stale .partial", "[outbox]") {
+TEST_CASE("http_put outbox: releasing a run removes its archive, a stale .partial and its .upload",
+          "[outbox]") {
     temp_dir dir;
     write_file(dir / "outbox/eq/run-1.tar.zst", "a");
+    write_file(dir / "outbox/eq/run-1.tar.zst.upload", "u");
     write_file(dir / "outbox/eq/run-1.tar.zst.partial", "b");
     write_file(dir / "outbox/eq/run-2.tar.zst", "c");
     CHECK(outbox_archive_path(dir / "outbox", "eq", "run-1") == dir / "outbox/eq/run-1.tar.zst");
     CHECK(remove_outbox_archive(dir / "outbox", "eq", "run-1").empty());
     CHECK_FALSE(fs::exists(dir / "outbox/eq/run-1.tar.zst"));
     CHECK_FALSE(fs::exists(dir / "outbox/eq/run-1.tar.zst.partial"));
+    CHECK_FALSE(fs::exists(dir / "outbox/eq/run-1.tar.zst.upload"));
+    CHECK(upload_sidecar_path(dir / "outbox/eq/run-1.tar.zst") == dir / "outbox/eq/run-1.tar.zst.upload");
     CHECK(fs::exists(dir / "outbox/eq/run-2.tar.zst"));
     CHECK(remove_outbox_archive(dir / "outbox", "eq", "run-1").empty());       // nothing left: done
     CHECK_FALSE(remove_outbox_archive(dir / "outbox", "eq", "../x").empty());  // bad id: refused

@@ -1,8 +1,10 @@
-// The http_put driver: outbox on the CPU pool, then one PUT through the kept-alive client, and
-// the GET probe. Decisions (status → kind, outbox reuse) live in http_status / http_put_outbox.
+// The http_put driver: outbox on the CPU pool, then a resumable upload (http_put_upload.cpp; one
+// PUT to receivers without uploads) through the kept-alive client, and the GET probe. Decisions (status →
+// kind, outbox reuse) live in http_status / http_put_outbox.
 #include "labsync/transports/http_put.hpp"
 
 #include "http_put_client.hpp"
+#include "http_put_upload.hpp"
 #include "labsync/common/ids.hpp"
 #include "labsync/common/on_pool.hpp"
 #include "labsync/transports/http_status.hpp"
@@ -142,31 +144,57 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
             fmt::format("PUT {}: outbox archive {} is {} bytes, expected {}; it changed under us", where,
                         out.string(), st.st_size, prepared.bytes)));
 
-    detail::file_body body;
-    body.fd = file.fd;
-    body.size = prepared.bytes;
-    body.chunk_bytes = config_.chunk_bytes;
     // The upload is this push's transfer: it holds a share of the budget while it runs.
     auto lease = request.limiter ? request.limiter->begin_transfer() : nullptr;
-    body.limiter = lease.get();
-    body.on_progress = &request.on_progress;
     // Over a stored copy the receiver re-reads it before answering (it replaces damaged bytes).
     const auto response_timeout = stored_read_timeout(config_.io_timeout, prepared.bytes);
-    auto x = co_await client_->put(target, headers, body, response_timeout);
+    detail::upload_job job;
+    job.run_target = target;
+    job.where = where;
+    job.headers = headers;
+    job.headers.erase(job.headers.begin());  // X-Content-SHA256 is PUT's; uploads use Repr-Digest
+    job.fd = file.fd;
+    job.size = prepared.bytes;
+    job.sha256_hex = prepared.sha256_hex;
+    job.sidecar = upload_sidecar_path(out);
+    job.part_bytes = config_.part_bytes;
+    job.chunk_bytes = config_.chunk_bytes;
+    job.limiter = lease.get();
+    job.on_progress = &request.on_progress;
+    job.response_timeout = response_timeout;
+    auto up = co_await detail::upload_archive(*client_, job);
+    std::string method = up.method;
+    detail::http_exchange x;
+    std::uint64_t moved = up.bytes_sent;
+    std::string how;
+    if (up.put_instead) {  // stored already, or an older receiver: one PUT
+        detail::file_body body;
+        body.fd = file.fd;
+        body.size = prepared.bytes;
+        body.chunk_bytes = config_.chunk_bytes;
+        body.limiter = lease.get();
+        body.on_progress = &request.on_progress;
+        x = co_await client_->put(target, headers, body, response_timeout);
+        method = "PUT";
+        moved = x.body_sent ? prepared.bytes : 0;
+    } else {
+        x = std::move(up.last);
+        how = up.resumed_at > 0 ? fmt::format(", resumed at {}", up.resumed_at) : "";
+    }
     lease.reset();
 
     push_result result;
-    result.bytes_moved = x.body_sent ? prepared.bytes : 0;
+    result.bytes_moved = moved;
     if (!x.completed) {
         result.status =
-            transport_result::failure(kind_for_failure(*x.failure), describe_failure("PUT", where, x));
+            transport_result::failure(kind_for_failure(*x.failure), describe_failure(method, where, x));
         co_return result;
     }
     auto kind = kind_for_put_status(x.status);
     auto& r = result.status;
     r = kind == error_kind::none
             ? transport_result::success(x.status)
-            : transport_result::failure(kind, describe_status("PUT", where, x), x.status);
+            : transport_result::failure(kind, describe_status(method, where, x), x.status);
     if (const auto hint = put_status_hint(x.status, prepared.bytes); !hint.empty()) r.message += "; " + hint;
     r.stdout_text = x.body;
     if (r.ok) {
@@ -178,9 +206,9 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
             result.evidence->present = true;
             result.evidence->archive_sha256 = std::move(stored);
         }
-        r.message = fmt::format("PUT {}: HTTP {} {} ({} bytes, sha256 {}{})", where, x.status, x.reason,
-                                prepared.bytes, prepared.sha256_hex,
-                                prepared.reused ? ", outbox archive reused" : "");
+        r.message = fmt::format("{} {}: HTTP {} {} ({} bytes, sha256 {}{}{}, {} sent)", method, where,
+                                x.status, x.reason, prepared.bytes, prepared.sha256_hex,
+                                prepared.reused ? ", outbox archive reused" : "", how, moved);
     }
     co_return result;
 }

@@ -69,6 +69,13 @@ http_failure classify(const error_code& ec, bool connecting) {
     return http_failure::connection_reset;
 }
 
+template <class Fields>
+header_list fields_of(const Fields& fields) {
+    header_list out;
+    for (const auto& f : fields) out.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    return out;
+}
+
 http_exchange failed(const error_code& ec, bool connecting, std::string_view step, bool body_sent = false) {
     http_exchange x;
     x.failure = classify(ec, connecting);
@@ -105,6 +112,7 @@ asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, con
             x.status = interim.get().result_int();
             x.reason = std::string(interim.get().reason());
             x.body = std::move(interim.get().body());
+            x.headers = fields_of(interim.get());
             co_return x;
         }
         std::vector<char> chunk(std::max<std::size_t>(body->chunk_bytes, 64 * 1024));
@@ -123,7 +131,8 @@ asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, con
             // just written or checked, so it is almost always cached.
             std::size_t got = 0;
             while (got < n) {
-                auto r = ::pread(body->fd, chunk.data() + got, n - got, static_cast<off_t>(offset + got));
+                auto r = ::pread(body->fd, chunk.data() + got, n - got,
+                                 static_cast<off_t>(body->offset + offset + got));
                 if (r < 0 && errno == EINTR) continue;
                 if (r <= 0) {
                     http_exchange x;
@@ -152,14 +161,17 @@ asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, con
                 x.status = late.get().result_int();
                 x.reason = std::string(late.get().reason());
                 x.body = std::move(late.get().body());
+                x.headers = fields_of(late.get());
                 co_return x;
             }
             offset += n;
-            if (body->on_progress && *body->on_progress) (*body->on_progress)(offset, body->size);
+            if (body->on_progress && *body->on_progress)
+                (*body->on_progress)(body->offset + offset, body->total ? body->total : body->size);
         }
     }
     http::response_parser<http::string_body> final_parser;
     final_parser.body_limit(response_body_limit);
+    if (request.method() == http::verb::head) final_parser.skip(true);  // fields only
     low.expires_after(std::max(config.io_timeout, response_timeout));
     auto [rec, rn] = co_await http::async_read(stream, conn.buffer, final_parser, tuple_awaitable);
     if (rec) co_return failed(rec, false, "reading the response", body != nullptr);
@@ -170,6 +182,7 @@ asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, con
     x.status = final_parser.get().result_int();
     x.reason = std::string(final_parser.get().reason());
     x.body = std::move(final_parser.get().body());
+    x.headers = fields_of(final_parser.get());
     keep_alive = final_parser.get().keep_alive();
     co_return x;
 }
@@ -266,6 +279,8 @@ struct http_client::impl {
             if (body) {
                 request.content_length(body->size);
                 request.set(http::field::expect, "100-continue");
+            } else if (verb == http::verb::post || verb == http::verb::patch) {
+                request.content_length(0);
             }
             bool keep_alive = false;
             // if/else, not ?: (GCC 12 miscompiles co_await inside a conditional expression).
@@ -277,7 +292,9 @@ struct http_client::impl {
                 x = co_await exchange_on(*conn->plain, *conn, config, request, body, response_timeout,
                                          keep_alive);
             // A kept-alive connection the server closed meanwhile fails on first use: open a
-            // fresh one once. PUT and GET of a run are idempotent, so repeating is safe.
+            // fresh one once. PUT and GET of a run are idempotent, so repeating is safe; a repeated
+            // PATCH at the same offset is answered 409 with the offset, a repeated POST leaves
+            // an unused upload that expires.
             if (!x.completed && conn->reused && attempt == 0 && x.failure != http_failure::local_io_error)
                 continue;
             if (x.completed && keep_alive) give_back(std::move(conn));
@@ -341,6 +358,28 @@ asio::awaitable<http_exchange> http_client::put(const std::string& target, const
 asio::awaitable<http_exchange> http_client::get(const std::string& target, const header_list& headers,
                                                 std::chrono::milliseconds response_timeout) {
     co_return co_await impl_->run(http::verb::get, target, headers, nullptr, response_timeout);
+}
+
+asio::awaitable<http_exchange> http_client::post(const std::string& target, const header_list& headers,
+                                                 std::chrono::milliseconds response_timeout) {
+    co_return co_await impl_->run(http::verb::post, target, headers, nullptr, response_timeout);
+}
+
+asio::awaitable<http_exchange> http_client::head(const std::string& target, const header_list& headers,
+                                                 std::chrono::milliseconds response_timeout) {
+    co_return co_await impl_->run(http::verb::head, target, headers, nullptr, response_timeout);
+}
+
+asio::awaitable<http_exchange> http_client::patch(const std::string& target, const header_list& headers,
+                                                  file_body& body,
+                                                  std::chrono::milliseconds response_timeout) {
+    co_return co_await impl_->run(http::verb::patch, target, headers, &body, response_timeout);
+}
+
+std::optional<std::string> field_of(const http_exchange& x, std::string_view name) {
+    for (const auto& [n, v] : x.headers)
+        if (beast::iequals(n, name)) return v;
+    return std::nullopt;
 }
 
 std::uint64_t http_client::connections_opened() const noexcept {

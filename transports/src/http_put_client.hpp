@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -28,12 +29,19 @@ struct http_exchange {
     std::optional<http_failure> failure;  // set when !completed
     std::string failure_detail;           // the system/TLS error text
     bool body_sent = false;
+    header_list headers;  // the final response's fields
 };
 
-// The PUT body: an open file read with pread in chunks.
+// The value of a response field (case-insensitive name), nullopt when absent.
+std::optional<std::string> field_of(const http_exchange& x, std::string_view name);
+
+// A request body: `size` bytes of an open file from `offset`, read with pread in chunks.
+// Progress is reported as (offset + sent, total).
 struct file_body {
     int fd = -1;
     std::uint64_t size = 0;
+    std::uint64_t offset = 0;
+    std::uint64_t total = 0;  // 0: size
     std::size_t chunk_bytes = 1 << 20;
     bandwidth_lease* limiter = nullptr;  // this upload's share of the budget; null = unlimited
     const progress_fn* on_progress = nullptr;
@@ -54,6 +62,13 @@ public:
                                               file_body& body, std::chrono::milliseconds response_timeout);
     boost::asio::awaitable<http_exchange> get(const std::string& target, const header_list& headers,
                                               std::chrono::milliseconds response_timeout);
+    // Resumable uploads (docs/protocol.md): POST without a body, HEAD, PATCH with a file range.
+    boost::asio::awaitable<http_exchange> post(const std::string& target, const header_list& headers,
+                                               std::chrono::milliseconds response_timeout);
+    boost::asio::awaitable<http_exchange> head(const std::string& target, const header_list& headers,
+                                               std::chrono::milliseconds response_timeout);
+    boost::asio::awaitable<http_exchange> patch(const std::string& target, const header_list& headers,
+                                                file_body& body, std::chrono::milliseconds response_timeout);
 
     std::uint64_t connections_opened() const noexcept;
 

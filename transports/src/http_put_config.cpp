@@ -25,6 +25,8 @@ std::vector<config_problem> http_put_config::validate() const {
     detail::require_at_least(out, "connect_timeout", connect_timeout, 100ms);
     detail::require_at_least(out, "io_timeout", io_timeout, 100ms);
     if (chunk_bytes < 64 * 1024) out.push_back({"chunk_bytes", "must be at least 64K"});
+    if (part_bytes < chunk_bytes)
+        out.push_back({"part_bytes", fmt::format("{} is below chunk_bytes ({})", part_bytes, chunk_bytes)});
     return out;
 }
 

@@ -14,10 +14,14 @@ fs::path outbox_archive_path(const fs::path& outbox, std::string_view equipment,
     return outbox / std::string(equipment) / (std::string(run) + ".tar.zst");
 }
 
+fs::path upload_sidecar_path(const fs::path& archive) {
+    return fs::path(archive.string() + ".upload");
+}
+
 std::string remove_outbox_archive(const fs::path& outbox, std::string_view equipment, std::string_view run) {
     if (auto refused = common::ids_refusal_reason(equipment, run); !refused.empty()) return refused;
     const auto path = outbox_archive_path(outbox, equipment, run);
-    for (const auto& p : {path, fs::path(path.string() + ".partial")}) {
+    for (const auto& p : {path, fs::path(path.string() + ".partial"), upload_sidecar_path(path)}) {
         std::error_code ec;
         fs::remove(p, ec);
         if (ec) return "cannot remove outbox file " + p.string() + ": " + ec.message();
@@ -34,7 +38,7 @@ std::vector<fs::path> sweep_outbox(const fs::path& outbox, const wanted_fn& is_w
         for (const auto& f : fs::directory_iterator(eq.path(), ec)) {
             const std::string name = f.path().filename().string();
             std::string run;
-            for (const std::string suffix : {".tar.zst.partial", ".tar.zst"}) {
+            for (const std::string suffix : {".tar.zst.partial", ".tar.zst.upload", ".tar.zst"}) {
                 if (name.size() > suffix.size() && name.ends_with(suffix)) {
                     run = name.substr(0, name.size() - suffix.size());
                     break;

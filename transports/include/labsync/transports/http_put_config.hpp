@@ -29,9 +29,12 @@ struct http_put_config {
     std::chrono::milliseconds io_timeout{60'000};       // one read or write making no progress
     std::string code_commit;                            // sent as X-Code-Commit when not empty
     std::size_t chunk_bytes = 1 << 20;                  // body read/write size (>= 64 KiB)
+    // Largest part of a resumable upload (one PATCH); the receiver's Upload-Limit may lower it.
+    // What a failed part re-sends at most (>= chunk_bytes).
+    std::uint64_t part_bytes = std::uint64_t{256} << 20;
 
     // Every rule of this config that needs no I/O (whether the files exist is checked when the
-    // driver is created): url, client_cert/client_key, zstd_level, timeouts, chunk_bytes.
+    // driver is created): url, client_cert/client_key, zstd_level, timeouts, chunk_bytes, part_bytes.
     std::vector<config_problem> validate() const;
 };
 

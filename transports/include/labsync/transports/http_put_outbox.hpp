@@ -55,14 +55,16 @@ struct outbox_outcome {
 // changed after its manifest was taken: local_file_vanished, and the archive is removed.
 // `progress` sees the bytes read by the check and the pack.
 // The outbox layout, known only here: <outbox>/<equipment>/<run>.tar.zst (and, while packing,
-// <run>.tar.zst.partial next to it). Blocking file operations, for the CPU pool.
+// <run>.tar.zst.partial next to it; <run>.tar.zst.upload names its resumable upload while one is
+// open). Blocking file operations, for the CPU pool.
 std::filesystem::path outbox_archive_path(const std::filesystem::path& outbox, std::string_view equipment,
                                           std::string_view run);
-// Removes a run's archive and a stale .partial. Empty when done (or nothing was there), else
-// what could not be removed and why.
+std::filesystem::path upload_sidecar_path(const std::filesystem::path& archive);
+// Removes a run's archive, a stale .partial and its .upload sidecar. Empty when done (or nothing was there),
+// else what could not be removed and why.
 std::string remove_outbox_archive(const std::filesystem::path& outbox, std::string_view equipment,
                                   std::string_view run);
-// Removes <outbox>/<equipment>/<run>.tar.zst(.partial) for which `is_wanted(equipment, run)` says
+// Removes <outbox>/<equipment>/<run>.tar.zst(.partial|.upload) for which `is_wanted(equipment, run)` says
 // no; other files are left alone. Returns the removed paths.
 std::vector<std::filesystem::path> sweep_outbox(const std::filesystem::path& outbox,
                                                 const wanted_fn& is_wanted);
