@@ -22,6 +22,12 @@ std::uint64_t upload_reply::offset() const {
     return std::stoull(v);
 }
 
+upload_client::upload_client(const receiver_fixture& rx, std::string token)
+    : url_(rx.url()), curl_args_(tls_args(rx)) {
+    auto a = auth_args(token);
+    curl_args_.insert(curl_args_.end(), a.begin(), a.end());
+}
+
 upload_reply upload_client::request(const std::string& method, const std::string& location,
                                     std::vector<std::string> headers, const std::optional<fs::path>& body) {
     const auto hdr = tmp_ / ("headers." + std::to_string(parts_++));
@@ -33,11 +39,8 @@ upload_reply upload_client::request(const std::string& method, const std::string
     }
     if (body) args.insert(args.end(), {"--data-binary", "@" + body->string()});
     for (const auto& h : headers) args.insert(args.end(), {"-H", h});
-    auto t = tls_args(rx_);
-    args.insert(args.end(), t.begin(), t.end());
-    auto a = auth_args(token_);
-    args.insert(args.end(), a.begin(), a.end());
-    auto r = curl(rx_.url() + location, args);
+    args.insert(args.end(), curl_args_.begin(), curl_args_.end());
+    auto r = curl(url_ + location, args);
     upload_reply out;
     out.status = r.status;
     out.body = r.body;

@@ -22,8 +22,11 @@ struct upload_reply {
 
 class upload_client {
 public:
-    explicit upload_client(const receiver_fixture& rx, std::string token = receiver_options::eq1_token)
-        : rx_(rx), token_(std::move(token)) {}
+    explicit upload_client(const receiver_fixture& rx, std::string token = receiver_options::eq1_token);
+    // Any receiver at `base_url` ("http://127.0.0.1:PORT"); `curl_args` go on every request
+    // (e.g. --limit-rate; no Authorization unless given here).
+    upload_client(std::string base_url, std::vector<std::string> curl_args)
+        : url_(std::move(base_url)), curl_args_(std::move(curl_args)) {}
 
     // POST /v1/runs/E/R with Upload-Complete: ?0 (and Upload-Length when given), no body.
     upload_reply create(const std::string& equipment, const std::string& run,
@@ -41,8 +44,8 @@ public:
                          const std::optional<std::filesystem::path>& body = std::nullopt);
 
 private:
-    const receiver_fixture& rx_;
-    std::string token_;
+    std::string url_;
+    std::vector<std::string> curl_args_;  // TLS, authorization, …
     temp_dir tmp_;
     int parts_ = 0;
 };
