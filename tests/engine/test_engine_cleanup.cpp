@@ -160,7 +160,7 @@ TEST_CASE("cleanup: local files changed after verification - kept and failed", "
     CHECK(test::read_file(run / "data/a.bin") == "changed by someone");
 }
 
-TEST_CASE("cleanup: a push's evidence verifies without a probe; cleanup still probes the remote",
+TEST_CASE("cleanup: a push's evidence verifies without a probe, cleanup still probes the remote",
           "[engine][cleanup][evidence]") {
     fixture f;
     f.remote->push_evidence = true;  // pushes return the stored manifest as their proof

@@ -147,12 +147,15 @@ inline put_result syncd_put(int port, const std::string& equipment, const fs::pa
     return out;
 }
 
-// Every regular file of the store outside `.tmp`, relative: what a reader could ever see.
+// Every regular file of the store outside `.tmp` and `.uploads`, relative: what a reader could ever see.
 inline std::vector<std::string> visible_files(const fs::path& store) {
     std::vector<std::string> out;
     if (!fs::exists(store)) return out;
     for (auto it = fs::recursive_directory_iterator(store); it != fs::recursive_directory_iterator(); ++it) {
-        if (it->path().filename() == ".tmp" && it->is_directory()) {
+        // The receiver's own work areas (.tmp, .uploads: resumable uploads in progress) are never
+        // final names.
+        const auto name = it->path().filename();
+        if ((name == ".tmp" || name == ".uploads") && it->is_directory()) {
             it.disable_recursion_pending();
             continue;
         }
