@@ -162,6 +162,7 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
     job.limiter = lease.get();
     job.on_progress = &request.on_progress;
     job.response_timeout = response_timeout;
+    job.pool = cpu_;
     auto up = co_await detail::upload_archive(*client_, job);
     std::string method = up.method;
     detail::http_exchange x;

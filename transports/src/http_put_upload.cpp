@@ -2,6 +2,9 @@
 // docs/protocol.md "Resumable uploads"; the completing answer is mapped like a PUT's by http_put.
 #include "http_put_upload.hpp"
 
+#include "labsync/common/on_pool.hpp"
+#include "labsync/common/read_file.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -16,8 +19,6 @@
 
 #include <cctype>
 #include <charconv>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 #include <vector>
 
@@ -56,11 +57,10 @@ std::string repr_digest(std::string_view sha256_hex) {
 
 // The sidecar: {"location", "sha256", "bytes"}; a stale one (other archive) is ignored.
 std::string read_sidecar(const upload_job& job) {
-    std::ifstream in(job.sidecar);
-    if (!in) return {};
-    std::stringstream text;
-    text << in.rdbuf();
-    auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+    std::string why;
+    const auto text = common::read_whole_file(job.sidecar, why);
+    if (!text) return {};
+    auto doc = nlohmann::json::parse(*text, nullptr, false);
     if (!doc.is_object() || doc.value("sha256", "") != job.sha256_hex ||
         doc.value("bytes", std::uint64_t{0}) != job.size)
         return {};
@@ -68,27 +68,28 @@ std::string read_sidecar(const upload_job& job) {
 }
 
 // Written to a temporary, fsynced, renamed, directory fsynced: a later push finds it or nothing.
-void write_sidecar(const upload_job& job, const std::string& location) {
+bool write_sidecar(const upload_job& job, const std::string& location) {
     const nlohmann::json doc{{"location", location}, {"sha256", job.sha256_hex}, {"bytes", job.size}};
     const std::string text = doc.dump() + "\n";
     const fs::path tmp = job.sidecar.string() + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return;  // only resumption across pushes is lost
+    if (fd < 0) return false;  // only resumption across pushes is lost
     bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
     ::close(fd);
     std::error_code ec;
     if (ok) fs::rename(tmp, job.sidecar, ec);
-    if (!ok || ec) return (void)fs::remove(tmp, ec);
+    if (!ok || ec) return fs::remove(tmp, ec), false;
     int dir = ::open(job.sidecar.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir >= 0) {
         ::fsync(dir);
         ::close(dir);
     }
+    return true;
 }
 
-void drop_sidecar(const upload_job& job) {
+bool drop_sidecar(const upload_job& job) {
     std::error_code ec;
-    fs::remove(job.sidecar, ec);
+    return fs::remove(job.sidecar, ec);
 }
 
 // A network error, a 5xx but 507, or 423: the receiver still holds the upload for the request
@@ -141,6 +142,10 @@ asio::awaitable<upload_outcome> upload_archive(http_client& client, const upload
         return h;
     };
     std::string location;  // request target of the upload
+    // The sidecar's file I/O (an fsync among it) runs on the pool, never on the I/O thread.
+    auto read = [&job] { return read_sidecar(job); };
+    auto write = [&job, &location] { return write_sidecar(job, location); };
+    auto drop = [&job] { return drop_sidecar(job); };
     std::uint64_t offset = 0;
     std::optional<std::uint64_t> limit;
     // HEAD: the offset the receiver holds. False when the upload is gone (start a new one);
@@ -161,7 +166,7 @@ asio::awaitable<upload_outcome> upload_archive(http_client& client, const upload
     };
     // POST: a new upload; false with `out` set when it was not created.
     auto create = [&]() -> asio::awaitable<bool> {
-        drop_sidecar(job);
+        co_await common::on_pool(job.pool, drop);
         offset = 0;
         // A named list, not a braced temporary in the co_await (GCC 12 rejects that).
         const header_list h =
@@ -172,7 +177,7 @@ asio::awaitable<upload_outcome> upload_archive(http_client& client, const upload
             location = location_target(*loc);
             offset = std::min(offset_of(x).value_or(0), job.size);
             if (auto l = field_of(x, "Upload-Limit")) limit = max_append_size(*l);
-            write_sidecar(job, location);
+            co_await common::on_pool(job.pool, write);
             co_return true;
         }
         // An older receiver: a POST on a run is not allowed (405) or not found (404), without
@@ -183,7 +188,7 @@ asio::awaitable<upload_outcome> upload_archive(http_client& client, const upload
         co_return false;
     };
 
-    location = job.sidecar.empty() ? std::string() : read_sidecar(job);
+    if (!job.sidecar.empty()) location = co_await common::on_pool(job.pool, read);
     if (!location.empty()) {
         auto held = co_await ask_offset();
         if (!held) co_return out;
@@ -255,7 +260,7 @@ asio::awaitable<upload_outcome> upload_archive(http_client& client, const upload
         }
         // The completing answer (201/200/409/422 …) or a refusal to report as is. A 507 or
         // 5xx keeps the sidecar: a later push resumes.
-        if (answered && complete && x.status < 500) drop_sidecar(job);
+        if (answered && complete && x.status < 500) co_await common::on_pool(job.pool, drop);
         out.last = std::move(x);
         out.method = "PATCH";
         co_return out;

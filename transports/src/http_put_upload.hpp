@@ -8,6 +8,7 @@
 
 #include "http_put_client.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
@@ -40,6 +41,7 @@ struct upload_job {
     bandwidth_lease* limiter = nullptr;
     const progress_fn* on_progress = nullptr;
     std::chrono::milliseconds response_timeout{0};
+    boost::asio::any_io_executor pool;  // where the sidecar's file I/O runs
 };
 
 struct upload_outcome {

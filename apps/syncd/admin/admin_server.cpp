@@ -236,8 +236,10 @@ boost::asio::awaitable<void> admin_server::impl::serve(protocol::socket socket) 
                                                      limits.read_timeout.count() / 1000));
         } else {
             line.resize(std::get<1>(*read) - 1);
-            response =
-                co_await side_io::on_pool(handlers, [this, &line, &peer] { return answer(line, *peer); });
+            // Named (see common/on_pool.hpp about GCC 12 and co_await temporaries).
+            const boost::asio::any_io_executor pool = handlers.get_executor();
+            auto ask = [this, &line, &peer] { return answer(line, *peer); };
+            response = co_await common::on_pool(pool, ask);
         }
     }
     std::string out = encode_response(response) + "\n";

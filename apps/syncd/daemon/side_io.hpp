@@ -7,9 +7,11 @@
 // holds up the others.
 
 #include "labsync/common/log.hpp"
+#include "labsync/common/on_pool.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -102,15 +104,6 @@ asio::awaitable<std::optional<T>> within(asio::awaitable<T> op, std::chrono::ste
     auto first = co_await (std::move(op) || timer.async_wait(use_tuple));
     if (first.index() == 0) co_return std::move(std::get<0>(first));
     co_return std::nullopt;
-}
-
-// Runs the blocking `fn` on `pool` and resumes on the caller's executor with its result (an
-// exception thrown by fn is rethrown here).
-template <class F>
-asio::awaitable<std::invoke_result_t<F>> on_pool(asio::thread_pool& pool, F fn) {
-    using R = std::invoke_result_t<F>;
-    co_return co_await asio::co_spawn(
-        pool, [fn = std::move(fn)]() mutable -> asio::awaitable<R> { co_return fn(); }, asio::use_awaitable);
 }
 
 // Accepts on `acceptor` until it is closed, serving each connection with `serve(socket)` (a

@@ -1,8 +1,8 @@
 // The /metrics listener; see metrics_http.hpp.
 #include "metrics/metrics_http.hpp"
 
-#include "daemon_config.hpp"
 #include "daemon/side_io.hpp"
+#include "daemon_config.hpp"
 
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -133,8 +133,10 @@ asio::awaitable<void> metrics_http::impl::serve(tcp::socket socket) {
                                side_io::use_tuple),
         limits.read_timeout);
     if (!read || std::get<0>(*read)) co_return;  // no complete head in time, or too long: just close
-    std::string response =
-        co_await side_io::on_pool(handlers, [this, &head] { return metrics_response(head, render); });
+    // Named (see common/on_pool.hpp about GCC 12 and co_await temporaries).
+    const asio::any_io_executor pool = handlers.get_executor();
+    auto respond = [this, &head] { return metrics_response(head, render); };
+    std::string response = co_await common::on_pool(pool, respond);
     co_await side_io::within(asio::async_write(socket, asio::buffer(response), side_io::use_tuple),
                              limits.write_timeout);
 }
