@@ -4,12 +4,15 @@ BUILD_TYPE ?= Release
 CTEST_JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo bench clean format install test-asan test-tsan fuzz
+.PHONY: all deps deps-demo configure build test demo bench clean format install test-asan test-tsan fuzz
 
 all: build
 
 deps:
 	@./scripts/install-deps.sh
+
+deps-demo:
+	@./scripts/install-deps.sh demo
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DLABSYNC_WERROR=ON $(CMAKE_FLAGS)
@@ -22,7 +25,9 @@ build: configure
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j$(CTEST_JOBS)
 
-demo: build
+# The demo needs two binaries, not the test suite: it builds only those.
+demo: deps-demo $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) --target syncd syncd-receiver
 	./scripts/demo.sh $(BUILD_DIR)
 
 # UBSan only prints by default; halt so that UB in a child process (syncd, syncd-receiver started

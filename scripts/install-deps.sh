@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Installs exactly what labsync's build and tests need, from Debian 12 packages.
+# Installs exactly what labsync needs, from Debian 12 packages.
 # Idempotent: runs apt-get update/install only when something is missing.
+#
+#   scripts/install-deps.sh          what the build and the whole test suite need (make test)
+#   scripts/install-deps.sh demo     only what building syncd + syncd-receiver and make demo need
 set -euo pipefail
+
+profile=${1:-test}
+case $profile in
+  demo | test) ;;
+  *) echo "install-deps: unknown profile '$profile' (expected demo or test)" >&2; exit 2 ;;
+esac
 
 packages=(
   # toolchain
@@ -10,9 +19,15 @@ packages=(
   libboost1.81-dev libboost-filesystem1.81-dev libssl-dev libzstd-dev
   libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libcli11-dev libtomlplusplus-dev libsystemd-dev catch2
-  # real peers used by the integration tests
-  openssl zstd tar rsync openssh-server openssh-client rclone curl sqlite3 procps strace
+  # the demo's certificates and its look at the receiver
+  openssl curl
 )
+if [ "$profile" = test ]; then
+  packages+=(
+    # real peers used by the integration tests
+    zstd tar rsync openssh-server openssh-client rclone sqlite3 procps strace
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
