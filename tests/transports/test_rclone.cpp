@@ -13,6 +13,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <thread>
 
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
@@ -386,4 +387,21 @@ TEST_CASE(
     d.reset();  // stopped by PID and reaped before the destructor returns
     CHECK(rcd_pids(c.config_file).empty());
     CHECK(::kill(third[0], 0) == -1);
+}
+
+TEST_CASE("rclone: an idle rcd is stopped, the next job starts a new one", "[rclone][rcd]") {
+    rclone_case t;
+    auto c = t.local_remote();
+    c.daemon_idle = std::chrono::milliseconds(300);
+    auto d = t.driver(c);
+    const auto req = request_for(labsync::test::make_run(t.local, "run-001"));
+    REQUIRE(drive([&] { return d->push(req); }).status.ok);
+    // The daemon's exit is another process's event: wait for it, bounded.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!rcd_pids(c.config_file).empty() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(rcd_pids(c.config_file).empty());
+    auto p = drive([&] { return d->probe(req); });
+    REQUIRE(p.remote_manifest);
+    CHECK(p.remote_manifest->to_sha256sum() == labsync::test::local_manifest(req.run_path).to_sha256sum());
 }

@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -46,7 +47,7 @@ std::string basic_auth(const std::string& user, const std::string& pass) {
 
 // One started daemon. Touched only on the private thread.
 struct instance {
-    explicit instance(asio::any_io_executor ex) : announced(std::move(ex)) {}
+    explicit instance(const asio::any_io_executor& ex) : announced(ex), idle(ex) {}
     std::uint64_t generation = 0;
     const std::string user = random_hex(16);
     const std::string pass = random_hex(32);
@@ -54,6 +55,7 @@ struct instance {
     bool exited = false;
     subprocess_result result;
     asio::steady_timer announced;  // cancelled when the port is known or the daemon exited
+    asio::steady_timer idle;       // stop_when_idle's; cancelled when the daemon exited
     asio::cancellation_signal stop;
 };
 
@@ -128,9 +130,35 @@ struct rclone_daemon::impl : std::enable_shared_from_this<impl> {
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::thread thread;
     std::once_flag thread_started;
+    // Calls under way and the end of the last one (any thread).
+    std::atomic<int> in_flight{0};
+    std::atomic<std::chrono::steady_clock::rep> last_used{0};
     // Private thread only:
     std::shared_ptr<instance> current;
     std::uint64_t generations = 0;
+
+    void touch() { last_used = std::chrono::steady_clock::now().time_since_epoch().count(); }
+
+    // Stops `inst` once it has served no call for config.daemon_idle (a lab with many idle
+    // destinations keeps no rclone process per destination); the next call starts a new one.
+    asio::awaitable<void> stop_when_idle(std::shared_ptr<instance> inst) {
+        auto self = shared_from_this();
+        const std::chrono::steady_clock::duration idle_stop = config.daemon_idle;
+        auto& timer = inst->idle;
+        while (!inst->exited && current == inst) {
+            const auto idle =
+                std::chrono::steady_clock::now() -
+                std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(last_used));
+            if (in_flight == 0 && idle >= idle_stop) {
+                inst->stop.emit(asio::cancellation_type::terminal);
+                current.reset();
+                co_return;
+            }
+            timer.expires_after(idle_stop - std::min<std::chrono::steady_clock::duration>(idle, idle_stop) +
+                                std::chrono::milliseconds(10));
+            co_await timer.async_wait(use_tuple);
+        }
+    }
 
     void start_thread() {
         std::call_once(thread_started, [this] {
@@ -149,6 +177,7 @@ struct rclone_daemon::impl : std::enable_shared_from_this<impl> {
         }
         inst->exited = true;
         inst->announced.cancel();
+        inst->idle.cancel();
     }
 
     void start(const std::string& equipment) {

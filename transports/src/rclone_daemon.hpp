@@ -6,8 +6,9 @@
 // wait for its announcement live on a private thread (its own io_context), so the executors of
 // the callers never hold the daemon as pending work; the calls themselves run on the caller's
 // executor (a fresh loopback connection each, HTTP basic auth). A daemon that died is noticed
-// (its exit, or a refused connection) and the next call starts a new one. The destructor stops
-// it by PID (its process group) and reaps it.
+// (its exit, or a refused connection) and the next call starts a new one. A daemon that served
+// no call for `daemon_idle` (60 s) is stopped (the next call starts a new one). The destructor stops it by PID
+// (its process group) and reaps it.
 #pragma once
 
 #include "labsync/transports/rclone_config.hpp"
