@@ -335,7 +335,7 @@ std::vector<int> rcd_pids(const fs::path& config_file) {
 }  // namespace
 
 TEST_CASE(
-    "rclone: one rcd serves every run; killed mid-way, the next job starts a new one; stopped with the "
+    "rclone: one rcd serves every run, killed mid-way the next job starts a new one, stopped with the "
     "driver",
     "[rclone][rcd]") {
     rclone_case t;
