@@ -358,7 +358,8 @@ TEST_CASE(
     push_and_probe("run-002");
     CHECK(rcd_pids(c.config_file) == first);  // the same daemon, no new process per run
 
-    // Killed while a transfer runs: that push fails, the next job works with a new daemon.
+    // Killed while a transfer runs: the call in flight is sent again to a new daemon (sync makes
+    // the staging directory identical), so that push still completes; the next job works too.
     const auto slow = t.local / "run-slow";
     labsync::test::write_random(slow / "big.bin", 4u << 20, 7);
     labsync::test::fixed_limit limit(64u << 10);
@@ -369,9 +370,10 @@ TEST_CASE(
         if (!killed && done > 0) killed = ::kill(first[0], SIGKILL) == 0;
     };
     auto r = drive([&] { return d->push(req); }).status;
+    INFO(r.message);
     CHECK(killed);
-    CHECK_FALSE(r.ok);
-    CHECK(r.kind == error_kind::network);
+    CHECK(r.ok);
+    CHECK(fs::exists(t.local / "store/seq-1/run-slow/big.bin"));
     push_and_probe("run-003");
     const auto second = rcd_pids(c.config_file);
     REQUIRE(second.size() == 1);
@@ -395,7 +397,9 @@ TEST_CASE("rclone: an idle rcd is stopped, the next job starts a new one", "[rcl
     c.daemon_idle = std::chrono::milliseconds(300);
     auto d = t.driver(c);
     const auto req = request_for(labsync::test::make_run(t.local, "run-001"));
-    REQUIRE(drive([&] { return d->push(req); }).status.ok);
+    auto r = drive([&] { return d->push(req); }).status;
+    INFO(r.message);
+    REQUIRE(r.ok);
     // The daemon's exit is another process's event: wait for it, bounded.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (!rcd_pids(c.config_file).empty() && std::chrono::steady_clock::now() < deadline)

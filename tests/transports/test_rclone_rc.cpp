@@ -27,7 +27,10 @@ TEST_CASE("rclone rcd argv: loopback port 0, no write timeout, credentials never
     CHECK(at("/etc/x.conf") != argv.end());
     CHECK(at("--sftp-foo") != argv.end());
     CHECK(at("--rc") == argv.end());  // rcd refuses --rc
-    for (const auto& a : argv) CHECK(a.find("pass") == std::string::npos);
+    for (const auto& a : argv) {
+        CHECK(a.find("--rc-pass") == std::string::npos);
+        CHECK(a.find("--rc-user") == std::string::npos);
+    }
     CHECK(rc_url_port("http://127.0.0.1:40911/") == "40911");
     CHECK_FALSE(rc_url_port("http://10.0.0.1:1/"));
     CHECK_FALSE(rc_url_port("http://127.0.0.1:/"));

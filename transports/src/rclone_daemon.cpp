@@ -69,7 +69,12 @@ struct endpoint {
 
 struct post_outcome {
     rc_answer answer;
-    bool refused = false;  // nothing listens: the daemon is gone, the call was not received
+    // No answer at all: refused, or the connection reset or closed before any byte of an answer
+    // (a daemon killed or dying). The daemon is then stopped and the call sent once more to a new
+    // one: every call the driver makes can be repeated (listing, stats, bwlimit; sync makes the
+    // staging directory identical again; a repeated move of a moved run fails and is judged by
+    // the engine's next attempt).
+    bool lost = false;
 };
 
 asio::awaitable<post_outcome> post_json(const endpoint& ep, const std::string& method,
@@ -89,7 +94,7 @@ asio::awaitable<post_outcome> post_json(const endpoint& ep, const std::string& m
     const asio::ip::tcp::endpoint where(asio::ip::address_v4::loopback(), ep.port);
     auto [connect_ec] = co_await stream.async_connect(where, use_tuple);
     if (connect_ec) {
-        out.refused = connect_ec == asio::error::connection_refused;
+        out.lost = connect_ec == asio::error::connection_refused;
         co_return fail("cannot connect", connect_ec);
     }
     http::request<http::string_body> req{http::verb::post, "/" + method, 11};
@@ -100,12 +105,20 @@ asio::awaitable<post_outcome> post_json(const endpoint& ep, const std::string& m
     req.body() = body;
     req.prepare_payload();
     auto [write_ec, written] = co_await http::async_write(stream, req, use_tuple);
-    if (write_ec) co_return fail("cannot send the call", write_ec);
+    if (write_ec) {
+        out.lost = write_ec == asio::error::connection_reset || write_ec == asio::error::broken_pipe;
+        co_return fail("cannot send the call", write_ec);
+    }
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(std::uint64_t{256} << 20);  // listings with hashes: ~150 bytes per file
     auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, use_tuple);
-    if (read_ec) co_return fail("no answer", read_ec);
+    if (read_ec) {
+        out.lost = buffer.size() == 0 && !parser.got_some() &&
+                   (read_ec == asio::error::connection_reset || read_ec == http::error::end_of_stream ||
+                    read_ec == asio::error::eof);
+        co_return fail("no answer", read_ec);
+    }
     auto res = parser.release();
     out.answer.status = transport_result::success();
     out.answer.http_status = static_cast<int>(res.result_int());
@@ -199,7 +212,9 @@ struct rclone_daemon::impl : std::enable_shared_from_this<impl> {
         };
         asio::co_spawn(io, watch(inst, std::move(o)),
                        asio::bind_cancellation_slot(inst->stop.slot(), asio::detached));
-        current = std::move(inst);
+        touch();
+        current = inst;  // before the spawn: it may start at once (dispatch) and checks `current`
+        asio::co_spawn(io, stop_when_idle(std::move(inst)), asio::detached);
     }
 
     static transport_result start_failure(const instance& inst, std::chrono::milliseconds waited) {
@@ -277,6 +292,16 @@ asio::awaitable<rc_answer> rclone_daemon::call(std::string method, std::string b
                                                const std::string& equipment,
                                                std::chrono::milliseconds timeout) {
     impl_->start_thread();
+    struct in_flight_guard {
+        impl& i;
+        explicit in_flight_guard(impl& x) : i(x) { ++i.in_flight; }
+        ~in_flight_guard() {
+            i.touch();
+            --i.in_flight;
+        }
+        in_flight_guard(const in_flight_guard&) = delete;
+        in_flight_guard& operator=(const in_flight_guard&) = delete;
+    } guard(*impl_);
     for (int attempt = 0;; ++attempt) {
         auto ep = co_await asio::co_spawn(impl_->io, impl_->ensure(equipment), asio::use_awaitable);
         if (!ep.status.ok) {
@@ -285,7 +310,7 @@ asio::awaitable<rc_answer> rclone_daemon::call(std::string method, std::string b
             co_return failed;
         }
         auto out = co_await post_json(ep, method, body, timeout);
-        if (!out.refused || attempt > 0) co_return std::move(out.answer);
+        if (!out.lost || attempt > 0) co_return std::move(out.answer);
         co_await asio::co_spawn(impl_->io, impl_->forget(ep.generation), asio::use_awaitable);
     }
 }

@@ -7,8 +7,8 @@
 // the callers never hold the daemon as pending work; the calls themselves run on the caller's
 // executor (a fresh loopback connection each, HTTP basic auth). A daemon that died is noticed
 // (its exit, or a refused connection) and the next call starts a new one. A daemon that served
-// no call for `daemon_idle` (60 s) is stopped (the next call starts a new one). The destructor stops it by PID
-// (its process group) and reaps it.
+// no call for `daemon_idle` (60 s) is stopped (the next call starts a new one). The destructor stops it by
+// PID (its process group) and reaps it.
 #pragma once
 
 #include "labsync/transports/rclone_config.hpp"
@@ -41,7 +41,8 @@ public:
     rclone_daemon& operator=(const rclone_daemon&) = delete;
 
     // POSTs `body` to `method` (e.g. "operations/list"), starting the daemon when none runs.
-    // A refused connection (the daemon died) starts a new daemon and sends the call once more.
+    // A call that got no answer at all (refused, or reset before any answer: the daemon died)
+    // stops that daemon, starts a new one and is sent once more.
     boost::asio::awaitable<rc_answer> call(std::string method, std::string body, const std::string& equipment,
                                            std::chrono::milliseconds timeout);
     // The same without waiting for the answer, run on the daemon's thread (stopping a transfer
