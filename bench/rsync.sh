@@ -2,13 +2,19 @@
 # rsync_ssh and rclone drivers against bare rsync / rclone, over a private sshd on loopback.
 #
 #   bench/rsync.sh                 setup, time every case (median of $N runs), teardown
+#   bench/rsync.sh drivers         issue 16's driver rows only (rsync_ssh on mixed and small, rclone
+#                                  on mixed and many), each pair in the same run, median of $N
 #   bench/rsync.sh setup           start the private sshd, keep it (state in $STATE)
 #   bench/rsync.sh one CASE        run one case once (for an external timer)
 #   bench/rsync.sh teardown        stop the sshd (by its PID), remove the state
 #
-# Cases: driver-mixed bare-mixed driver-many bare-many rclone-driver-mixed rclone-push-mixed
-#        rclone-bare-mixed driver-many-nosync (rclone-push-mixed: the driver without its verify;
-#        driver-many-nosync: without the remote fsyncs)
+# Cases: driver-mixed bare-mixed driver-small bare-small driver-many bare-many rclone-driver-mixed
+#        rclone-push-mixed rclone-bare-mixed driver-many-nosync, and against rclone's local backend
+#        rclocal-driver-mixed rclocal-bare-mixed rclocal-driver-many rclocal-bare-many
+#        (rclone-push-mixed: the driver without its verify; driver-many-nosync: without the remote
+#        sync; rclocal-bare-*: ONE `rclone copy` + `rclone check` of the whole data set).
+# A driver case ships run by run and verifies each as the engine does (transport_bench: the
+# push's evidence, else a probe); a bare rsync case is `rsync -a` over a fresh ssh connection.
 # Needs root (creates the unprivileged user labsync-test once), rsync, openssh-server, rclone.
 # BENCH: the transport_bench binary (built from tests/transports), DATA: the bench data sets.
 set -euo pipefail
@@ -68,6 +74,9 @@ known_hosts_file = $STATE/known_hosts
 shell_type = unix
 md5sum_command = md5sum
 sha1sum_command = sha1sum
+
+[local]
+type = local
 CONF
 }
 
@@ -91,6 +100,13 @@ one() {
     bare-mixed)
         fresh bare
         for r in "$DATA"/mixed/run-*/; do rsync -a -e "$rsh" "$r" "$USER_NAME@127.0.0.1:$STATE/dest/bare/$(basename "$r")/"; done ;;
+    driver-small)
+        fresh drv
+        "$BENCH" rsync 127.0.0.1 "$port" "$USER_NAME" "$STATE/client" "$STATE/known_hosts" "$STATE/dest/drv" \
+            bench "$DATA"/small/run-*/ ;;
+    bare-small)
+        fresh bare
+        for r in "$DATA"/small/run-*/; do rsync -a -e "$rsh" "$r" "$USER_NAME@127.0.0.1:$STATE/dest/bare/$(basename "$r")/"; done ;;
     driver-many)
         fresh drv
         "$BENCH" rsync 127.0.0.1 "$port" "$USER_NAME" "$STATE/client" "$STATE/known_hosts" "$STATE/dest/drv" \
@@ -112,6 +128,13 @@ one() {
         fresh rbare
         for r in "$DATA"/mixed/run-*/; do
             rclone copy --config "$STATE/rclone.conf" "$r" "nas:$STATE/dest/rbare/$(basename "$r")"; done ;;
+    rclocal-driver-mixed | rclocal-driver-many)
+        rm -rf "$STATE/dest/rl"
+        "$BENCH" rclone "$STATE/rclone.conf" "local:$STATE/dest/rl" bench "$DATA/${1#rclocal-driver-}"/run-*/ 2>/dev/null ;;
+    rclocal-bare-mixed | rclocal-bare-many)
+        rm -rf "$STATE/dest/rl"
+        rclone copy --config "$STATE/rclone.conf" "$DATA/${1#rclocal-bare-}" "local:$STATE/dest/rl" &&
+            rclone check --config "$STATE/rclone.conf" "$DATA/${1#rclocal-bare-}" "local:$STATE/dest/rl" 2>/dev/null ;;
     *) echo "unknown case $1" >&2; exit 2 ;;
     esac
 }
@@ -119,10 +142,23 @@ one() {
 median_ms() {
     local times=() t0 t1
     for _ in $(seq "$N"); do
+        sync
         t0=$(date +%s%N); one "$1" >/dev/null; t1=$(date +%s%N)
         times+=($(((t1 - t0) / 1000000)))
     done
+    echo "  $1: ${times[*]} ms" >&2
     printf '%s\n' "${times[@]}" | sort -n | sed -n "$(((N + 1) / 2))p"
+}
+
+# pairs "A B" ...: a warm-up of each, then the median of $N runs of each, and A/B.
+compare() {
+    local pair a b
+    for pair in "$@"; do
+        set -- $pair
+        one "$1" >/dev/null; one "$2" >/dev/null   # warm-up
+        a=$(median_ms "$1"); b=$(median_ms "$2")
+        echo "$1: ${a} ms   $2: ${b} ms   ratio $(awk "BEGIN{printf \"%.2f\", $a/$b}")"
+    done
 }
 
 case "${1:-all}" in
@@ -132,12 +168,12 @@ one) one "$2" ;;
 all)
     setup
     trap teardown EXIT
-    for pair in "driver-mixed bare-mixed" "driver-many bare-many" "rclone-push-mixed rclone-bare-mixed" \
-        "rclone-driver-mixed rclone-bare-mixed"; do
-        set -- $pair
-        one "$1" >/dev/null; one "$2" >/dev/null   # warm-up
-        a=$(median_ms "$1"); b=$(median_ms "$2")
-        echo "$1: ${a} ms   $2: ${b} ms   ratio $(awk "BEGIN{printf \"%.2f\", $a/$b}")"
-    done ;;
-*) echo "usage: $0 [setup|teardown|one CASE|all]" >&2; exit 2 ;;
+    compare "driver-mixed bare-mixed" "driver-many bare-many" "rclone-push-mixed rclone-bare-mixed" \
+        "rclone-driver-mixed rclone-bare-mixed" ;;
+drivers)
+    setup
+    trap teardown EXIT
+    compare "driver-mixed bare-mixed" "driver-small bare-small" "rclocal-driver-mixed rclocal-bare-mixed" \
+        "rclocal-driver-many rclocal-bare-many" ;;
+*) echo "usage: $0 [setup|teardown|one CASE|all|drivers]" >&2; exit 2 ;;
 esac

@@ -10,6 +10,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace fs = std::filesystem;
@@ -78,11 +83,7 @@ TEST_CASE("rclone paths, argv and parsers", "[rclone][commands]") {
     CHECK(features_have_sha256(R"({"Hashes":["md5","sha256"]})") == true);
     CHECK(features_have_sha256(R"({"Hashes":["md5"]})") == false);
     CHECK_FALSE(features_have_sha256("nope").has_value());
-    auto s = parse_rclone_stats(R"({"level":"warning","msg":"x","stats":{"bytes":6,"totalBytes":10}})");
-    REQUIRE(s);
-    CHECK(s->bytes == 6);
-    CHECK(s->total_bytes == 10);
-    CHECK_FALSE(parse_rclone_stats(R"j({"level":"info","msg":"Copied (new)"})j"));
+    // (Progress now comes from core/stats answers: test_rclone_rc.cpp.)
     CHECK(rclone_bwlimit(0) == "off");
     CHECK(rclone_bwlimit(1048576) == "1048576B");
     CHECK(parse_rclone_rc_url(
@@ -286,7 +287,7 @@ TEST_CASE("rclone: binary missing from PATH is binary_missing, named", "[rclone]
     CHECK(r.message.find("seq-1") != std::string::npos);
 }
 
-TEST_CASE("rclone: a transfer timeout kills the process group", "[rclone]") {
+TEST_CASE("rclone: a transfer timeout stops the transfer in the daemon", "[rclone]") {
     rclone_case t;
     auto c = t.local_remote();
     c.transfer_timeout = std::chrono::milliseconds(700);
@@ -299,7 +300,112 @@ TEST_CASE("rclone: a transfer timeout kills the process group", "[rclone]") {
     auto r = drive([&] { return d->push(req); }).status;
     INFO(r.message);
     CHECK(r.kind == error_kind::network);
-    CHECK(r.message.find("process group") != std::string::npos);
+    CHECK(r.message.find("did not finish within 700 ms") != std::string::npos);
     CHECK(labsync::test::processes_mentioning(run.string()) == 0);
     CHECK_FALSE(fs::exists(t.local / "store/seq-1/run-slow"));
+    // The daemon stopped that transfer (job/stopgroup): the next push of the run, unthrottled,
+    // syncs the same staging directory and completes.
+    req.limiter = nullptr;
+    auto again = drive([&] { return d->push(req); }).status;
+    INFO(again.message);
+    CHECK(again.ok);
+    CHECK(fs::exists(t.local / "store/seq-1/run-slow/big.bin"));
+}
+
+namespace {
+
+// PIDs of running `rclone rcd` processes started with `config_file`.
+std::vector<int> rcd_pids(const fs::path& config_file) {
+    std::vector<int> out;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const std::string pid = e.path().filename().string();
+        if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream in(e.path() / "cmdline", std::ios::binary);
+        std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::ifstream st(e.path() / "stat");
+        std::string p, comm, state;
+        st >> p >> comm >> state;
+        if (state != "Z" && cmd.find(std::string("rcd") + '\0') != std::string::npos &&
+            cmd.find(config_file.string()) != std::string::npos)
+            out.push_back(std::stoi(pid));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "rclone: one rcd serves every run, killed mid-way the next job starts a new one, stopped with the "
+    "driver",
+    "[rclone][rcd]") {
+    rclone_case t;
+    const auto c = t.local_remote();
+    auto d = t.driver(c);
+    CHECK(rcd_pids(c.config_file).empty());  // started lazily
+    auto push_and_probe = [&](const std::string& id) {
+        const auto run = labsync::test::make_run(t.local, id);
+        const auto req = request_for(run);
+        auto r = drive([&] { return d->push(req); }).status;
+        INFO(id << ": " << r.message);
+        REQUIRE(r.ok);
+        auto p = drive([&] { return d->probe(req); });
+        REQUIRE(p.remote_manifest);
+        CHECK(p.remote_manifest->to_sha256sum() == labsync::test::local_manifest(run).to_sha256sum());
+    };
+    push_and_probe("run-001");
+    const auto first = rcd_pids(c.config_file);
+    REQUIRE(first.size() == 1);
+    push_and_probe("run-002");
+    CHECK(rcd_pids(c.config_file) == first);  // the same daemon, no new process per run
+
+    // Killed while a transfer runs: the call in flight is sent again to a new daemon (sync makes
+    // the staging directory identical), so that push still completes; the next job works too.
+    const auto slow = t.local / "run-slow";
+    labsync::test::write_random(slow / "big.bin", 4u << 20, 7);
+    labsync::test::fixed_limit limit(64u << 10);
+    auto req = request_for(slow);
+    req.limiter = &limit;
+    bool killed = false;
+    req.on_progress = [&](std::uint64_t done, std::uint64_t) {
+        if (!killed && done > 0) killed = ::kill(first[0], SIGKILL) == 0;
+    };
+    auto r = drive([&] { return d->push(req); }).status;
+    INFO(r.message);
+    CHECK(killed);
+    CHECK(r.ok);
+    CHECK(fs::exists(t.local / "store/seq-1/run-slow/big.bin"));
+    push_and_probe("run-003");
+    const auto second = rcd_pids(c.config_file);
+    REQUIRE(second.size() == 1);
+    CHECK(second != first);
+
+    // Killed between jobs (its exit not yet seen, or seen): the next call starts a new one.
+    REQUIRE(::kill(second[0], SIGKILL) == 0);
+    push_and_probe("run-004");
+    const auto third = rcd_pids(c.config_file);
+    REQUIRE(third.size() == 1);
+    CHECK(third != second);
+
+    d.reset();  // stopped by PID and reaped before the destructor returns
+    CHECK(rcd_pids(c.config_file).empty());
+    CHECK(::kill(third[0], 0) == -1);
+}
+
+TEST_CASE("rclone: an idle rcd is stopped, the next job starts a new one", "[rclone][rcd]") {
+    rclone_case t;
+    auto c = t.local_remote();
+    c.daemon_idle = std::chrono::milliseconds(300);
+    auto d = t.driver(c);
+    const auto req = request_for(labsync::test::make_run(t.local, "run-001"));
+    auto r = drive([&] { return d->push(req); }).status;
+    INFO(r.message);
+    REQUIRE(r.ok);
+    // The daemon's exit is another process's event: wait for it, bounded.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!rcd_pids(c.config_file).empty() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(rcd_pids(c.config_file).empty());
+    auto p = drive([&] { return d->probe(req); });
+    REQUIRE(p.remote_manifest);
+    CHECK(p.remote_manifest->to_sha256sum() == labsync::test::local_manifest(req.run_path).to_sha256sum());
 }

@@ -83,10 +83,14 @@ TEST_CASE("remote paths and commands", "[rsync][commands]") {
     const auto fin = finalize_command(p, true);
     CHECK(fin.find("mv -T -- '/data/labs/scope-1/.labsync-staging/run-7.abc' '/data/labs/scope-1/run-7'") !=
           std::string::npos);
-    CHECK(fin.find("-exec sync -- {} +") != std::string::npos);
+    // One syncfs of the staging copy's file system before the rename (not an fsync per file).
+    CHECK(fin.find("sync -f -- '/data/labs/scope-1/.labsync-staging/run-7.abc' || exit 1; if mv -T") !=
+          std::string::npos);
+    CHECK(fin.find("-exec sync") == std::string::npos);
     CHECK(fin.find("sync -- '/data/labs/scope-1' ||") != std::string::npos);
-    CHECK(finalize_command(p, false).find("sync --") == std::string::npos);
-    CHECK(manifest_command("/d/x").find("LC_ALL=C sort -z | xargs -0 -r sha256sum --") != std::string::npos);
+    CHECK(finalize_command(p, false).find("sync -") == std::string::npos);
+    CHECK(manifest_command("/d/x").find("LC_ALL=C sort -z") != std::string::npos);
+    CHECK(manifest_command("/d/x").find("h='sha256sum --'") != std::string::npos);
 }
 
 TEST_CASE("remote commands behave in a real shell", "[rsync][commands]") {
@@ -174,4 +178,98 @@ TEST_CASE("progress2 lines are parsed, others ignored", "[rsync][commands]") {
     CHECK_FALSE(parse_progress2("a.bin"));
     CHECK_FALSE(parse_progress2("12 345%"));
     CHECK_FALSE(parse_progress2(""));
+}
+
+namespace {
+
+// A directory of stand-ins put first on PATH: each logs its arguments, then runs the real tool.
+std::string logging_path(const labsync::test::temp_dir& dir, const std::string& tool, const std::string& real,
+                         const std::string& extra = "") {
+    const auto bin = dir / "bin";
+    labsync::test::write_file(bin / tool, "#!/bin/sh\n" + extra + "printf '%s\\n' \"$*\" >> '" +
+                                              (dir / (tool + ".log")).string() + "'\nexec " + real +
+                                              " \"$@\"\n");
+    std::filesystem::permissions(bin / tool, std::filesystem::perms::owner_all);
+    const char* path = std::getenv("PATH");
+    return bin.string() + ":" + (path ? path : "/usr/bin:/bin");
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start < text.size()) {
+        auto end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        out.push_back(text.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("finalize: one sync -f of the staging file system before the rename, no fsync per file",
+          "[rsync][commands]") {
+    labsync::test::temp_dir dir;
+    auto p = make_remote_paths((dir / "dest").string(), "eq", "run", make_staging_nonce());
+    for (int i = 0; i < 50; ++i) labsync::test::write_file(p.staging_dir + "/d/f" + std::to_string(i), "x");
+    // The stand-in records whether the staging directory still exists when it runs.
+    const auto path = logging_path(dir, "sync", "/bin/sync",
+                                   "[ -d " + shell_quote(p.staging_dir) + " ] && echo staged >> '" +
+                                       (dir / "sync.log").string() + "'\n");
+    labsync::test::process_options o;
+    o.env["PATH"] = path;
+    auto r = labsync::test::run_process({"sh", "-c", finalize_command(p, true)}, o);
+    REQUIRE(r.exit_code == 0);
+    CHECK(split_marker(r.out)->marker == "moved");
+    const auto calls = lines_of(labsync::test::read_file(dir / "sync.log"));
+    // Old: `find staging -exec sync -- {} +` named all 50 files and their directories.
+    REQUIRE(calls.size() == 3);
+    CHECK(calls[0] == "staged");
+    CHECK(calls[1] == "-f -- " + p.staging_dir);
+    CHECK(calls[2] == "-- " + p.equipment_dir);
+}
+
+TEST_CASE("manifest: hashed in parallel chunks, printed sorted exactly as one serial pass",
+          "[rsync][commands]") {
+    labsync::test::temp_dir dir;
+    const auto run = dir / "run";
+    // Names whose byte order differs from a locale's, spread over directories.
+    for (int i = 0; i < 120; ++i) {
+        const std::string n = std::to_string(i);
+        labsync::test::write_file(run / ("d" + std::to_string(i % 7)) / (i % 2 ? "B" + n : "a " + n), n);
+    }
+    labsync::test::write_file(run / "-x", "dash");
+    labsync::test::write_file(run / "Z", "");
+    const auto path = logging_path(dir, "openssl", "/usr/bin/openssl");
+    labsync::test::process_options o;
+    o.env["PATH"] = path;
+    auto r = labsync::test::run_process({"sh", "-c", manifest_command(run.string())}, o);
+    REQUIRE(r.exit_code == 0);
+    auto m = split_marker(r.out);
+    REQUIRE(m);
+    REQUIRE(m->marker == "present");
+    auto serial = labsync::test::run_process(
+        {"sh", "-c",
+         "cd " + shell_quote(run.string()) +
+             " && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 openssl dgst "
+             "-sha256 -r"});
+    REQUIRE(serial.exit_code == 0);
+    CHECK(std::string(m->rest) == serial.out);
+    // More than one hasher ran (two chunks per core); old: one openssl for all 122 files.
+    const auto calls = lines_of(labsync::test::read_file(dir / "openssl.log"));
+    CHECK(calls.size() >= 2);
+    std::error_code ec;
+    auto parsed = labsync::verifier::manifest::parse_sha256sum(m->rest, ec);
+    REQUIRE_FALSE(ec);
+    auto built = labsync::verifier::build_manifest(run);
+    REQUIRE(built.ok());
+    CHECK(parsed.to_sha256sum() == built.manifest.to_sha256sum());
+
+    // A hasher failing on any chunk fails the whole command (no partial manifest passes).
+    const auto failing =
+        logging_path(dir, "openssl", "/usr/bin/openssl", "case \"$*\" in *d3/*) exit 1;; esac\n");
+    o.env["PATH"] = failing;
+    r = labsync::test::run_process({"sh", "-c", manifest_command(run.string())}, o);
+    CHECK(r.exit_code != 0);
 }

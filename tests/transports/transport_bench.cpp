@@ -1,10 +1,12 @@
 // Bench driver for bench/rsync.sh: ships runs one by one through the rsync_ssh or rclone driver
-// (push, then the probe's remote SHA-256 manifest), exactly as the engine would, and exits non-zero
-// when a push fails or a remote manifest does not list every local file.
+// and verifies each as the engine does right after a push (the push's own evidence — rsync_ssh's
+// manifest computed after its rename — else a probe of the remote SHA-256 manifest), and exits
+// non-zero when a push fails or a remote manifest does not list every local file.
 //
 //   transport_bench rsync  HOST PORT USER KEY KNOWN_HOSTS DEST EQUIPMENT RUN...
 //   transport_bench rclone CONFIG REMOTE EQUIPMENT RUN...
-//   (PUSH_ONLY=1 in the environment skips the probe; REMOTE_SYNC=0 skips rsync_ssh's fsyncs)
+//   (PUSH_ONLY=1 in the environment skips the verification; PROBE=1 probes even when the push
+//   brought evidence; REMOTE_SYNC=0 skips rsync_ssh's remote sync)
 #include "labsync/transports/rclone.hpp"
 #include "labsync/transports/rsync_ssh.hpp"
 
@@ -38,8 +40,12 @@ int ship_all(transport& driver, const std::string& equipment, char** runs, int c
     asio::io_context io;
     int failures = 0;
     // PUSH_ONLY=1: time the transfer alone (no probe), to separate shipping from verifying.
-    const char* env = std::getenv("PUSH_ONLY");
-    const bool push_only = env && std::string(env) == "1";
+    auto flag = [](const char* name) {
+        const char* env = std::getenv(name);
+        return env && std::string(env) == "1";
+    };
+    const bool push_only = flag("PUSH_ONLY");
+    const bool always_probe = flag("PROBE");
     auto all = [&]() -> asio::awaitable<void> {
         for (int i = 0; i < count; ++i) {
             push_request req;
@@ -47,7 +53,8 @@ int ship_all(transport& driver, const std::string& equipment, char** runs, int c
             req.run_path = fs::path(runs[i]).lexically_normal();
             if (req.run_path.filename().empty()) req.run_path = req.run_path.parent_path();
             req.run_id = req.run_path.filename().string();
-            auto pushed = (co_await driver.push(req)).status;
+            auto result = co_await driver.push(req);
+            const auto& pushed = result.status;
             if (!pushed.ok) {
                 std::cerr << req.run_id << ": push failed (" << to_string(pushed.kind)
                           << "): " << pushed.message << "\n";
@@ -55,7 +62,13 @@ int ship_all(transport& driver, const std::string& equipment, char** runs, int c
                 continue;
             }
             if (push_only) continue;
-            auto probed = co_await driver.probe(req);
+            probe_result probed;
+            if (result.evidence && !always_probe) {
+                probed.status = transport_result::success();
+                static_cast<remote_evidence&>(probed) = std::move(*result.evidence);
+            } else {
+                probed = co_await driver.probe(req);
+            }
             if (!probed.status.ok || !probed.remote_manifest ||
                 probed.remote_manifest->entries().size() != regular_files(req.run_path)) {
                 std::cerr << req.run_id << ": remote manifest incomplete: " << probed.status.message << "\n";

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <optional>
 
 namespace labsync::transports {
 namespace {
@@ -100,16 +101,33 @@ std::vector<std::string> rclone_error_messages(std::string_view stderr_text) {
     return out;
 }
 
-error_kind classify_rclone(int exit_code, std::string_view stderr_text) {
-    if (exit_code == 0) return error_kind::none;
-    std::vector<std::string> messages = rclone_error_messages(stderr_text);
+namespace {
+
+// Table order across all messages: an auth failure anywhere outranks the network noise that
+// usually follows it.
+std::optional<error_kind> kind_of_messages(std::vector<std::string> messages) {
     for (auto& message : messages) message = lower(message);
-    // Table order across all messages: an auth failure anywhere outranks the network noise that
-    // usually follows it.
     for (const auto& row : rclone_messages)
         for (const auto& text : messages)
             if (text.find(row.needle) != std::string::npos) return row.kind;
+    return std::nullopt;
+}
+
+}  // namespace
+
+error_kind classify_rclone(int exit_code, std::string_view stderr_text) {
+    if (exit_code == 0) return error_kind::none;
+    if (auto kind = kind_of_messages(rclone_error_messages(stderr_text))) return *kind;
     return kind_for_rclone_exit(exit_code);
+}
+
+error_kind classify_rclone_rc(int http_status, std::string_view error_text) {
+    if (auto kind = kind_of_messages({std::string(error_text)})) return *kind;
+    const std::string text = lower(error_text);
+    if (http_status == 404 || text.find("directory not found") != std::string::npos ||
+        text.find("object not found") != std::string::npos)
+        return error_kind::local_file_vanished;
+    return error_kind::unknown;
 }
 
 }  // namespace labsync::transports

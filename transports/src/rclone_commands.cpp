@@ -39,21 +39,6 @@ std::optional<bool> features_have_sha256(std::string_view features_json) {
     return false;
 }
 
-std::optional<rclone_stats> parse_rclone_stats(std::string_view line) {
-    if (line.empty() || line.front() != '{' || line.find("\"stats\"") == std::string_view::npos)
-        return std::nullopt;
-    auto json = nlohmann::json::parse(line, nullptr, false);
-    if (json.is_discarded() || !json.is_object()) return std::nullopt;
-    auto it = json.find("stats");
-    if (it == json.end() || !it->is_object()) return std::nullopt;
-    rclone_stats s;
-    if (auto b = it->find("bytes"); b != it->end() && b->is_number_unsigned())
-        s.bytes = b->get<std::uint64_t>();
-    if (auto t = it->find("totalBytes"); t != it->end() && t->is_number_unsigned())
-        s.total_bytes = t->get<std::uint64_t>();
-    return s;
-}
-
 std::string rclone_bwlimit(std::uint64_t bytes_per_second) {
     if (bytes_per_second == 0) return "off";
     // rclone reads a plain number as KiB/s; "B" makes the unit explicit and exact.

@@ -18,6 +18,7 @@ std::vector<config_problem> rclone_config::validate() const {
     detail::require_at_least(out, "transfer_timeout", transfer_timeout, 0s);
     detail::require_at_least(out, "connect_timeout", connect_timeout, 1s);
     detail::require_at_least(out, "stats_interval", stats_interval, 100ms);
+    detail::require_at_least(out, "daemon_idle", daemon_idle, 100ms);
     return out;
 }
 

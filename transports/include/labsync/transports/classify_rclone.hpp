@@ -39,4 +39,11 @@ std::vector<std::string> rclone_error_messages(std::string_view stderr_text);
 // The kind of a finished rclone command: its messages first, then the exit code.
 error_kind classify_rclone(int exit_code, std::string_view stderr_text);
 
+// The kind of a failed remote control call (`rclone rcd`): `http_status` of the answer (0 for a
+// job that ended in error, whose job/status has no status) and its "error" text. The message
+// table first; then rclone's "not found" errors (HTTP 404, or the texts of exit codes 3/4) are
+// local_file_vanished as in a copy (the probe and the existence check treat "not found" on the
+// remote as "absent" before calling this); anything else is unknown.
+error_kind classify_rclone_rc(int http_status, std::string_view error_text);
+
 }  // namespace labsync::transports

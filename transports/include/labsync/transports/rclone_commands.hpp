@@ -24,17 +24,17 @@ std::vector<std::string> rclone_argv(const rclone_config& config, std::vector<st
 // The "Hashes" list of `rclone backend features` JSON holds "sha256".
 std::optional<bool> features_have_sha256(std::string_view features_json);
 
-// A --use-json-log stats line: {"stats":{"bytes":N,"totalBytes":M,…},…}.
+// rclone's transfer statistics (core/stats, see rclone_rc.hpp): bytes sent, bytes to send.
 struct rclone_stats {
     std::uint64_t bytes = 0;
     std::uint64_t total_bytes = 0;
 };
-std::optional<rclone_stats> parse_rclone_stats(std::string_view line);
 
 // --bwlimit value for a limit in bytes per second ("off" for 0).
 std::string rclone_bwlimit(std::uint64_t bytes_per_second);
 
-// The remote control of one transfer: flags that serve it on a free loopback port (the
+// The remote control of one `rclone hashsum --download` (the one rclone command still spawned,
+// see rclone.hpp): flags that serve it on a free loopback port (the
 // credentials go in the environment, RCLONE_RC_USER / RCLONE_RC_PASS, never on argv), the
 // address rclone announces on stderr ({"msg":"Serving remote control on http://127.0.0.1:N/"}),
 // and `rclone rc` setting the transfer's rate (credentials: RCLONE_USER / RCLONE_PASS).

@@ -22,6 +22,9 @@ struct rclone_config {
     std::chrono::milliseconds transfer_timeout{0};       // the copy; 0 = none
     std::chrono::seconds connect_timeout{10};            // rclone --contimeout
     std::chrono::milliseconds stats_interval{500};       // progress reports
+    // The driver's `rclone rcd` is stopped after serving no call for this long (the next call
+    // starts a new one). Not a syncd.toml key.
+    std::chrono::milliseconds daemon_idle{60'000};
     std::string path_env;  // PATH where rclone is looked up; empty = the daemon's
     std::string rclone_binary = "rclone";
     std::vector<std::string> extra_args;  // appended to every rclone command

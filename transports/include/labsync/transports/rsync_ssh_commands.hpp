@@ -55,11 +55,12 @@ std::string rsync_bwlimit_arg(std::uint64_t bytes_per_second);
 bool rsync_restart_worth(std::uint64_t running, std::uint64_t share) noexcept;
 // Renames staging → final (mv -T, one rename(2)); prints "labsync:moved" followed by the output
 // of manifest_command(final), or "labsync:exists" when the final directory already holds
-// something. With `sync`, fsyncs the staged files and directories before the rename and the
-// equipment directory after it.
+// something. With `sync`, one `sync -f` (syncfs of the file system holding the staging copy)
+// before the rename and an fsync of the equipment directory after it.
 std::string finalize_command(const remote_paths& paths, bool sync);
 // Prints "labsync:absent", or "labsync:present" and then the sha256sum manifest of the directory
-// in the verifier's canonical form (find -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum).
+// in the verifier's canonical form (the sorted file list hashed in chunks on every remote core,
+// printed in list order: the text of find -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum).
 std::string manifest_command(std::string_view dir);
 std::string remove_command(std::string_view dir);
 
