@@ -33,10 +33,11 @@ std::optional<job> load(SQLite::Database& db, std::int64_t id) {
 }
 
 void write_job(SQLite::Database& db, const job& j) {
-    SQLite::Statement q(db,
-                        "UPDATE jobs SET state = ?, attempts = ?, next_attempt_at = ?, last_error_kind = ?, "
-                        "last_error = ?, bytes = ?, manifest_digest = ?, archive_sha256 = ?, updated_at = ?, "
-                        "started_at = ?, finished_at = ?, tree_digest = ?, fingerprint_digest = ? WHERE id = ?");
+    SQLite::Statement q(
+        db,
+        "UPDATE jobs SET state = ?, attempts = ?, next_attempt_at = ?, last_error_kind = ?, "
+        "last_error = ?, bytes = ?, manifest_digest = ?, archive_sha256 = ?, updated_at = ?, "
+        "started_at = ?, finished_at = ?, tree_digest = ?, fingerprint_digest = ? WHERE id = ?");
     q.bind(1, std::string(to_string(j.state)));
     q.bind(2, j.attempts);
     detail::bind_opt(q, 3, j.next_attempt_at);

@@ -16,7 +16,8 @@ inline void wait_until_fingerprint_exact(const std::filesystem::path& run) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!verifier::fingerprint_run(run).exact) {
         if (std::chrono::steady_clock::now() > deadline)
-            throw std::runtime_error("the fingerprint of " + run.string() + " is not exact within 5 s (clock, or the walk fails)");
+            throw std::runtime_error("the fingerprint of " + run.string() +
+                                     " is not exact within 5 s (clock, or the walk fails)");
         std::this_thread::yield();
     }
 }

@@ -85,14 +85,18 @@ TEST_CASE("fingerprint: every change to a file or to the tree's shape changes it
              set_mtime(run / "sub" / ".b.tmp", st);
              fs::rename(run / "sub" / ".b.tmp", run / "sub" / "b.txt");
          }},
-        {"touch", [](const fs::path& run) { fs::last_write_time(run / "sub" / "deep" / "c.txt", fs::file_time_type::clock::now()); }},
+        {"touch",
+         [](const fs::path& run) {
+             fs::last_write_time(run / "sub" / "deep" / "c.txt", fs::file_time_type::clock::now());
+         }},
         {"file added", [](const fs::path& run) { write_file(run / "sub" / "new.txt", ""); }},
         {"file removed", [](const fs::path& run) { fs::remove(run / "sub" / "deep" / "c.txt"); }},
         {"directory added", [](const fs::path& run) { fs::create_directories(run / "empty" / "more"); }},
         {"empty directory removed", [](const fs::path& run) { fs::remove(run / "empty"); }},
         {"symlink added", [](const fs::path& run) { fs::create_symlink("nowhere", run / "sub" / "l2"); }},
         {"symlink removed", [](const fs::path& run) { fs::remove(run / "link"); }},
-        {"symlink pointed elsewhere", [](const fs::path& run) {
+        {"symlink pointed elsewhere",
+         [](const fs::path& run) {
              fs::remove(run / "link");
              fs::create_symlink("sub/b.txt", run / "link");
          }},
@@ -114,7 +118,8 @@ TEST_CASE("fingerprint: every change to a file or to the tree's shape changes it
     }
 }
 
-TEST_CASE("fingerprint: a file changed at or after the walk's tick makes it inexact (racy)", "[fingerprint]") {
+TEST_CASE("fingerprint: a file changed at or after the walk's tick makes it inexact (racy)",
+          "[fingerprint]") {
     temp_dir t;
     const auto run = t / "run";
     make_run(run);

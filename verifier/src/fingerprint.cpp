@@ -3,7 +3,6 @@
 
 #include "tree_lines.hpp"
 
-
 namespace labsync::verifier {
 namespace {
 

@@ -11,12 +11,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <time.h>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <limits>
-#include <time.h>
 
 namespace labsync::verifier {
 
@@ -170,7 +170,8 @@ private:
             out_.files.push_back({join(prefix, name), static_cast<std::uint64_t>(st.st_size),
                                   mtime_ns(st.st_mtim), static_cast<std::uint32_t>(st.st_mode),
                                   static_cast<std::int64_t>(st.st_mtim.tv_sec), mtime_ns(st.st_ctim),
-                                  static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_dev)});
+                                  static_cast<std::uint64_t>(st.st_ino),
+                                  static_cast<std::uint64_t>(st.st_dev)});
         } else {
             auto [kind, why] = kind_of();
             out_.findings.push_back({kind, join(prefix, name), why});

@@ -60,8 +60,8 @@ std::string_view to_string(finding_kind kind) noexcept;
 
 struct walk_finding {
     finding_kind kind = finding_kind::other;
-    std::string path;     // relative to the run
-    std::string message;  // why it is not shipped
+    std::string path;      // relative to the run
+    std::string message;   // why it is not shipped
     std::string target{};  // symlinks: where the link points (readlinkat), for the fingerprint
 };
 
