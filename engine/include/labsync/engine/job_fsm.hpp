@@ -185,6 +185,9 @@ private:
     job_action verify_next();
     job_action judge(const transports::remote_evidence& remote);
     job_action fail(const transports::transport_result& result, bool counts_attempt);
+    // cleanup (job_fsm_cleanup.cpp)
+    job_action cleanup_start();
+    job_action cleanup_compare_files(verifier::build_result& built);
     job_action cleanup_probe();
     job_action cleanup_decide(const transports::probe_result& probe);
     job_action finish(log_level level = log_level::info, std::string log = {});
