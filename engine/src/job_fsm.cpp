@@ -74,6 +74,7 @@ job_action job_fsm::resume(job_event event) {
             awaiting_details_.bytes = static_cast<std::int64_t>(built.manifest.total_bytes());
             awaiting_details_.manifest_digest = verifier::to_hex(built.manifest.digest());
             awaiting_details_.tree_digest = verifier::to_hex(verifier::tree_digest(built));
+            awaiting_details_.fingerprint_digest = fingerprint_to_record(built);
             local_ = std::move(built.manifest);
             step_ = step::ship_pushed;
             return simple(job_action_kind::push);
@@ -97,6 +98,7 @@ job_action job_fsm::resume(job_event event) {
             job_.bytes = awaiting_details_.bytes;
             job_.manifest_digest = awaiting_details_.manifest_digest;
             job_.tree_digest = awaiting_details_.tree_digest;
+            job_.fingerprint_digest = awaiting_details_.fingerprint_digest;
             if (awaiting_details_.archive_sha256) job_.archive_sha256 = awaiting_details_.archive_sha256;
             return verify_next();
         }
@@ -184,6 +186,9 @@ job_action job_fsm::resume(job_event event) {
         case step::start_cleanup:
             expect<job_events::start>(event, "start");
             return cleanup_start();
+        case step::cleanup_fingerprinted:
+            return cleanup_compare_fingerprint(
+                expect<job_events::fingerprinted>(event, "the fingerprint").result);
         case step::cleanup_built:
             return cleanup_compare_files(expect<job_events::built>(event, "the manifest").result);
         case step::cleanup_probed:

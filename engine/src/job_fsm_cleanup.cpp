@@ -15,6 +15,11 @@ using detail::simple;
 using queue::job_state;
 using transports::error_kind;
 
+std::string fingerprint_to_record(const verifier::build_result& built) {
+    const auto fp = verifier::fingerprint_digest(built);
+    return fp.ok() && fp.exact ? verifier::to_hex(fp.digest) : std::string();
+}
+
 job_action job_fsm::cleanup_start() {
     situation_ = {};
     situation_.state = job_.state;
@@ -30,9 +35,33 @@ job_action job_fsm::cleanup_start() {
         step_ = step::cleanup_probed;
         return cleanup_probe();
     }
+    if (ctx_.cleanup_rehash || !job_.fingerprint_digest || job_.fingerprint_digest->empty())
+        return cleanup_rehash();  // asked for, or shipped without a fingerprint (before v4, racy)
+    step_ = step::cleanup_fingerprinted;
+    return simple(job_action_kind::fingerprint);
+}
+
+job_action job_fsm::cleanup_compare_fingerprint(const verifier::fingerprint_result& walked) {
+    if (walked.ok() && verifier::to_hex(walked.digest) == *job_.fingerprint_digest) {
+        // Nothing written, replaced, touched, added or removed since the pass whose bytes were
+        // hashed and verified: the files and the tree are still the verified ones.
+        situation_.local = check_result::match;
+        step_ = step::cleanup_probed;
+        return cleanup_probe();
+    }
+    // A changed fingerprint is not a changed run (a touch, a copy back in place): the full
+    // re-hash and the recorded digests decide.
+    return cleanup_rehash(fmt::format(
+        "{}/{}: cleanup: {}; re-hashing the run", job_.equipment, job_.run_id,
+        walked.ok() ? "its stat fingerprint changed since it was shipped"
+                    : fmt::format("cannot walk it at '{}' ({})", walked.error_path, walked.error.message())));
+}
+
+job_action job_fsm::cleanup_rehash(std::string log) {
     step_ = step::cleanup_built;
     auto a = simple(job_action_kind::build_manifest);
     a.report_progress = false;
+    a.log = std::move(log);
     return a;
 }
 
