@@ -91,5 +91,4 @@ inline bool has_event(engine::engine& e, std::int64_t id, std::string_view text)
                        [&](const auto& x) { return x.message.find(text) != std::string::npos; });
 }
 
-
 }  // namespace labsync::test

@@ -85,7 +85,7 @@ struct engine_config {
     int max_parallel_global = 4;               // jobs in flight across all equipment
     std::chrono::seconds rescan_interval{60};  // safety-net rescan of runs roots; 0 = off
     std::chrono::seconds cleanup_interval{std::chrono::minutes(5)};  // retention / watermark check
-    unsigned cpu_threads = 0;  // thread pool for hashing/packing; 0 = hardware threads
+    unsigned cpu_threads = 0;     // thread pool for hashing/packing; 0 = hardware threads
     bool cleanup_rehash = false;  // every equipment's default for equipment_config::cleanup_rehash
     backoff_config backoff;
     std::string bandwidth;  // global timetable; empty = no limit

@@ -15,8 +15,8 @@
 // verify (an awaiting_verify job: replay, force_verify, cleanup's re-verification) and cleanup
 // (a cleanup_eligible job: the deletion interlocks). Cleanup's local interlock first compares the
 // run's stat fingerprint recorded at ship time (verifier/fingerprint.hpp, no file content read);
-// only when it differs, is missing, or cleanup_rehash is set does it re-hash the whole run. A failure anywhere goes through the retry
-// policy (retry_policy.hpp) to queued / failed / failed + quarantine.
+// only when it differs, is missing, or cleanup_rehash is set does it re-hash the whole run. A failure
+// anywhere goes through the retry policy (retry_policy.hpp) to queued / failed / failed + quarantine.
 //
 // Safety rule (push evidence): what a push proved in its own round trip (transports::push_result
 // ::evidence: the receiver's sha256 of the bytes it fsynced, rsync's manifest computed after the
@@ -109,10 +109,10 @@ struct deleted {
 struct performed {};  // schedule_verify, request_cleanup
 }  // namespace job_events
 
-using job_event = std::variant<job_events::start, job_events::committed, job_events::built,
-                               job_events::pushed, job_events::probed, job_events::released,
-                               job_events::quarantined, job_events::deleted, job_events::performed,
-                               job_events::fingerprinted>;
+using job_event =
+    std::variant<job_events::start, job_events::committed, job_events::built, job_events::pushed,
+                 job_events::probed, job_events::released, job_events::quarantined, job_events::deleted,
+                 job_events::performed, job_events::fingerprinted>;
 
 // What the machine needs to know about the job's equipment and the engine, fixed for one pass.
 struct job_context {
