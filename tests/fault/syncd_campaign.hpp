@@ -12,9 +12,10 @@ namespace labsync::fault {
 
 using run_files = std::map<std::string, std::string>;  // relative path -> sha256
 
-inline run_files make_recorded_run(const fs::path& root, const std::string& run, unsigned seed) {
+inline run_files make_recorded_run(const fs::path& root, const std::string& run, unsigned seed,
+                                   std::size_t bytes = 300 * 1024) {
     fs::path staging = root.parent_path() / ".staging" / run;
-    make_run(staging, 300 * 1024, seed);
+    make_run(staging, bytes, seed);
     run_files files;
     for (auto& e : fs::recursive_directory_iterator(staging))
         if (e.is_regular_file()) files[fs::relative(e.path(), staging).string()] = file_sha256(e.path());
