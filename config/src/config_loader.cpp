@@ -46,6 +46,7 @@ void read_global(table_reader& r, daemon_config& c) {
     r.duration("rescan_interval", e.rescan_interval);
     r.duration("cleanup_interval", e.cleanup_interval, std::chrono::seconds(1));
     r.integer("cpu_threads", e.cpu_threads, 0, 256);
+    r.boolean("cleanup_rehash", e.cleanup_rehash);
     r.timetable("bandwidth", e.bandwidth);
     r.path("admin_socket", d.admin_socket);
     if (d.admin_socket.empty())
@@ -231,6 +232,7 @@ void read_equipment(table_reader& r, engine::equipment_config& eq) {
     r.integer("max_parallel", eq.max_parallel, 1, 64);
     r.duration("retention", eq.retention);
     r.boolean("cleanup", eq.cleanup_enabled);
+    if (r.table().contains("cleanup_rehash")) r.boolean("cleanup_rehash", eq.cleanup_rehash.emplace());
     r.size("min_free", eq.watermark.min_free_bytes);
     if (const toml::node* n = r.node("min_free_percent")) {
         std::optional<double> v = n->value<double>();

@@ -253,6 +253,7 @@ job_context engine::impl::context_for(const equipment_runtime& eq, const queue::
     c.quarantine_path = (config.quarantine_dir / eq.cfg.name / job.run_id).string();
     c.cleanup_enabled = eq.cfg.cleanup_enabled;
     c.retention = eq.cfg.retention;
+    c.cleanup_rehash = eq.cfg.cleanup_rehash.value_or(config.cleanup_rehash);
     return c;
 }
 
@@ -278,6 +279,15 @@ asio::awaitable<void> engine::impl::drive(equipment_runtime& eq, job_fsm fsm) {
                 auto built = co_await build_manifest(job.run_path, std::move(progress));
                 if (stopping) co_return;
                 event = job_events::built{std::move(built)};
+                break;
+            }
+            case job_action_kind::fingerprint: {
+                auto pool_task = [run_path = std::filesystem::path(job.run_path)] {
+                    return verifier::fingerprint_run(run_path);
+                };
+                auto walked = co_await on_pool(std::move(pool_task));
+                if (stopping) co_return;
+                event = job_events::fingerprinted{std::move(walked)};
                 break;
             }
             case job_action_kind::push: {

@@ -2,6 +2,8 @@
 #include "labsync/engine/job_fsm.hpp"
 #include "labsync/engine/stored_error_kind.hpp"
 
+#include "job_fsm_steps.hpp"
+
 #include "labsync/verifier/errc.hpp"
 #include "labsync/verifier/manifest_diff.hpp"
 
@@ -15,29 +17,9 @@ using queue::job_state;
 using transports::error_kind;
 using transports::transport_result;
 
-namespace {
-
-job_action commit(job_state to, queue::transition_details details) {
-    job_action a;
-    a.kind = job_action_kind::commit;
-    a.to = to;
-    a.details = std::move(details);
-    return a;
-}
-
-job_action simple(job_action_kind kind) {
-    job_action a;
-    a.kind = kind;
-    return a;
-}
-
-template <class E>
-E& expect(job_event& event, const char* what) {
-    if (auto* e = std::get_if<E>(&event)) return *e;
-    throw std::logic_error(std::string("job_fsm: unexpected event while waiting for ") + what);
-}
-
-}  // namespace
+using detail::commit;
+using detail::expect;
+using detail::simple;
 
 job_fsm::job_fsm(step first, queue::job job, job_context context)
     : step_(first), job_(std::move(job)), ctx_(std::move(context)) {}
@@ -92,6 +74,7 @@ job_action job_fsm::resume(job_event event) {
             awaiting_details_.bytes = static_cast<std::int64_t>(built.manifest.total_bytes());
             awaiting_details_.manifest_digest = verifier::to_hex(built.manifest.digest());
             awaiting_details_.tree_digest = verifier::to_hex(verifier::tree_digest(built));
+            awaiting_details_.fingerprint_digest = fingerprint_to_record(built);
             local_ = std::move(built.manifest);
             step_ = step::ship_pushed;
             return simple(job_action_kind::push);
@@ -115,6 +98,7 @@ job_action job_fsm::resume(job_event event) {
             job_.bytes = awaiting_details_.bytes;
             job_.manifest_digest = awaiting_details_.manifest_digest;
             job_.tree_digest = awaiting_details_.tree_digest;
+            job_.fingerprint_digest = awaiting_details_.fingerprint_digest;
             if (awaiting_details_.archive_sha256) job_.archive_sha256 = awaiting_details_.archive_sha256;
             return verify_next();
         }
@@ -199,54 +183,14 @@ job_action job_fsm::resume(job_event event) {
                 fmt::format("{}/{}: quarantined to {}{}", job_.equipment, job_.run_id, q.destination.string(),
                             q.moved ? "" : " (run left in place: other filesystem)"));
         }
-        case step::start_cleanup: {
+        case step::start_cleanup:
             expect<job_events::start>(event, "start");
-            situation_ = {};
-            situation_.state = job_.state;
-            situation_.cleanup_enabled = ctx_.cleanup_enabled;
-            situation_.verified_at = job_.finished_at;
-            situation_.now = ctx_.clock();
-            situation_.retention = ctx_.retention;
-            situation_.under_watermark = ctx_.under_watermark;
-            situation_.has_verified_digest = job_.manifest_digest.has_value();
-            // A deletion interrupted after the run left its path: nothing left to keep.
-            if (ctx_.run_gone) {
-                situation_.local = check_result::match;
-                step_ = step::cleanup_probed;
-                return cleanup_probe();
-            }
-            step_ = step::cleanup_built;
-            auto a = simple(job_action_kind::build_manifest);
-            a.report_progress = false;
-            return a;
-        }
-        case step::cleanup_built: {
-            // Interlock: the local tree still matches what was verified: the files (manifest
-            // digest) and every other entry (tree digest: directories, symlinks, special files).
-            auto& built = expect<job_events::built>(event, "the manifest").result;
-            if (built.ok()) {
-                const bool files_match = job_.manifest_digest &&
-                                         verifier::to_hex(built.manifest.digest()) == *job_.manifest_digest;
-                // Jobs shipped before the tree digest was recorded are compared by their files only.
-                const bool tree_matches =
-                    !job_.tree_digest || verifier::to_hex(verifier::tree_digest(built)) == *job_.tree_digest;
-                situation_.local = files_match && tree_matches ? check_result::match : check_result::mismatch;
-                if (!files_match)
-                    local_note_ = "files differ from the verified manifest";
-                else if (!tree_matches)
-                    local_note_ = fmt::format(
-                        "entries added or removed after verification (the tree now holds {} directories, "
-                        "{} symlinks or other non-file entries)",
-                        built.directories.size(), built.findings.size());
-                local_ = std::move(built.manifest);
-            } else if (built.error == verifier::errc::local_file_vanished ||
-                       built.error == verifier::errc::local_file_changed) {
-                situation_.local = check_result::mismatch;
-            }
-            // Interlock: the remote copy is re-confirmed now (never from an earlier push).
-            step_ = step::cleanup_probed;
-            return cleanup_probe();
-        }
+            return cleanup_start();
+        case step::cleanup_fingerprinted:
+            return cleanup_compare_fingerprint(
+                expect<job_events::fingerprinted>(event, "the fingerprint").result);
+        case step::cleanup_built:
+            return cleanup_compare_files(expect<job_events::built>(event, "the manifest").result);
         case step::cleanup_probed:
             return cleanup_decide(expect<job_events::probed>(event, "the probe").result);
         case step::cleanup_committed:
@@ -348,59 +292,6 @@ job_action job_fsm::fail(const transport_result& result, bool counts_attempt) {
     auto a = commit(to, std::move(d));
     a.level = level;
     a.log = std::move(log);
-    return a;
-}
-
-job_action job_fsm::cleanup_probe() {
-    auto a = simple(job_action_kind::probe);
-    a.report_progress = false;  // not a job's `verifying` step: the job stays cleanup_eligible
-    return a;
-}
-
-job_action job_fsm::cleanup_decide(const transports::probe_result& probe) {
-    std::string remote_note;
-    if (!probe.status.ok) {
-        // The remote answered that its bytes no longer match (a re-hash, not a record): never
-        // delete; verify again, which re-ships once (SPEC §7).
-        if (probe.status.kind == error_kind::hash_mismatch) situation_.remote = check_result::mismatch;
-        remote_note = probe.status.message;
-    } else {
-        const auto j = judge_remote(job_, local_manifest(), probe);
-        situation_.remote = j.result;
-        remote_note = j.why;
-    }
-    verdict_ = decide_cleanup(situation_);
-    const auto& note = situation_.local == check_result::mismatch ? local_note_ : remote_note;
-    why_ = note.empty() ? verdict_.reason : fmt::format("{} ({})", verdict_.reason, note);
-    queue::transition_details d;
-    d.message = "cleanup: " + why_;
-    job_action a;
-    switch (verdict_.action) {
-        case cleanup_action::keep:
-            a = finish();
-            break;
-        case cleanup_action::back_to_verified:
-            step_ = step::cleanup_committed;
-            a = commit(job_state::verified, std::move(d));
-            break;
-        case cleanup_action::reverify:
-            step_ = step::cleanup_reverify_committed;
-            a = commit(job_state::awaiting_verify, std::move(d));
-            break;
-        case cleanup_action::fail:
-            d.error = queue::error_info{"local_changed", why_};
-            step_ = step::cleanup_committed;
-            a = commit(job_state::failed, std::move(d));
-            break;
-        case cleanup_action::delete_run:
-            step_ = step::cleanup_deleted;
-            a = simple(job_action_kind::delete_run);
-            break;
-    }
-    if (verdict_.interlock_failed) {
-        a.level = log_level::warning;
-        a.log = fmt::format("{}/{}: cleanup refused: {}", job_.equipment, job_.run_id, why_);
-    }
     return a;
 }
 

@@ -17,6 +17,8 @@ std::string_view to_string(job_action_kind kind) noexcept {
             return "commit";
         case job_action_kind::build_manifest:
             return "build_manifest";
+        case job_action_kind::fingerprint:
+            return "fingerprint";
         case job_action_kind::push:
             return "push";
         case job_action_kind::probe:

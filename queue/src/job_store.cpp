@@ -33,10 +33,11 @@ std::optional<job> load(SQLite::Database& db, std::int64_t id) {
 }
 
 void write_job(SQLite::Database& db, const job& j) {
-    SQLite::Statement q(db,
-                        "UPDATE jobs SET state = ?, attempts = ?, next_attempt_at = ?, last_error_kind = ?, "
-                        "last_error = ?, bytes = ?, manifest_digest = ?, archive_sha256 = ?, updated_at = ?, "
-                        "started_at = ?, finished_at = ?, tree_digest = ? WHERE id = ?");
+    SQLite::Statement q(
+        db,
+        "UPDATE jobs SET state = ?, attempts = ?, next_attempt_at = ?, last_error_kind = ?, "
+        "last_error = ?, bytes = ?, manifest_digest = ?, archive_sha256 = ?, updated_at = ?, "
+        "started_at = ?, finished_at = ?, tree_digest = ?, fingerprint_digest = ? WHERE id = ?");
     q.bind(1, std::string(to_string(j.state)));
     q.bind(2, j.attempts);
     detail::bind_opt(q, 3, j.next_attempt_at);
@@ -49,7 +50,8 @@ void write_job(SQLite::Database& db, const job& j) {
     detail::bind_opt(q, 10, j.started_at);
     detail::bind_opt(q, 11, j.finished_at);
     detail::bind_opt(q, 12, j.tree_digest);
-    q.bind(13, static_cast<int64_t>(j.id));
+    detail::bind_opt(q, 13, j.fingerprint_digest);
+    q.bind(14, static_cast<int64_t>(j.id));
     q.exec();
 }
 
@@ -310,6 +312,7 @@ store_error job_store::transition(std::int64_t job_id, job_state to, const trans
         if (details.manifest_digest) next.manifest_digest = details.manifest_digest;
         if (details.archive_sha256) next.archive_sha256 = details.archive_sha256;
         if (details.tree_digest) next.tree_digest = details.tree_digest;
+        if (details.fingerprint_digest) next.fingerprint_digest = details.fingerprint_digest;
         write_job(db, next);
         insert_event(db, job_id, next.updated_at, current->state, to, event_kind::transition,
                      details.message);

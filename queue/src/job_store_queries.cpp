@@ -63,6 +63,7 @@ job read_job(SQLite::Statement& row) {
     j.started_at = opt_time(row, 14);
     j.finished_at = opt_time(row, 15);
     j.tree_digest = opt_text(row, 16);
+    j.fingerprint_digest = opt_text(row, 17);
     return j;
 }
 

@@ -19,7 +19,7 @@ namespace labsync::queue::detail {
 namespace {
 
 // Forward migrations: step i takes user_version i to i + 1. Append only; never edit a shipped step.
-constexpr std::array<std::string_view, 3> migration_steps = {
+constexpr std::array<std::string_view, 4> migration_steps = {
     // v1: the three tables and the one-live-job-per-run rule.
     R"sql(
 CREATE TABLE jobs (
@@ -70,6 +70,11 @@ CREATE INDEX overrides_by_job ON overrides (job_id, id);
     // besides the files of the manifest), so cleanup sees entries added after verification.
     R"sql(
 ALTER TABLE jobs ADD COLUMN tree_digest TEXT;
+)sql",
+    // v4: the stat fingerprint of the run as shipped (verifier/fingerprint.hpp): cleanup compares
+    // it instead of re-hashing the run; NULL (older rows, racy runs) means re-hash.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN fingerprint_digest TEXT;
 )sql",
 };
 

@@ -36,7 +36,8 @@ struct bad_row : std::runtime_error {
 
 inline constexpr const char* job_columns =
     "id, equipment, run_id, run_path, state, attempts, next_attempt_at, last_error_kind, last_error, bytes, "
-    "manifest_digest, archive_sha256, created_at, updated_at, started_at, finished_at, tree_digest";
+    "manifest_digest, archive_sha256, created_at, updated_at, started_at, finished_at, tree_digest, "
+    "fingerprint_digest";
 
 inline std::int64_t to_ms(time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

@@ -314,3 +314,22 @@ TEST_CASE("an unreadable file is reported with its path", "[config]") {
     REQUIRE(r.errors.size() == 1);
     CHECK_THAT(r.errors[0].to_string(), Catch::StartsWith("/nonexistent/syncd.toml: cannot read"));
 }
+
+TEST_CASE("cleanup_rehash: global default, per-equipment override, unset by default", "[config]") {
+    load_result plain = load_config_text(minimal("", ""), "syncd.toml", "/etc/labsync");
+    REQUIRE(plain.ok());
+    CHECK_FALSE(plain.config.engine.cleanup_rehash);
+    CHECK_FALSE(plain.config.engine.equipment[0].cleanup_rehash.has_value());
+    load_result global = load_config_text(minimal("cleanup_rehash = true", ""), "syncd.toml", "/etc/labsync");
+    REQUIRE(global.ok());
+    CHECK(global.config.engine.cleanup_rehash);
+    CHECK_FALSE(global.config.engine.equipment[0].cleanup_rehash.has_value());
+    load_result own = load_config_text(minimal("cleanup_rehash = true", "cleanup_rehash = false"),
+                                       "syncd.toml", "/etc/labsync");
+    REQUIRE(own.ok());
+    CHECK(own.config.engine.equipment[0].cleanup_rehash == false);
+    const auto e = only_error(minimal("", "cleanup_rehash = 1"));
+    CHECK(e.key == "equipment.a.cleanup_rehash");
+    CHECK_THAT(e.message, Catch::Contains("must be true or false"));
+    CHECK(only_error(minimal("cleanup_rehash = \"no\"", "")).key == "global.cleanup_rehash");
+}

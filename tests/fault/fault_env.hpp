@@ -167,9 +167,11 @@ inline std::vector<std::string> visible_files(const fs::path& store) {
 
 // syncd.toml for one http_put equipment `scope-1` shipping to the receiver on `port`: retention 0
 // and cleanup on (deletion races whatever the campaign does), short backoff, no metrics listener.
+// `global_extra` / `transport_extra`: more key lines for [global] / the transport table.
 inline std::string daemon_config_text(const fs::path& dir, const fs::path& runs, const fs::path& state,
-                                      int port) {
-    return "[global]\nstate_dir = \"" + state.string() + "\"\nadmin_socket = \"" +
+                                      int port, const std::string& global_extra = "",
+                                      const std::string& transport_extra = "") {
+    return "[global]\n" + global_extra + "state_dir = \"" + state.string() + "\"\nadmin_socket = \"" +
            (dir / "syncd.sock").string() +
            "\"\nmetrics_listen = \"\"\nmax_parallel = 2\nrescan_interval = \"1s\"\n"
            "cleanup_interval = \"1s\"\nshutdown_grace = \"5s\"\n"
@@ -178,7 +180,7 @@ inline std::string daemon_config_text(const fs::path& dir, const fs::path& runs,
            runs.string() +
            "\"\nsettle = \"0s\"\nretention = \"0s\"\ncleanup = true\n"
            "[equipment.scope-1.transport]\nkind = \"http_put\"\nurl = \"http://127.0.0.1:" +
-           std::to_string(port) + "\"\nio_timeout = \"5s\"\n";
+           std::to_string(port) + "\"\nio_timeout = \"5s\"\n" + transport_extra;
 }
 
 inline unsigned env_unsigned(const char* name, unsigned fallback) {

@@ -244,3 +244,37 @@ TEST_CASE("files: a write lock held by another connection is store_busy, nothing
     CHECK_FALSE(store.transition(id, job_state::running, d));
     CHECK(store.find(id)->state == job_state::running);
 }
+
+TEST_CASE("files: a v3 store gains fingerprint_digest; old rows have none, a transition records it",
+          "[store][files]") {
+    temp_dir dir;
+    const auto path = dir / "jobs.db";
+    {
+        SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+        detail::migrate(db, 3);
+        db.exec(
+            "INSERT INTO jobs (equipment, run_id, run_path, state, attempts, created_at, updated_at, "
+            "manifest_digest, tree_digest) VALUES ('e', 'shipped', '/p', 'awaiting_verify', 1, 1000, 2000, "
+            "'md', 'td')");
+        db.exec("INSERT INTO events (job_id, at, to_state, kind) VALUES (1, 1000, 'queued', 'created')");
+    }
+    auto store = job_store::open(path, no_replay());
+    INFO(store.error().message);
+    REQUIRE(store);
+    CHECK(store->replayed().from_schema_version == 3);
+    auto old = store->find(1);
+    REQUIRE(old);
+    CHECK(old->tree_digest == "td");
+    CHECK_FALSE(old->fingerprint_digest);  // shipped before v4: cleanup re-hashes it
+
+    transition_details d;
+    d.message = "verified";
+    d.fingerprint_digest = "fp";
+    REQUIRE_FALSE(store->transition(1, job_state::verified, d));
+    CHECK(store->find(1)->fingerprint_digest == "fp");
+    transition_details keep;
+    keep.message = "eligible";
+    REQUIRE_FALSE(store->transition(1, job_state::cleanup_eligible, keep));
+    CHECK(store->find(1)->fingerprint_digest == "fp");  // left empty: kept
+    CHECK(store->find(1)->manifest_digest == "md");
+}

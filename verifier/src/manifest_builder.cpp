@@ -2,6 +2,8 @@
 
 #include "labsync/verifier/errc.hpp"
 
+#include "tree_lines.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -146,6 +148,7 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
     }
     result.findings = std::move(walk.findings);
     result.directories = std::move(walk.directories);
+    result.walk_started_ns = walk.started_ns;
 
     // The manifest entries are made before hashing and hashed in place, and the walk's list is
     // freed first: per file the peak is one entry + an mtime + an index, not two copies.
@@ -153,7 +156,9 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
     std::vector<std::int64_t> mtimes;
     entries.reserve(walk.files.size());
     mtimes.reserve(walk.files.size());
+    result.fingerprints.reserve(walk.files.size());
     for (auto& f : walk.files) {
+        result.fingerprints.push_back(fingerprint_of(f));
         entries.push_back({std::move(f.path), f.size, {}});
         mtimes.push_back(f.mtime_ns);
     }
@@ -178,6 +183,7 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
         result.error_path = job.error_path();
         result.findings.clear();
         result.directories.clear();
+        result.fingerprints.clear();
         return result;
     }
     mtimes = {};
@@ -185,10 +191,14 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
     std::size_t kept = 0;
     for (std::size_t i = 0; i < entries.size(); ++i)
         if (job.skipped()[i] == 0) {
-            if (kept != i) entries[kept] = std::move(entries[i]);  // no self-move
+            if (kept != i) {  // no self-move
+                entries[kept] = std::move(entries[i]);
+                result.fingerprints[kept] = result.fingerprints[i];
+            }
             ++kept;
         }
     entries.resize(kept);
+    result.fingerprints.resize(kept);
     for (auto& f : job.findings()) result.findings.push_back(std::move(f));
     std::sort(result.findings.begin(), result.findings.end(),
               [](const auto& a, const auto& b) { return a.path < b.path; });
@@ -197,17 +207,9 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
 }
 
 sha256_digest tree_digest(const build_result& result) {
-    // One line per entry; a path with '\n' is escaped the way the manifest's text escapes it,
-    // so no two trees share a text.
     sha256 h;
     h.update("files " + to_hex(result.manifest.digest()) + "\n");
-    const auto line = [&h](std::string_view kind, const std::string& path) {
-        bool escaped = false;
-        const auto p = escape_sha256sum_path(path, escaped);
-        h.update(std::string(escaped ? "\\" : "") + std::string(kind) + " " + p + "\n");
-    };
-    for (const auto& d : result.directories) line("directory", d);
-    for (const auto& f : result.findings) line(to_string(f.kind), f.path);
+    detail::hash_tree_shape(h, result.directories, result.findings, false);
     return h.finish();
 }
 

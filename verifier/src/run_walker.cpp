@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <time.h>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -168,11 +169,23 @@ private:
             }
             out_.files.push_back({join(prefix, name), static_cast<std::uint64_t>(st.st_size),
                                   mtime_ns(st.st_mtim), static_cast<std::uint32_t>(st.st_mode),
-                                  static_cast<std::int64_t>(st.st_mtim.tv_sec)});
+                                  static_cast<std::int64_t>(st.st_mtim.tv_sec), mtime_ns(st.st_ctim),
+                                  static_cast<std::uint64_t>(st.st_ino),
+                                  static_cast<std::uint64_t>(st.st_dev)});
         } else {
             auto [kind, why] = kind_of();
             out_.findings.push_back({kind, join(prefix, name), why});
+            if (S_ISLNK(st.st_mode)) out_.findings.back().target = link_target(dir_fd, name, st);
         }
+    }
+
+    // The target of a symlink (never followed); "" when it cannot be read (the link changed).
+    static std::string link_target(int dir_fd, const char* name, const struct stat& st) {
+        std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 255) + 1, '\0');
+        ssize_t n = ::readlinkat(dir_fd, name, target.data(), target.size());
+        if (n < 0 || static_cast<std::size_t>(n) == target.size()) return {};
+        target.resize(static_cast<std::size_t>(n));
+        return target;
     }
 
     bool hard_error(std::error_code ec, const std::string& path) {
@@ -260,6 +273,9 @@ walk_result walk_run(const std::filesystem::path& run_dir) {
 
 walk_result walk_run(int run_dir_fd) {
     walk_result out;
+    timespec started{};
+    ::clock_gettime(CLOCK_REALTIME_COARSE, &started);
+    out.started_ns = mtime_ns(started);
     int fd = ::fcntl(run_dir_fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
         out.error = last_error();

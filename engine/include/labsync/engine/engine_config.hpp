@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -65,6 +66,9 @@ struct equipment_config {
     int max_parallel = 1;                                        // this equipment's concurrent jobs
     std::chrono::seconds retention{std::chrono::hours(24 * 7)};  // keep verified runs locally this long
     bool cleanup_enabled = true;  // false = never delete local runs of this equipment
+    // Re-hash the whole run before deleting it instead of comparing its stat fingerprint
+    // (docs/architecture.md, "Cleanup interlock"); unset = engine_config::cleanup_rehash.
+    std::optional<bool> cleanup_rehash;
     free_space_watermark watermark;
     gate_config gate;
     std::string bandwidth;  // timetable text (bandwidth_timetable.hpp); empty = no limit
@@ -81,7 +85,8 @@ struct engine_config {
     int max_parallel_global = 4;               // jobs in flight across all equipment
     std::chrono::seconds rescan_interval{60};  // safety-net rescan of runs roots; 0 = off
     std::chrono::seconds cleanup_interval{std::chrono::minutes(5)};  // retention / watermark check
-    unsigned cpu_threads = 0;  // thread pool for hashing/packing; 0 = hardware threads
+    unsigned cpu_threads = 0;     // thread pool for hashing/packing; 0 = hardware threads
+    bool cleanup_rehash = false;  // every equipment's default for equipment_config::cleanup_rehash
     backoff_config backoff;
     std::string bandwidth;  // global timetable; empty = no limit
     std::vector<equipment_config> equipment;

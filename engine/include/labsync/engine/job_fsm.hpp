@@ -13,8 +13,10 @@
 //
 // Three entries: ship (a queued job: running -> build -> push -> awaiting_verify -> verify),
 // verify (an awaiting_verify job: replay, force_verify, cleanup's re-verification) and cleanup
-// (a cleanup_eligible job: the deletion interlocks). A failure anywhere goes through the retry
-// policy (retry_policy.hpp) to queued / failed / failed + quarantine.
+// (a cleanup_eligible job: the deletion interlocks). Cleanup's local interlock first compares the
+// run's stat fingerprint recorded at ship time (verifier/fingerprint.hpp, no file content read);
+// only when it differs, is missing, or cleanup_rehash is set does it re-hash the whole run. A failure
+// anywhere goes through the retry policy (retry_policy.hpp) to queued / failed / failed + quarantine.
 //
 // Safety rule (push evidence): what a push proved in its own round trip (transports::push_result
 // ::evidence: the receiver's sha256 of the bytes it fsynced, rsync's manifest computed after the
@@ -30,6 +32,7 @@
 #include "labsync/engine/run_files.hpp"
 #include "labsync/queue/job_store.hpp"
 #include "labsync/transports/transport.hpp"
+#include "labsync/verifier/fingerprint.hpp"
 #include "labsync/verifier/manifest_builder.hpp"
 
 #include <cstdint>
@@ -49,6 +52,7 @@ using common::log_level;
 enum class job_action_kind {
     commit,           // write the transition `to` with `details`, durable before what follows
     build_manifest,   // hash the local run (the verifier, on the CPU pool)
+    fingerprint,      // stat-walk the local run, no file content read (verifier::fingerprint_run, CPU pool)
     push,             // transport push of the run with local_manifest()
     probe,            // transport probe: ask the remote now
     release,          // transport release(equipment, run): drop local artefacts (outbox archive)
@@ -81,6 +85,9 @@ struct committed {
 struct built {
     verifier::build_result result;
 };
+struct fingerprinted {
+    verifier::fingerprint_result result;
+};
 struct pushed {
     transports::push_result result;
 };
@@ -102,9 +109,10 @@ struct deleted {
 struct performed {};  // schedule_verify, request_cleanup
 }  // namespace job_events
 
-using job_event = std::variant<job_events::start, job_events::committed, job_events::built,
-                               job_events::pushed, job_events::probed, job_events::released,
-                               job_events::quarantined, job_events::deleted, job_events::performed>;
+using job_event =
+    std::variant<job_events::start, job_events::committed, job_events::built, job_events::pushed,
+                 job_events::probed, job_events::released, job_events::quarantined, job_events::deleted,
+                 job_events::performed, job_events::fingerprinted>;
 
 // What the machine needs to know about the job's equipment and the engine, fixed for one pass.
 struct job_context {
@@ -117,6 +125,7 @@ struct job_context {
     // cleanup() only: facts the driver read just before the pass.
     bool under_watermark = false;
     bool run_gone = false;  // lstat of the run path said ENOENT (a deletion interrupted after its rename)
+    bool cleanup_rehash = false;  // always re-hash the run at cleanup, never trust its fingerprint
 };
 
 // The one comparison of a remote copy with what the job shipped (verification and cleanup).
@@ -128,6 +137,10 @@ struct remote_judgement {
 // archive sha256 when the job has one, else the manifest digest (or, without one, `local`).
 remote_judgement judge_remote(const queue::job& job, const verifier::manifest* local,
                               const transports::remote_evidence& remote);
+
+// What ship records as the job's fingerprint_digest: the hex digest of the pass that hashed the
+// run when it is exact (verifier::fingerprint_result), else "" (none: cleanup will re-hash).
+std::string fingerprint_to_record(const verifier::build_result& built);
 
 // The pick policy for queued jobs: the first job of `queued` (oldest first, as the store lists
 // them) that nobody holds (`in_flight`) and is due: next_attempt_at and an in-memory not-before
@@ -171,6 +184,7 @@ private:
         failure_committed,
         failure_released,
         failure_quarantined,
+        cleanup_fingerprinted,
         cleanup_built,
         cleanup_probed,
         cleanup_committed,
@@ -185,6 +199,11 @@ private:
     job_action verify_next();
     job_action judge(const transports::remote_evidence& remote);
     job_action fail(const transports::transport_result& result, bool counts_attempt);
+    // cleanup (job_fsm_cleanup.cpp)
+    job_action cleanup_start();
+    job_action cleanup_compare_fingerprint(const verifier::fingerprint_result& walked);
+    job_action cleanup_rehash(std::string log = {});
+    job_action cleanup_compare_files(verifier::build_result& built);
     job_action cleanup_probe();
     job_action cleanup_decide(const transports::probe_result& probe);
     job_action finish(log_level level = log_level::info, std::string log = {});

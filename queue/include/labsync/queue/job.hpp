@@ -27,6 +27,8 @@ struct job {
     std::optional<std::string> manifest_digest;  // digest of the canonical manifest
     std::optional<std::string> archive_sha256;   // sha256 of the shipped archive (http_put)
     std::optional<std::string> tree_digest;      // verifier::tree_digest of the run as shipped
+    // verifier::fingerprint_digest of the run as shipped; null or "" = none (cleanup re-hashes).
+    std::optional<std::string> fingerprint_digest;
     time_point created_at{};
     time_point updated_at{};
     std::optional<time_point> started_at;   // last entry into running

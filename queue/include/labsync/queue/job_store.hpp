@@ -65,6 +65,7 @@ struct transition_details {
     std::optional<std::string> manifest_digest{};
     std::optional<std::string> archive_sha256{};
     std::optional<std::string> tree_digest{};
+    std::optional<std::string> fingerprint_digest{};  // "" records that there is none
 };
 
 struct job_filter {

@@ -32,6 +32,10 @@ struct build_result {
     std::vector<std::string> directories;  // every sub-directory of the run, sorted
     std::error_code error;                 // errc::local_file_vanished / local_file_changed / io_error / ...
     std::string error_path;                // the file (relative to the run) the error is about
+    // The walk's stat of each manifest entry (same order), taken before the file was read, and
+    // when that walk began: what fingerprint_digest() (fingerprint.hpp) needs. Empty on error.
+    std::vector<stat_fingerprint> fingerprints;
+    std::int64_t walk_started_ns = 0;
 
     bool ok() const noexcept { return !error; }
 };

@@ -22,7 +22,29 @@ struct run_file {
     std::int64_t mtime_ns = 0;  // st_mtim in nanoseconds since the epoch, saturated (mtime_ns())
     std::uint32_t mode = 0;     // st_mode (type and permission bits)
     std::int64_t mtime_s = 0;   // st_mtim.tv_sec, exact (the tar header's mtime)
+    // The rest of the stat fingerprint (fingerprint.hpp): st_ctim in ns (saturated as mtime_ns),
+    // st_ino and st_dev, from the same lstat.
+    std::int64_t ctime_ns = 0;
+    std::uint64_t inode = 0;
+    std::uint64_t device = 0;
 };
+
+// What cleanup compares instead of re-reading a file (fingerprint.hpp): every field a rewrite,
+// a rename over it or a touch changes. ctime cannot be set from user space: a rewrite that
+// restores size and mtime still moves it.
+struct stat_fingerprint {
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    std::int64_t ctime_ns = 0;
+    std::uint64_t inode = 0;
+    std::uint64_t device = 0;
+
+    friend bool operator==(const stat_fingerprint&, const stat_fingerprint&) = default;
+};
+
+inline stat_fingerprint fingerprint_of(const run_file& file) noexcept {
+    return {file.size, file.mtime_ns, file.ctime_ns, file.inode, file.device};
+}
 
 // st_mtim as nanoseconds since the epoch. An int64 count of nanoseconds only reaches the years
 // 1677..2262: beyond that the value saturates at the limit instead of wrapping around (an mtime
@@ -38,8 +60,9 @@ std::string_view to_string(finding_kind kind) noexcept;
 
 struct walk_finding {
     finding_kind kind = finding_kind::other;
-    std::string path;     // relative to the run
-    std::string message;  // why it is not shipped
+    std::string path;      // relative to the run
+    std::string message;   // why it is not shipped
+    std::string target{};  // symlinks: where the link points (readlinkat), for the fingerprint
 };
 
 struct walk_result {
@@ -48,6 +71,9 @@ struct walk_result {
     std::vector<walk_finding> findings;    // sorted by path
     std::error_code error;                 // set when the walk could not complete
     std::string error_path;                // which path (relative; "" = the run directory)
+    // CLOCK_REALTIME_COARSE (the clock file timestamps come from) when the walk began: a file
+    // whose ctime is not older was changed in the walk's tick or later (fingerprint.hpp, racy).
+    std::int64_t started_ns = 0;
 };
 
 // Opens the run directory itself (O_DIRECTORY | O_NOFOLLOW: the run path must not be a symlink).
