@@ -117,6 +117,7 @@ engine_error engine::open() {
         if (!opened) return from_store(opened.error());
         m.store.emplace(std::move(*opened));
     }
+    m.commits = std::make_unique<queue::commit_queue>(*m.store);
     std::map<std::string, bandwidth_timetable> timetables;
     for (const auto& e : m.config.equipment)
         timetables.emplace(e.name, *bandwidth_timetable::parse(e.bandwidth, nullptr));
@@ -305,13 +306,14 @@ asio::awaitable<bool> engine::impl::transition(std::int64_t job_id, queue::job_s
     // disk holding the state dir full, an I/O error) changed nothing. Dropping the transition
     // would strand the job in its old state until a restart, so try again with backoff until it
     // is written or the engine stops (then the job is replayed from its old state on the next
-    // open). Between tries the strand is free (a timer waits); each try itself is a store call
-    // on the strand, which for a busy lock first waits out SQLite's busy timeout. The job keeps
-    // its worker and permit.
+    // open). Each try goes through the commit queue (group commit on the store's thread, which
+    // for a busy lock first waits out SQLite's busy timeout); the strand stays free meanwhile and
+    // between tries (a timer waits). The job keeps its worker and permit.
     auto delay = store_retry_first;
     for (int attempt = 1;; ++attempt) {
         if (!store) co_return false;
-        auto err = store->transition(job_id, to, details);
+        queue::transition_request request{job_id, to, details};  // named: see commit()
+        auto err = co_await commit(std::move(request));
         if (!err) break;
         if (!queue::is_transient(err.code) || stopping) {
             log(log_level::error, "job {}: transition to {} refused: {}", job_id, queue::to_string(to),
@@ -330,6 +332,20 @@ asio::awaitable<bool> engine::impl::transition(std::int64_t job_id, queue::job_s
     log(log_level::debug, "job {} -> {}: {}", job_id, queue::to_string(to), details.message);
     notify_changed(job_id);
     co_return true;
+}
+
+asio::awaitable<queue::store_error> engine::impl::commit(queue::transition_request request) {
+    // Not a coroutine (GCC 12, see on_pool.hpp): the handler waits in the queue, shared because
+    // the queue's callbacks are copyable; it resumes on its own executor (the strand).
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(queue::store_error)>(
+        [this](auto handler, queue::transition_request r) {
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            commits->submit(std::move(r), [h](queue::store_error err) {
+                auto home = asio::get_associated_executor(*h);
+                asio::dispatch(home, [h, err = std::move(err)]() mutable { std::move (*h)(std::move(err)); });
+            });
+        },
+        asio::use_awaitable, std::move(request));
 }
 
 // --- public API -------------------------------------------------------------------------------
@@ -406,11 +422,10 @@ void engine::close() {
     if (!m.run_finished && m.run_started) return;  // still running: the caller closes again later
     if (m.pool) m.pool->join();
     std::lock_guard lock(m.api_mutex);
-    for (auto& [name, eq] : m.equipment) {
-        eq.inotify.reset();
-        eq.transport.reset();
-    }
-    m.store.reset();  // closes SQLite: the WAL is checkpointed
+    m.inotify.reset();
+    for (auto& [name, eq] : m.equipment) eq.transport.reset();
+    m.commits.reset();  // writes what is still queued, joins the store thread
+    m.store.reset();    // closes SQLite: the WAL is checkpointed
     m.opened = false;
     m.log(log_level::info, "engine closed");
 }

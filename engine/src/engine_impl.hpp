@@ -15,6 +15,7 @@
 #include "labsync/engine/gate.hpp"
 #include "labsync/engine/job_fsm.hpp"
 #include "labsync/engine/retry_policy.hpp"
+#include "labsync/queue/commit_queue.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -62,7 +63,6 @@ struct equipment_runtime {
     std::set<std::int64_t> in_flight;                                // picked by a worker
     std::map<std::int64_t, queue::time_point> not_before;            // API-enqueued, not settled yet
     std::map<std::string, queue::time_point> settle_pending;         // marker seen, run not settled yet
-    std::unique_ptr<asio::posix::stream_descriptor> inotify;
 };
 
 struct engine::impl {
@@ -76,6 +76,7 @@ struct engine::impl {
     std::unique_ptr<asio::thread_pool> pool;
     std::mutex api_mutex;  // guards store presence against close()
     std::optional<queue::job_store> store;
+    std::unique_ptr<queue::commit_queue> commits;  // the workers' transitions, group-committed
     std::unique_ptr<retry_policy> policy;
     std::shared_ptr<bandwidth_scheduler> bandwidth;      // one budget for every transfer
     std::map<std::string, equipment_runtime> equipment;  // node-based: stable references
@@ -88,6 +89,7 @@ struct engine::impl {
     int children = 0;
     int permits = 0;
     std::unique_ptr<asio::steady_timer> children_done, permit_timer, stop_timer, rescan_timer, cleanup_timer;
+    std::unique_ptr<asio::posix::stream_descriptor> inotify;  // one for every watched runs root
     bool cleanup_requested = false, rescan_requested = false;
 
     // Runs waiting to settle (engine::waiting_runs); any thread, under waiting_mutex.
@@ -128,6 +130,8 @@ struct engine::impl {
     // when the engine stops first. `details` by value: it lives in the coroutine frame.
     asio::awaitable<bool> transition(std::int64_t job_id, queue::job_state to,
                                      queue::transition_details details);
+    // One try of a transition through the commit queue: resumes on the strand once it is durable.
+    asio::awaitable<queue::store_error> commit(queue::transition_request request);
     static constexpr std::chrono::steady_clock::duration store_retry_first = std::chrono::milliseconds(50);
     static constexpr std::chrono::steady_clock::duration store_retry_cap = std::chrono::seconds(5);
 
@@ -169,7 +173,7 @@ struct engine::impl {
     asio::awaitable<void> rescan_loop();
     asio::awaitable<void> consider_run(equipment_runtime& eq, std::filesystem::path run_path);
     asio::awaitable<void> scan_root(equipment_runtime& eq);
-    asio::awaitable<void> watch(equipment_runtime& eq);
+    asio::awaitable<void> watch();  // every equipment with watch = true
 };
 
 }  // namespace labsync::engine

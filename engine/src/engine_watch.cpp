@@ -1,5 +1,5 @@
-// Run detection: inotify on each runs root (new run directories, marker files appearing in
-// them) plus a periodic rescan as the safety net. A run is enqueued once its marker exists and
+// Run detection: inotify (one instance) on each runs root (new run directories, marker files
+// appearing in them) plus a periodic rescan as the safety net. A run is enqueued once its marker exists and
 // nothing in it changed for `settle` seconds; runs not yet settled wait in settle_pending and the
 // rescan loop's timer wakes at the earliest settle deadline. Runs waiting to settle are also kept in
 // `waiting` (under its own mutex) for engine::waiting_runs(), which `status` and `doctor` show.
@@ -139,43 +139,52 @@ asio::awaitable<void> engine::impl::rescan_loop() {
     }
 }
 
-asio::awaitable<void> engine::impl::watch(equipment_runtime& eq) {
+asio::awaitable<void> engine::impl::watch() {
+    // ONE inotify instance for every watched runs root: the kernel allows 128 instances per user
+    // by default, and a thousand equipment must not each hold one (nor a descriptor each).
     const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) {
-        log(log_level::warning, "{}: inotify unavailable ({}); relying on the periodic rescan", eq.cfg.name,
+        log(log_level::warning, "inotify unavailable ({}); relying on the periodic rescan",
             std::strerror(errno));
         co_return;
     }
-    eq.inotify = std::make_unique<asio::posix::stream_descriptor>(strand, fd);
-    std::map<int, std::filesystem::path> dirs;  // watch descriptor -> run directory ("" = runs root)
-    const auto root_wd =
-        ::inotify_add_watch(fd, eq.cfg.runs_root.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
-    if (root_wd < 0) {
-        log(log_level::warning, "{}: cannot watch {}: {}; relying on the periodic rescan", eq.cfg.name,
-            eq.cfg.runs_root.string(), std::strerror(errno));
-        co_return;
-    }
-    const auto watch_run = [&](const std::filesystem::path& run) {
+    inotify = std::make_unique<asio::posix::stream_descriptor>(strand, fd);
+    struct watched {
+        equipment_runtime* eq = nullptr;
+        std::filesystem::path run;  // empty = the equipment's runs root
+    };
+    std::map<int, watched> dirs;  // watch descriptor -> what it watches
+    const auto watch_run = [&](equipment_runtime& eq, const std::filesystem::path& run) {
         const int wd = ::inotify_add_watch(
             fd, run.c_str(),
             IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW);
-        if (wd >= 0) dirs[wd] = run;
+        if (wd >= 0) dirs[wd] = {&eq, run};
     };
-    {
+    for (auto& [name, eq] : equipment) {
+        if (!eq.cfg.watch) continue;
+        const auto root_wd =
+            ::inotify_add_watch(fd, eq.cfg.runs_root.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+        if (root_wd < 0 || dirs.count(root_wd)) {
+            log(log_level::warning, "{}: cannot watch {}: {}; relying on the periodic rescan", eq.cfg.name,
+                eq.cfg.runs_root.string(),
+                root_wd < 0 ? std::strerror(errno) : "the directory is watched for another equipment");
+            continue;
+        }
+        dirs[root_wd] = {&eq, {}};
         std::error_code ec;
         for (const auto& entry : std::filesystem::directory_iterator(eq.cfg.runs_root, ec))
             if (!entry.is_symlink(ec) && entry.is_directory(ec) &&
                 !marker_present(entry.path(), eq.cfg.marker_name))
-                watch_run(entry.path());  // runs with a marker are the rescan's business
+                watch_run(eq, entry.path());  // runs with a marker are the rescan's business
     }
     std::vector<char> buf(64 * 1024);
     while (!stopping) {
         boost::system::error_code ec;
-        const std::size_t n = co_await eq.inotify->async_read_some(
+        const std::size_t n = co_await inotify->async_read_some(
             asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
         if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
         if (ec) break;  // cancelled (stop) or the descriptor failed
-        std::vector<std::filesystem::path> candidates;
+        std::vector<std::pair<equipment_runtime*, std::filesystem::path>> candidates;
         for (std::size_t off = 0; off + sizeof(inotify_event) <= n;) {
             auto* ev = reinterpret_cast<const inotify_event*>(buf.data() + off);
             off += sizeof(inotify_event) + ev->len;
@@ -185,30 +194,33 @@ asio::awaitable<void> engine::impl::watch(equipment_runtime& eq) {
                 rescan_timer->cancel();
                 continue;
             }
+            auto it = dirs.find(ev->wd);
+            if (it == dirs.end()) continue;
             if (ev->mask & IN_IGNORED) {
-                dirs.erase(ev->wd);
+                dirs.erase(it);
                 continue;
             }
-            if (ev->wd == root_wd) {
+            auto& eq = *it->second.eq;
+            if (it->second.run.empty()) {  // the runs root
                 if ((ev->mask & IN_ISDIR) && !name.empty()) {
                     const auto run = eq.cfg.runs_root / name;
-                    watch_run(run);
+                    watch_run(eq, run);
                     // The marker may have been written before the watch existed.
-                    if (marker_present(run, eq.cfg.marker_name)) candidates.push_back(run);
+                    if (marker_present(run, eq.cfg.marker_name)) candidates.emplace_back(&eq, run);
                 }
                 continue;
             }
-            auto it = dirs.find(ev->wd);
-            if (it != dirs.end() && name == eq.cfg.marker_name) {
-                candidates.push_back(it->second);
+            if (name == eq.cfg.marker_name) {
+                candidates.emplace_back(&eq, it->second.run);
                 ::inotify_rm_watch(fd, ev->wd);  // done watching this run
             }
         }
-        std::sort(candidates.begin(), candidates.end());
+        std::sort(candidates.begin(), candidates.end(),
+                  [](const auto& a, const auto& b) { return a.second < b.second; });
         candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-        for (auto& run : candidates) {
+        for (auto& [eq, run] : candidates) {
             if (stopping) break;
-            co_await consider_run(eq, run);
+            co_await consider_run(*eq, run);
         }
     }
 }

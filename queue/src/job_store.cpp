@@ -172,6 +172,9 @@ int job_store::current_schema_version() noexcept {
 time_point job_store::now() const {
     return impl_->now();
 }
+std::uint64_t job_store::commit_count() const noexcept {
+    return impl_->commits.load(std::memory_order_relaxed);
+}
 
 result<job_store> job_store::open(const std::filesystem::path& path, store_options options) {
     auto p = std::make_unique<impl>();
@@ -214,6 +217,13 @@ result<job_store> job_store::open(const std::filesystem::path& path, store_optio
                 "job store " + path.string() + ": cannot switch to WAL journal (got '" + mode + "')");
         }
         p->db->exec("PRAGMA synchronous = FULL");
+        ::sqlite3_commit_hook(
+            p->db->getHandle(),
+            [](void* counter) {
+                static_cast<std::atomic<std::uint64_t>*>(counter)->fetch_add(1, std::memory_order_relaxed);
+                return 0;  // 0: let the commit proceed
+            },
+            &p->commits);
         p->db->exec("PRAGMA foreign_keys = ON");
         detail::migrate(*p->db);
         if (!existed) fsync_directory(parent);
@@ -278,10 +288,10 @@ result<job> job_store::create_job(const std::string& equipment, const std::strin
     });
 }
 
-store_error job_store::transition(std::int64_t job_id, job_state to, const transition_details& details) {
-    return detail::guarded(*impl_, "transition of job " + std::to_string(job_id), [&]() -> store_error {
-        auto& db = *impl_->db;
-        SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+store_error detail::apply_transition(job_store::impl& p, std::int64_t job_id, job_state to,
+                                     const transition_details& details) {
+    {
+        auto& db = *p.db;
         auto current = load(db, job_id);
         if (!current) return not_found(job_id);
         if (current->state == job_state::blocked_by_validation || current->state == job_state::failed) {
@@ -297,7 +307,7 @@ store_error job_store::transition(std::int64_t job_id, job_state to, const trans
                 describe(*current) + ": " + state_machine::describe_refusal(current->state, to), job_id);
         }
         job next = *current;
-        stamp_timings(next, to, impl_->now());
+        stamp_timings(next, to, p.now());
         next.next_attempt_at = details.next_attempt_at;
         if (details.attempts == attempts_update::increment) ++next.attempts;
         if (details.attempts == attempts_update::reset) next.attempts = 0;
@@ -316,8 +326,16 @@ store_error job_store::transition(std::int64_t job_id, job_state to, const trans
         write_job(db, next);
         insert_event(db, job_id, next.updated_at, current->state, to, event_kind::transition,
                      details.message);
-        tx.commit();
         return {};
+    }
+}
+
+store_error job_store::transition(std::int64_t job_id, job_state to, const transition_details& details) {
+    return detail::guarded(*impl_, "transition of job " + std::to_string(job_id), [&]() -> store_error {
+        SQLite::Transaction tx(*impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+        auto err = detail::apply_transition(*impl_, job_id, to, details);
+        if (!err) tx.commit();
+        return err;
     });
 }
 

@@ -4,7 +4,9 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -21,7 +23,8 @@ struct job_store::impl {
     std::mutex mutex;  // one connection, one caller at a time
     std::unique_ptr<SQLite::Database> db;
     replay_report replay;
-    int owner_lock_fd = -1;  // flock(LOCK_EX) on <path>.lock while this store owns the queue
+    int owner_lock_fd = -1;                 // flock(LOCK_EX) on <path>.lock while this store owns the queue
+    std::atomic<std::uint64_t> commits{0};  // counted by SQLite's commit hook on `db`
 
     ~impl();
     time_point now() const { return clock ? clock() : std::chrono::system_clock::now(); }
@@ -47,6 +50,12 @@ inline time_point from_ms(std::int64_t ms) {
 }
 
 job_state parse_state(const std::string& text, const char* column);
+
+// transition()'s check and write inside the caller's open transaction (job_store.cpp): re-reads
+// the job, refuses what state_machine or the operator rules refuse (writing nothing), else
+// updates the job and appends the event.
+store_error apply_transition(job_store::impl& p, std::int64_t job_id, job_state to,
+                             const transition_details& details);
 job read_job(SQLite::Statement& row);  // the row was selected with job_columns
 
 // Binds an optional value or NULL.
@@ -59,6 +68,18 @@ void bind_opt(SQLite::Statement& q, int index, const std::optional<time_point>& 
 
 namespace labsync::queue::detail {
 
+// The exception being handled (inside a catch block) as a store_error naming the store and `what`.
+inline store_error current_failure(const job_store::impl& p, const std::string& what) {
+    try {
+        throw;
+    } catch (const bad_row& e) {
+        return make_store_error(errc::corrupt_database,
+                                "job store " + p.path.string() + ": " + what + ": " + e.what());
+    } catch (const std::exception& e) {
+        return from_sqlite(e, p.path, what);
+    }
+}
+
 // Runs `body` under the store's mutex and turns SQLite exceptions and unreadable rows into a
 // store_error naming the store and the operation: nothing throws out of the job store.
 template <class F>
@@ -66,11 +87,8 @@ auto guarded(job_store::impl& p, const std::string& what, F&& body) -> decltype(
     std::lock_guard lock(p.mutex);
     try {
         return body();
-    } catch (const bad_row& e) {
-        return make_store_error(errc::corrupt_database,
-                                "job store " + p.path.string() + ": " + what + ": " + e.what());
-    } catch (const std::exception& e) {
-        return from_sqlite(e, p.path, what);
+    } catch (...) {
+        return current_failure(p, what);
     }
 }
 

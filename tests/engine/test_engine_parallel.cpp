@@ -102,3 +102,19 @@ TEST_CASE("engine: all equipment together ship at most max_parallel_global runs"
     CHECK(f.peak("scope-1") <= 3);
     CHECK(f.peak("scope-2") <= 3);
 }
+
+TEST_CASE("engine: a due job behind a page of jobs in backoff is still picked", "[engine][parallel]") {
+    // The worker reads the oldest few queued jobs first and the whole list only when none of them
+    // is due: ten jobs waiting out a long backoff must not hide the eleventh and twelfth.
+    fixture f;
+    for (int i = 0; i < 10; ++i)
+        f.remote->push_script.push_back(
+            transports::transport_result::failure(transports::error_kind::network, "scripted"));
+    auto c = f.config(1, {f.equipment("scope-1", 1)});
+    c.backoff = {std::chrono::hours(1), std::chrono::hours(2), 10};
+    auto e = start(f, std::move(c));
+    const auto ids = f.enqueue_runs(*e, "scope-1", 12);
+    REQUIRE(e->observer.wait_for(ids[10], job_state::verified));
+    REQUIRE(e->observer.wait_for(ids[11], job_state::verified));
+    for (int i = 0; i < 10; ++i) CHECK((*e)->find_job(ids[i]).value.state == job_state::queued);
+}

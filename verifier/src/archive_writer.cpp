@@ -118,9 +118,9 @@ private:
             if (take_dir) {
                 if (!add_directory(walk.directories[d++], newest)) return false;
             } else {
-                const run_file& file = walk.files[f++];
+                run_file& file = walk.files[f++];
                 manifest_entry entry;
-                if (!add_file(file, entry)) return false;
+                if (!add_file(file, entry)) return false;  // moves the path into the entry
                 newest = std::max(newest, file.mtime_s);
                 result_.input_bytes += file.size;
                 entries.push_back(std::move(entry));
@@ -130,12 +130,25 @@ private:
         result_.manifest = manifest(std::move(entries));
 
         // The manifest is the last member: a streaming reader has seen every member before it.
-        std::string text = result_.manifest.to_sha256sum();
-        tar_entry m{std::string(archive_manifest_path), tar_entry_type::regular, text.size(), newest, 0644};
+        // Its text is streamed in 64 KiB pieces (sized first), never held whole: ~100 bytes per
+        // file at the peak otherwise. Same lines as manifest::to_sha256sum().
+        std::uint64_t text_size = 0;
+        for (const auto& e : result_.manifest.entries()) {
+            bool escaped = false;
+            const auto path = escape_sha256sum_path(e.path, escaped);
+            text_size += (escaped ? 1 : 0) + 2 * e.sha256.size() + 2 + path.size() + 1;
+        }
         std::string block;
-        append_tar_header(block, m);
-        block += text;
-        block.append(tar_padding(text.size()), '\0');
+        append_tar_header(
+            block, {std::string(archive_manifest_path), tar_entry_type::regular, text_size, newest, 0644});
+        for (const auto& e : result_.manifest.entries()) {
+            append_sha256sum_line(block, e);
+            if (block.size() >= (1u << 16)) {
+                if (!queue(block)) return false;
+                block.clear();
+            }
+        }
+        block.append(tar_padding(text_size), '\0');
         block.append(2 * tar_block_size, '\0');  // end-of-archive marker
         return queue(block) && flush_staging(true);
     }
@@ -156,7 +169,7 @@ private:
         return queue(header);
     }
 
-    bool add_file(const run_file& file, manifest_entry& entry) {
+    bool add_file(run_file& file, manifest_entry& entry) {
         if (options_.before_read) options_.before_read(file.path);
         std::error_code ec;
         unique_fd fd = open_run_file(run_fd_.get(), file.path, ec);
@@ -209,7 +222,7 @@ private:
             return changed(file.path, "modified while being read"), false;
         static const char zeros[tar_block_size] = {};
         if (!queue(std::string_view(zeros, tar_padding(file.size)))) return false;
-        entry = {file.path, file.size, hasher_.finish()};
+        entry = {std::move(file.path), file.size, hasher_.finish()};  // the walk's copy is not needed again
         return true;
     }
 

@@ -68,6 +68,13 @@ struct transition_details {
     std::optional<std::string> fingerprint_digest{};  // "" records that there is none
 };
 
+// One transition of a group commit (job_store::transition_all).
+struct transition_request {
+    std::int64_t job_id = 0;
+    job_state to = job_state::queued;
+    transition_details details{};
+};
+
 struct job_filter {
     std::optional<std::string> equipment{};
     std::optional<job_state> state{};
@@ -110,6 +117,14 @@ public:
     // cleared on entry into queued or running.
     store_error transition(std::int64_t job_id, job_state to, const transition_details& details);
 
+    // Group commit: the requests, independent of each other, in ONE transaction with one commit
+    // (one fsync). Each is checked and applied exactly as transition() would, inside a savepoint
+    // of its own, so a refused one writes nothing and does not affect the others. Returns one
+    // store_error per request, in order; when the commit itself fails, every request that was
+    // applied gets that error (nothing of the batch is on disk). All of them are durable when
+    // this returns without error for them.
+    std::vector<store_error> transition_all(const std::vector<transition_request>& requests);
+
     // Operator override of a validation block: blocked_by_validation -> queued (the block's error
     // cleared), the override row and the event in one transaction. who/why must be non-empty.
     store_error record_override(std::int64_t job_id, const std::string& who, const std::string& why);
@@ -140,6 +155,10 @@ public:
 
     // The clock the store stamps rows with (the injected one).
     time_point now() const;
+
+    // Write transactions this store's connection has committed since open (each one fsync of
+    // the WAL under synchronous=FULL): what group commit saves is visible here.
+    std::uint64_t commit_count() const noexcept;
 
     struct impl;  // opaque; defined in queue/src/store_impl.hpp
 
