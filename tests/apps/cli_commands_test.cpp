@@ -27,7 +27,7 @@ run_result syncd(const std::vector<std::string>& args) {
 
 }  // namespace
 
-TEST_CASE("--since reads a span back from now or a UTC date or time", "[cli][unit]") {
+TEST_CASE("list --since reads a span back from now or a UTC date or time", "[cli][unit]") {
     const auto now = std::chrono::system_clock::from_time_t(1'764'633'600);  // 2025-12-02T00:00:00Z
     std::string why;
     CHECK(apps::parse_since("2h", now, why) == now - 2h);

@@ -51,7 +51,7 @@ TEST_CASE("usage errors exit 2 and bare syncd lists the subcommands", "[cli]") {
     CHECK_THAT(help.out, Catch::Contains("doctor"));
 }
 
-TEST_CASE("--version names the version, the git commit and the build date", "[cli]") {
+TEST_CASE("syncd and syncd-receiver --version name the version, the git commit and the build date", "[cli]") {
     const std::regex format(
         R"(^syncd(-receiver)? \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}(-dirty)?|unknown), built )"
         R"(\d{4}-\d{2}-\d{2}\)\n$)");

@@ -25,6 +25,11 @@ bool as_other_user(const doctor_options& options) {
     return options.as.uid != ::geteuid();
 }
 
+// Who should own what, in hints: the --as-user user, else the service user of the shipped unit.
+std::string service_user(const doctor_options& options) {
+    return as_other_user(options) ? options.as.name : "labsync";
+}
+
 doctor_check check_state_dir(const fs::path& dir, const doctor_options& options) {
     doctor_check c = make_check("state_dir", dir.string());
     std::error_code ec;
@@ -40,8 +45,8 @@ doctor_check check_state_dir(const fs::path& dir, const doctor_options& options)
         c.ok = writable;
         c.detail = writable ? fmt::format("missing; syncd will create it below {}", existing.string())
                             : fmt::format("missing, and {} is not a writable directory", existing.string());
-        c.hint = fmt::format("create it: install -d -o {} -g {} {}", options.as.name, options.as.name,
-                             dir.string());
+        c.hint = fmt::format("create it: install -d -o {} -g {} {}", service_user(options),
+                             service_user(options), dir.string());
         return c;
     }
     if (as_other_user(options)) {
@@ -178,7 +183,7 @@ doctor_check check_readable(const std::string& equipment, const char* key, const
     if (!c.ok)
         c.hint =
             fmt::format("fix the path of {} in [equipment.{}.transport], or let {} read it (chown {} {})",
-                        key, equipment, options.as.name, options.as.name, file.string());
+                        key, equipment, service_user(options), service_user(options), file.string());
     return c;
 }
 

@@ -5,6 +5,7 @@
 
 #include "daemon_config.hpp"
 #include "doctor/file_access.hpp"
+#include "labsync/engine/engine_config.hpp"
 #include "labsync/transports/receiver_access.hpp"
 
 #include <chrono>
