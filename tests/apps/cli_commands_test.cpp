@@ -25,6 +25,13 @@ run_result syncd(const std::vector<std::string>& args) {
     return run_process(argv);
 }
 
+// A daemon config whose receiver is never contacted.
+daemon_options unreachable() {
+    daemon_options o;
+    o.url = "https://127.0.0.1:9";
+    return o;
+}
+
 }  // namespace
 
 TEST_CASE("list --since reads a span back from now or a UTC date or time", "[cli][unit]") {
@@ -42,7 +49,7 @@ TEST_CASE("list --since reads a span back from now or a UTC date or time", "[cli
 }
 
 TEST_CASE("enqueue --dry-run shows the gate's findings and what would ship, and writes nothing", "[cli]") {
-    daemon_fixture d(daemon_options{.url = "https://127.0.0.1:9"});  // never contacted
+    daemon_fixture d(unreachable());
     const auto ok = d.write_run("r1", 3, 1000);
     auto r = syncd({"enqueue", "--dry-run", ok.string(), "--config", d.config_path().string()});
     INFO(r.out << r.err);
@@ -112,7 +119,7 @@ TEST_CASE("list filters by equipment, state, time and count", "[cli]") {
 }
 
 TEST_CASE("run --log-file writes the log to the file", "[cli]") {
-    daemon_fixture d(daemon_options{.url = "https://127.0.0.1:9"});
+    daemon_fixture d(unreachable());
     const auto log = d.dir() / "syncd.log";
     child_process p({LABSYNC_SYNCD, "run", "--config", d.config_path().string(), "--log-file", log.string()});
     REQUIRE(p.wait_for_line("syncd ready", 20s));

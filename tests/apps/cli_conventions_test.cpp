@@ -65,8 +65,9 @@ TEST_CASE("syncd and syncd-receiver --version name the version, the git commit a
 
 TEST_CASE("cmake --install puts the man pages and a bash completion that completes subcommands", "[cli]") {
     temp_dir prefix;
-    auto r = run_process({"cmake", "--install", LABSYNC_BUILD_DIR, "--prefix", prefix.path().string()},
-                         process_options{.timeout = std::chrono::seconds(120)});
+    process_options po;
+    po.timeout = std::chrono::seconds(120);
+    auto r = run_process({"cmake", "--install", LABSYNC_BUILD_DIR, "--prefix", prefix.path().string()}, po);
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     const auto man = prefix / "share" / "man" / "man1";
