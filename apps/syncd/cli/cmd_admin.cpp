@@ -22,7 +22,7 @@ struct admin_args {
     admin_target target;
     bool json = false;
     std::string state, path, run, who, why;
-    std::string equipment, since, config = "/etc/labsync/syncd.toml";  // list; enqueue --dry-run
+    std::string equipment, since;  // list
     std::size_t limit = 0;
     bool dry_run = false;
 };
@@ -125,14 +125,15 @@ void register_admin(CLI::App& app) {
     c->add_flag("--dry-run", enqueue.dry_run,
                 "run the gate here and show what would ship (files, bytes); nothing is written, the daemon "
                 "is not asked");
-    c->add_option("--config,-c", enqueue.config, "configuration file (--dry-run)")
-        ->default_str("/etc/labsync/syncd.toml");
     c->callback([&enqueue] {
         std::error_code ec;
         auto abs = std::filesystem::absolute(enqueue.path, ec).lexically_normal();
         if (!abs.has_filename()) abs = abs.parent_path();
         if (enqueue.dry_run) {
-            command_exit_code = enqueue_dry_run(abs, enqueue.config, enqueue.json);
+            // --config (add_target_options) names the configuration whose gate and equipment apply.
+            const std::string config =
+                enqueue.target.config.empty() ? "/etc/labsync/syncd.toml" : enqueue.target.config;
+            command_exit_code = enqueue_dry_run(abs, config, enqueue.json);
             return;
         }
         admin_request r{.op = admin_op::enqueue, .path = abs.string()};
