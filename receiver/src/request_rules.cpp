@@ -33,12 +33,15 @@ bool valid_commit(std::string_view commit) noexcept {
 
 route parse_route(std::string_view target) {
     route r;
+    std::optional<std::string_view> ping_equipment;
     if (auto q = target.find('?'); q != std::string_view::npos) {
         std::string_view query = target.substr(q + 1);
         target = target.substr(0, q);
         while (!query.empty()) {
             auto amp = query.find('&');
-            if (query.substr(0, amp) == "verify=1") r.verify = true;
+            const auto param = query.substr(0, amp);
+            if (param == "verify=1") r.verify = true;
+            if (param.starts_with("equipment=")) ping_equipment = param.substr(10);
             query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         }
     }
@@ -48,6 +51,11 @@ route parse_route(std::string_view target) {
         r.kind = route_kind::metrics;
     } else if (target == "/v1/ping") {
         r.kind = route_kind::ping;
+        if (ping_equipment) {  // "may these credentials write this equipment?"
+            r.id_error = common::id_refusal_reason(common::id_kind::equipment, *ping_equipment);
+            r.ids_valid = r.id_error.empty();
+            r.equipment = std::string(ping_equipment->substr(0, common::max_equipment_id_length));
+        }
     } else if (target.starts_with("/v1/runs/")) {
         std::string_view rest = target.substr(9);
         auto slash = rest.find('/');

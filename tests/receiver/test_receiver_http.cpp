@@ -121,6 +121,31 @@ TEST_CASE("ping, healthz and metrics", "[receiver][http]") {
     CHECK(store_files(rx.store()).size() == 2);  // ping wrote nothing
 }
 
+TEST_CASE("ping?equipment=E: 200 only when the credentials grant E", "[receiver][http]") {
+    // Before: the ping accepted any equipment, so a token for another instrument passed it.
+    receiver_fixture rx(blob_options());
+    auto ping = [&](const std::string& equipment, const std::string& token) {
+        std::vector<std::string> args{"-X", "POST"};
+        if (!token.empty()) args.insert(args.end(), {"-H", "Authorization: Bearer " + token});
+        return curl(rx.url() + "/v1/ping?equipment=" + equipment, args);
+    };
+    CHECK(ping("eq1", rx.token()).status == 200);
+    auto wrong = ping("eq2", rx.token());
+    CHECK(wrong.status == 403);
+    CHECK_THAT(wrong.body, Catch::Contains("forbidden"));
+    CHECK(ping("lab-7", receiver_options::lab_token).status == 200);
+    CHECK(ping("eq1", receiver_options::lab_token).status == 403);
+    CHECK(ping("eq2", receiver_options::admin_token).status == 200);
+    CHECK(ping("eq1", "").status == 401);
+    CHECK(ping("eq1", "nope-nope-nope-nope").status == 401);
+    auto bad = ping("..", rx.token());
+    CHECK(bad.status == 400);
+    CHECK_THAT(bad.body, Catch::Contains("bad_id"));
+    CHECK(curl(rx.url() + "/v1/ping", {"-X", "POST", "-H", std::string("Authorization: Bearer ") +
+                                                              receiver_options::lab_token})
+              .status == 200);  // without ?equipment= any grant still passes
+}
+
 TEST_CASE("commit allow-list: 412 with a fix, allowed commits pass", "[receiver][http]") {
     receiver_options opts = blob_options();
     opts.allowed_commits =

@@ -39,6 +39,15 @@ TEST_CASE("routes", "[receiver][unit]") {
     CHECK(parse_route("/healthz").kind == route_kind::healthz);
     CHECK(parse_route("/metrics?x=1").kind == route_kind::metrics);
     CHECK(parse_route("/v1/ping").kind == route_kind::ping);
+    CHECK(parse_route("/v1/ping").equipment.empty());
+    auto ping = parse_route("/v1/ping?equipment=scope-1");
+    CHECK(ping.kind == route_kind::ping);
+    CHECK(ping.ids_valid);
+    CHECK(ping.equipment == "scope-1");
+    auto bad_ping = parse_route("/v1/ping?equipment=..");
+    CHECK_FALSE(bad_ping.ids_valid);
+    CHECK_THAT(bad_ping.id_error, Catch::Contains("equipment"));
+    CHECK_FALSE(parse_route("/v1/ping?equipment=").ids_valid);
     auto r = parse_route("/v1/runs/eq1/run-7?dry=1");
     CHECK(r.kind == route_kind::run);
     CHECK(r.ids_valid);

@@ -4,6 +4,7 @@
 #include "labsync/common/read_file.hpp"
 #include "labsync/common/secret_file.hpp"
 #include "labsync/receiver/request_rules.hpp"
+#include "cli_conventions.hpp"
 #include "server_config.hpp"
 
 #include <toml++/toml.h>
@@ -57,7 +58,7 @@ bool apply_config(const std::string& path, CLI::App& app, std::string& error) {
         // Keys name the long options that configure the server; --help, --version and a nested
         // --config are command-line actions, not settings, and are refused like unknown keys.
         if (opt == app.get_help_ptr() || opt == app.get_help_all_ptr() || opt == app.get_version_ptr() ||
-            name == "--config") {
+            opt->get_group().empty() || name == "--config") {
             error = path + ": key `" + std::string(key.str()) + "` is a command-line action, not a setting";
             return false;
         }
@@ -100,7 +101,7 @@ int fail(const std::string& message) {
 int main(int argc, char** argv) {
     CLI::App app{"syncd-receiver: stores runs uploaded with HTTP PUT and proves what it stored",
                  "syncd-receiver"};
-    app.set_version_flag("--version", "syncd-receiver 0.1.0");
+    labsync::apps::add_cli_conventions(app, "syncd-receiver");
     options o;
     std::string config_path;
     app.add_option("--config", config_path, "TOML file with the same keys as the long options");
@@ -133,15 +134,8 @@ int main(int argc, char** argv) {
     app.add_option("--io-threads", o.io_threads, "threads running network I/O");
     app.add_option("--disk-threads", o.disk_threads,
                    "threads hashing and writing uploads (verify re-hashes use at most half)");
-    try {
-        app.parse(argc, argv);
-        if (!config_path.empty()) {
-            std::string error;
-            if (!apply_config(config_path, app, error)) return fail(error);
-        }
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    }
+    if (int code = labsync::apps::parse_command_line(app, argc, argv); code >= 0) return code;
+    if (std::string error; !config_path.empty() && !apply_config(config_path, app, error)) return fail(error);
 
     server_config cfg;
     auto colon = o.listen.rfind(':');

@@ -188,8 +188,7 @@ private:
             lowest().expires_after(std::chrono::seconds(1));
             co_await stream_.async_shutdown(use_tuple);
         }
-        // Read and drop what the client still sends (bounded), so closing does not reset the
-        // connection before the client has read our answer.
+        // Drop what the client still sends (bounded): closing must not reset before it reads our answer.
         std::vector<char> sink(64 * 1024);
         std::size_t dropped = 0;
         lowest().expires_after(std::chrono::seconds(2));
@@ -235,7 +234,10 @@ private:
             case route_kind::ping: {
                 if (req.method() != http::verb::post)
                     co_return co_await finish(req, method_not_allowed("POST"), no_body);
-                auto auth = authorize_any(req);
+                if (!r.ids_valid)  // `?equipment=E`: the credentials must grant E (syncd doctor)
+                    co_return co_await finish(req, error_response(400, v, "bad_id", r.id_error, true),
+                                              no_body);
+                auto auth = r.equipment.empty() ? authorize_any(req) : authorize_for(req, r.equipment);
                 if (auth.outcome != auth_outcome::granted)
                     co_return co_await finish(req, auth_error(auth, v), no_body);
                 co_return co_await finish(
@@ -272,7 +274,7 @@ private:
         return d;
     }
 
-    // Ping: any granted equipment will do; a token's pattern is not checked.
+    // Ping without `?equipment=`: any granted equipment will do; a token's pattern is not checked.
     auth_decision authorize_any(const http::request<http::empty_body>& req) {
         const auto& c = ctx_.config;
         if (c.tokens) {

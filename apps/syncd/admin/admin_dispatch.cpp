@@ -115,9 +115,17 @@ admin_response dispatch_admin(const admin_request& request, const admin_context&
         case admin_op::list: {
             queue::job_filter filter;
             filter.state = request.state;
+            if (!request.equipment.empty()) filter.equipment = request.equipment;
+            filter.limit = request.since_ms ? 0 : request.limit;  // with since: limit after filtering
             admin_response r;
             json jobs = json::array();
-            for (const auto& j : eng.list(filter)) jobs.push_back(job_json(j));
+            for (const auto& j : eng.list(filter)) {
+                const auto updated =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(j.updated_at.time_since_epoch());
+                if (request.since_ms && updated.count() < *request.since_ms) continue;
+                if (request.limit > 0 && jobs.size() >= request.limit) break;
+                jobs.push_back(job_json(j));
+            }
             r.data["jobs"] = std::move(jobs);
             return r;
         }

@@ -86,6 +86,9 @@ std::string encode_request(const admin_request& r) {
             break;
         case admin_op::list:
             if (r.state) j["state"] = queue::to_string(*r.state);
+            if (!r.equipment.empty()) j["equipment"] = r.equipment;
+            if (r.since_ms) j["since_ms"] = *r.since_ms;
+            if (r.limit > 0) j["limit"] = r.limit;
             break;
         case admin_op::enqueue:
             j["path"] = r.path;
@@ -139,6 +142,14 @@ std::optional<admin_request> decode_request(std::string_view line, std::string& 
                     return std::nullopt;
                 }
             }
+            if (auto e = string_field(j, "equipment", false, field_why)) r.equipment = *e;
+            if (!field_why.empty()) return why = field_why, std::nullopt;
+            if (j.contains("since_ms") && !j["since_ms"].is_number_integer())
+                return why = "field \"since_ms\" must be an integer (Unix milliseconds)", std::nullopt;
+            if (j.contains("since_ms")) r.since_ms = j["since_ms"].get<std::int64_t>();
+            if (j.contains("limit") && !j["limit"].is_number_unsigned())
+                return why = "field \"limit\" must be a non-negative integer", std::nullopt;
+            if (j.contains("limit")) r.limit = j["limit"].get<std::size_t>();
             break;
         }
         case admin_op::enqueue: {

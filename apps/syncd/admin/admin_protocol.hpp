@@ -4,7 +4,8 @@
 // and the daemon answers. Documented in docs/operations.md ("Admin socket").
 //
 //   -> {"op":"status"}
-//   -> {"op":"list","state":"failed"}            state optional
+//   -> {"op":"list","state":"failed","equipment":"scope-1","since_ms":1764633600000,"limit":20}
+//      every filter optional; since_ms: jobs updated at or after (Unix ms); limit 0: all
 //   -> {"op":"enqueue","path":"/data/scope-1/run-42"}
 //   -> {"op":"retry","run":"scope-1/run-42"}      run: EQUIPMENT/RUN, RUN, #JOB_ID or a path
 //   -> {"op":"override","run":"...","why":"marker written by hand"}     who optional (a note)
@@ -40,6 +41,9 @@ std::optional<admin_op> admin_op_from_string(std::string_view text) noexcept;
 struct admin_request {
     admin_op op = admin_op::status;
     std::optional<queue::job_state> state{};  // list
+    std::string equipment{};                  // list: only this equipment's jobs (empty: all)
+    std::optional<std::int64_t> since_ms{};   // list: only jobs updated at or after (Unix ms)
+    std::size_t limit = 0;                    // list: at most this many (0: all)
     std::string path{};                       // enqueue (absolute)
     std::string run{};                        // retry, override, verify, cancel, show
     std::string who{};                        // retry, override, cancel: optional note

@@ -1,10 +1,12 @@
-// The admin subcommands that act on jobs: `syncd list [--state S]`, `syncd enqueue PATH`,
+// The admin subcommands that act on jobs: `syncd list [--state S] [--equipment E] [--since T]
+// [--limit N]`, `syncd enqueue PATH [--dry-run]`,
 // `syncd retry RUN`, `syncd override RUN --why TEXT`, `syncd cancel RUN --why TEXT`,
 // `syncd verify RUN`, `syncd show RUN`. RUN is EQUIPMENT/RUN, RUN, #JOB_ID or the run's path. Each has --json
 // (the daemon's answer as is). The daemon records the calling user itself (SO_PEERCRED); --who (or the name
 // behind sudo) only travels as a note.
 #include "admin/admin_client.hpp"
 #include "cli/commands.hpp"
+#include "cli/since_arg.hpp"
 
 #include <fmt/format.h>
 
@@ -20,6 +22,9 @@ struct admin_args {
     admin_target target;
     bool json = false;
     std::string state, path, run, who, why;
+    std::string equipment, since;  // list
+    std::size_t limit = 0;
+    bool dry_run = false;
 };
 
 std::string text_or_dash(const json& j, const char* key) {
@@ -90,9 +95,21 @@ void register_admin(CLI::App& app) {
     c->add_option("--state", list.state, "only jobs in this state")
         ->check(CLI::IsMember({"queued", "running", "awaiting_verify", "verified", "cleanup_eligible",
                                "cleaned", "failed", "blocked_by_validation"}));
+    c->add_option("--equipment", list.equipment, "only this equipment's jobs");
+    c->add_option("--since", list.since, "only jobs updated since: a span back (90m, 2h, 1d) or a UTC time");
+    c->add_option("--limit", list.limit, "at most this many jobs (0: all)");
     c->callback([&list] {
         admin_request r{.op = admin_op::list};
         if (!list.state.empty()) r.state = queue::job_state_from_string(list.state);
+        r.equipment = list.equipment;
+        r.limit = list.limit;
+        if (!list.since.empty()) {
+            std::string why;
+            auto since = parse_since(list.since, std::chrono::system_clock::now(), why);
+            if (!since) throw CLI::ValidationError("--since", why);
+            r.since_ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(since->time_since_epoch()).count();
+        }
         command_exit_code = finish(list, r, [](const json& data) {
             fmt::print("{:>6}  {:<16} {:<28} {:<22} {:>3}  {}\n", "ID", "EQUIPMENT", "RUN", "STATE", "ATT",
                        "LAST ERROR");
@@ -105,10 +122,20 @@ void register_admin(CLI::App& app) {
 
     admin_args& enqueue = add(app, "enqueue", "queue a run now (runs the pre-sync gate)", c);
     c->add_option("PATH", enqueue.path, "the run directory")->required();
+    c->add_flag("--dry-run", enqueue.dry_run,
+                "run the gate here and show what would ship (files, bytes); nothing is written, the daemon "
+                "is not asked");
     c->callback([&enqueue] {
         std::error_code ec;
         auto abs = std::filesystem::absolute(enqueue.path, ec).lexically_normal();
         if (!abs.has_filename()) abs = abs.parent_path();
+        if (enqueue.dry_run) {
+            // --config (add_target_options) names the configuration whose gate and equipment apply.
+            const std::string config =
+                enqueue.target.config.empty() ? "/etc/labsync/syncd.toml" : enqueue.target.config;
+            command_exit_code = enqueue_dry_run(abs, config, enqueue.json);
+            return;
+        }
         admin_request r{.op = admin_op::enqueue, .path = abs.string()};
         command_exit_code = finish(enqueue, r, [](const json& data) {
             fmt::print("job #{} {}{}\n", data.value("job_id", 0), data.value("state", std::string()),

@@ -4,6 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
+#include <string>
+
 namespace labsync::apps {
 
 // 0 success · 1 the operation failed · 2 usage or configuration error · 3 verification mismatch
@@ -39,5 +42,8 @@ void register_run(CLI::App& app);
 void register_status(CLI::App& app);
 void register_admin(CLI::App& app);
 void register_doctor(CLI::App& app);
+
+// `syncd enqueue --dry-run` (cmd_enqueue_dry_run.cpp): the gate and what would ship, nothing written.
+int enqueue_dry_run(const std::filesystem::path& run, const std::string& config_path, bool json);
 
 }  // namespace labsync::apps

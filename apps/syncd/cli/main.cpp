@@ -1,12 +1,13 @@
 // syncd: ships instrument runs to durable storage and proves they arrived.
 #include "cli/commands.hpp"
+#include "cli_conventions.hpp"
 
 #include <cstdio>
 
 int main(int argc, char** argv) {
     CLI::App app{"syncd: ships instrument runs to durable remote storage and proves they arrived", "syncd"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "syncd 0.1.0");
+    labsync::apps::add_cli_conventions(app, "syncd");
     labsync::apps::register_manifest(app);
     labsync::apps::register_put(app);
     labsync::apps::register_pack(app);
@@ -16,6 +17,10 @@ int main(int argc, char** argv) {
     labsync::apps::register_status(app);
     labsync::apps::register_admin(app);
     labsync::apps::register_doctor(app);
-    CLI11_PARSE(app, argc, argv);
+    if (argc <= 1) {  // bare `syncd`: what it can do, as a usage error
+        std::fputs(app.help().c_str(), stderr);
+        return labsync::apps::exit_usage;
+    }
+    if (int code = labsync::apps::parse_command_line(app, argc, argv); code >= 0) return code;
     return labsync::apps::command_exit_code;
 }

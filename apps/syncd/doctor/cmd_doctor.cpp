@@ -1,5 +1,6 @@
-// `syncd doctor [--config F] [--json]`: checks a host's setup, one line per check (✓/✗, or ! for a
-// warning, with a fix hint). Exit 0 when every check passes, 1 when one fails, 2 when the config is invalid.
+// `syncd doctor [--config F] [--json] [--as-user USER]`: checks a host's setup, one line per check (✓/✗, or !
+// for a warning, with a fix hint). Exit 0 when every check passes, 1 when one fails, 2 when the config is
+// invalid.
 #include "cli/commands.hpp"
 #include "daemon_config.hpp"
 #include "doctor/doctor_checks.hpp"
@@ -13,7 +14,7 @@ load_result load_and_validate(const std::filesystem::path& path);  // cmd_config
 
 namespace {
 
-int run_doctor(const std::string& config_path, bool json, int timeout_s) {
+int run_doctor(const std::string& config_path, bool json, int timeout_s, const std::string& as_user) {
     load_result loaded = load_and_validate(config_path);
     std::vector<doctor_check> checks;
     doctor_check config = make_check("config", config_path);
@@ -26,8 +27,17 @@ int run_doctor(const std::string& config_path, bool json, int timeout_s) {
         config.hint = fmt::format("run `syncd config check {}` for every error", config_path);
     }
     checks.push_back(config);
+    doctor_options options;
+    if (!as_user.empty()) {
+        std::string why;
+        auto who = lookup_account(as_user, why);
+        if (!who) {
+            fmt::print(stderr, "syncd doctor: {}\n", why);
+            return exit_usage;
+        }
+        options.as = std::move(*who);
+    }
     if (loaded.ok()) {
-        doctor_options options;
         options.network_timeout = std::chrono::seconds(timeout_s);
         auto more = run_doctor_checks(loaded.config, options);
         checks.insert(checks.end(), more.begin(), more.end());
@@ -73,12 +83,17 @@ void register_doctor(CLI::App& app) {
     static std::string config = "/etc/labsync/syncd.toml";
     static bool json = false;
     static int timeout = 10;
-    auto* c =
-        app.add_subcommand("doctor", "check config, state dir, store, space, binaries, destinations, clock");
+    static std::string as_user;
+    auto* c = app.add_subcommand("doctor",
+                                 "check config, state dir, store, space, binaries, each equipment's "
+                                 "credentials against its destination, clock");
     c->add_option("--config,-c", config, "configuration file")->default_str("/etc/labsync/syncd.toml");
     c->add_flag("--json", json, "machine-readable result");
     c->add_option("--timeout", timeout, "seconds per network check")->check(CLI::Range(1, 300));
-    c->callback([] { command_exit_code = run_doctor(config, json, timeout); });
+    c->add_option(
+        "--as-user", as_user,
+        "check file access as this user (syncd's service user, e.g. labsync) instead of the caller");
+    c->callback([] { command_exit_code = run_doctor(config, json, timeout, as_user); });
 }
 
 }  // namespace labsync::apps

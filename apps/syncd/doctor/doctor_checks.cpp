@@ -4,15 +4,13 @@
 #include "labsync/common/secret_file.hpp"
 #include "labsync/engine/gate.hpp"
 #include "labsync/queue/job_store.hpp"
+#include "labsync/transports/subprocess.hpp"
 #include "labsync/verifier/run_walker.hpp"
 
 #include <fmt/format.h>
 
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/timex.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cerrno>
 #include <cstring>
@@ -23,45 +21,39 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool find_in_path(const std::string& binary, std::string& where) {
-    if (binary.find('/') != std::string::npos) {
-        where = binary;
-        return ::access(binary.c_str(), X_OK) == 0;
-    }
-    const char* path = std::getenv("PATH");
-    std::string p = path ? path : "/usr/bin:/bin";
-    std::size_t start = 0;
-    while (start <= p.size()) {
-        std::size_t end = p.find(':', start);
-        if (end == std::string::npos) end = p.size();
-        std::string candidate = p.substr(start, end - start) + "/" + binary;
-        if (::access(candidate.c_str(), X_OK) == 0) {
-            where = candidate;
-            return true;
-        }
-        start = end + 1;
-    }
-    return false;
+bool as_other_user(const doctor_options& options) {
+    return options.as.uid != ::geteuid();
 }
 
-std::string first_line(const std::string& text) {
-    auto nl = text.find('\n');
-    std::string line = text.substr(0, nl);
-    return line.size() > 200 ? line.substr(0, 200) + "…" : line;
+// Who should own what, in hints: the --as-user user, else the service user of the shipped unit.
+std::string service_user(const doctor_options& options) {
+    return as_other_user(options) ? options.as.name : "labsync";
 }
 
-doctor_check check_state_dir(const fs::path& dir) {
+doctor_check check_state_dir(const fs::path& dir, const doctor_options& options) {
     doctor_check c = make_check("state_dir", dir.string());
     std::error_code ec;
     fs::path existing = dir;
     while (!existing.empty() && !fs::exists(existing, ec)) existing = existing.parent_path();
+    const auto refusal = [&](const fs::path& p) {
+        return as_other_user(options)           ? access_refusal(options.as, p, need_write | need_search)
+               : ::access(p.c_str(), W_OK) == 0 ? std::string()
+                                                : fmt::format("{}: {}", p.string(), std::strerror(errno));
+    };
     if (existing != dir) {
-        bool writable =
-            !existing.empty() && fs::is_directory(existing, ec) && ::access(existing.c_str(), W_OK) == 0;
+        bool writable = !existing.empty() && fs::is_directory(existing, ec) && refusal(existing).empty();
         c.ok = writable;
         c.detail = writable ? fmt::format("missing; syncd will create it below {}", existing.string())
                             : fmt::format("missing, and {} is not a writable directory", existing.string());
-        c.hint = fmt::format("create it: install -d -o labsync -g labsync {}", dir.string());
+        c.hint = fmt::format("create it: install -d -o {} -g {} {}", service_user(options),
+                             service_user(options), dir.string());
+        return c;
+    }
+    if (as_other_user(options)) {
+        c.detail = refusal(dir);
+        c.ok = c.detail.empty();
+        if (c.ok) c.detail = fmt::format("writable by {}", options.as.name);
+        c.hint = fmt::format("chown {} {} (the service user must own it)", options.as.name, dir.string());
         return c;
     }
     fs::path probe = dir / fmt::format(".doctor-{}", ::getpid());
@@ -167,128 +159,49 @@ doctor_check check_space(const fs::path& dir, std::uint64_t min_free) {
 
 doctor_check check_binary(const std::string& equipment, const std::string& binary) {
     doctor_check c = make_check("binary", fmt::format("{} ({})", binary, equipment));
-    std::string where;
-    c.ok = find_in_path(binary, where);
-    c.detail = c.ok ? where : "not found in PATH";
+    auto where = transports::find_on_path(binary, transports::default_path_env());
+    c.ok = where.has_value();
+    c.detail = c.ok ? where->string() : "not found in PATH";
     if (!c.ok)
         c.hint = fmt::format("install it (apt-get install {}) or set the *_binary key of equipment {}",
                              fs::path(binary).filename().string(), equipment);
     return c;
 }
 
-doctor_check check_readable(const std::string& equipment, const char* key, const fs::path& file) {
+doctor_check check_readable(const std::string& equipment, const char* key, const fs::path& file,
+                            const doctor_options& options) {
     doctor_check c = make_check("file", fmt::format("{} {} ({})", key, file.string(), equipment));
-    std::ifstream in(file);
-    c.ok = static_cast<bool>(in);
-    c.detail = c.ok ? "readable" : fmt::format("cannot read: {}", std::strerror(errno));
+    if (as_other_user(options)) {
+        const std::string refused = access_refusal(options.as, file, need_read);
+        c.ok = refused.empty();
+        c.detail = c.ok ? fmt::format("readable by {}", options.as.name) : "not readable: " + refused;
+    } else {
+        std::ifstream in(file);
+        c.ok = static_cast<bool>(in);
+        c.detail = c.ok ? "readable" : fmt::format("cannot read: {}", std::strerror(errno));
+    }
     if (!c.ok)
-        c.hint = fmt::format("fix the path or permissions of {} in [equipment.{}.transport]", key, equipment);
+        c.hint =
+            fmt::format("fix the path of {} in [equipment.{}.transport], or let {} read it (chown {} {})",
+                        key, equipment, service_user(options), service_user(options), file.string());
     return c;
 }
 
 // Readable, and private to its owner like an ssh key: readable by group/others is a warning,
 // writable by them a failure (common/secret_file.hpp).
-doctor_check check_token_file(const std::string& equipment, const fs::path& file) {
-    doctor_check c = check_readable(equipment, "token_file", file);
+doctor_check check_token_file(const std::string& equipment, const fs::path& file,
+                              const doctor_options& options) {
+    doctor_check c = check_readable(equipment, "token_file", file, options);
     if (!c.ok) return c;
     auto perms = common::check_secret_file(file, "token_file");
     if (perms.message.empty()) {
-        if (!perms.error) c.detail = fmt::format("readable, mode {}", common::format_mode(perms.mode));
+        if (!perms.error) c.detail += fmt::format(", mode {}", common::format_mode(perms.mode));
         return c;
     }
     c.ok = perms.exposure != common::secret_exposure::writable_by_others;
     c.warning = c.ok;
     c.detail = perms.message;
     c.hint = fmt::format("chmod 600 {} (and chown it to the user syncd runs as)", file.string());
-    return c;
-}
-
-doctor_check check_http(const engine::equipment_config& eq, const doctor_options& options) {
-    const auto& p = std::get<transports::http_put_config>(eq.transport);
-    doctor_check c = make_check("destination", fmt::format("{} POST {}/v1/ping", eq.name, p.url));
-    std::vector<std::string> argv{
-        "curl",       "-sS",
-        "-o",         "/dev/null",
-        "-w",         "%{http_code}",
-        "-X",         "POST",
-        "--max-time", std::to_string(std::max<long>(1, options.network_timeout.count() / 1000))};
-    if (!p.ca_file.empty()) argv.insert(argv.end(), {"--cacert", p.ca_file.string()});
-    if (!p.client_cert.empty())
-        argv.insert(argv.end(), {"--cert", p.client_cert.string(), "--key", p.client_key.string()});
-    std::string headers;
-    if (!p.token_file.empty()) {
-        std::ifstream in(p.token_file);
-        std::string token;
-        std::getline(in, token);
-        headers = "Authorization: Bearer " + token + "\n";
-        argv.insert(argv.end(), {"-H", "@-"});  // the token goes through stdin, not argv (ps)
-    }
-    std::string url = p.url;
-    while (!url.empty() && url.back() == '/') url.pop_back();
-    argv.push_back(url + "/v1/ping");
-    command_result r = run_command(argv, headers, options.network_timeout + std::chrono::seconds(2));
-    if (r.not_found) {
-        c.ok = false;
-        c.detail = "curl is not installed (doctor uses it for the ping)";
-        c.hint = "apt-get install curl";
-        return c;
-    }
-    std::string code = first_line(r.out);
-    c.ok = r.exit_code == 0 && !code.empty() && code[0] == '2';
-    if (c.ok) {
-        c.detail = fmt::format("HTTP {}", code);
-    } else if (code == "401" || code == "403") {
-        c.detail = fmt::format("HTTP {}: the receiver refuses the token", code);
-        c.hint = "check token_file against the receiver's --tokens file (and the equipment pattern)";
-    } else if (r.exit_code != 0) {
-        c.detail = first_line(r.err.empty() ? fmt::format("curl exit {}", r.exit_code) : r.err);
-        c.hint =
-            "is syncd-receiver running and reachable at url? (TLS: is ca_file the CA that signed its "
-            "certificate?)";
-    } else {
-        c.detail = fmt::format("HTTP {}", code);
-        c.hint = "the receiver answered but not with 2xx: check its log";
-    }
-    return c;
-}
-
-doctor_check check_ssh(const engine::equipment_config& eq, const doctor_options& options) {
-    const auto& p = std::get<transports::rsync_ssh_config>(eq.transport);
-    std::string target = p.user.empty() ? p.host : p.user + "@" + p.host;
-    doctor_check c = make_check("destination", fmt::format("{} ssh {}", eq.name, target));
-    std::vector<std::string> argv{
-        p.ssh_binary,
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        fmt::format("ConnectTimeout={}", std::max<long>(1, options.network_timeout.count() / 1000)),
-        "-p",
-        std::to_string(p.port)};
-    if (!p.identity_file.empty()) argv.insert(argv.end(), {"-i", p.identity_file.string()});
-    if (!p.known_hosts.empty())
-        argv.insert(argv.end(), {"-o", "UserKnownHostsFile=" + p.known_hosts.string()});
-    argv.insert(argv.end(), {target, "true"});
-    command_result r = run_command(argv, "", options.network_timeout + std::chrono::seconds(2));
-    c.ok = r.exit_code == 0;
-    c.detail = c.ok ? "BatchMode login works" : first_line(r.err.empty() ? "ssh failed" : r.err);
-    if (!c.ok)
-        c.hint =
-            "install the service user's public key on the remote and its host key in known_hosts "
-            "(ssh-keyscan), then retry";
-    return c;
-}
-
-doctor_check check_rclone(const engine::equipment_config& eq, const doctor_options& options) {
-    const auto& p = std::get<transports::rclone_config>(eq.transport);
-    doctor_check c = make_check("destination", fmt::format("{} rclone lsd {}", eq.name, p.remote));
-    std::vector<std::string> argv{
-        p.rclone_binary, "lsd", p.remote, "--contimeout",
-        fmt::format("{}s", std::max<long>(1, options.network_timeout.count() / 1000))};
-    if (!p.config_file.empty()) argv.insert(argv.end(), {"--config", p.config_file.string()});
-    command_result r = run_command(argv, "", options.network_timeout * 3);
-    c.ok = r.exit_code == 0;
-    c.detail = c.ok ? "listing works" : first_line(r.err.empty() ? "rclone failed" : r.err);
-    if (!c.ok) c.hint = "check the remote with `rclone config show` and its credentials";
     return c;
 }
 
@@ -309,89 +222,38 @@ doctor_check check_clock() {
 
 }  // namespace
 
-command_result run_command(const std::vector<std::string>& argv, const std::string& stdin_data,
-                           std::chrono::milliseconds timeout) {
-    command_result r;
-    int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC)) return r;
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        ::dup2(in[0], 0);
-        ::dup2(out[1], 1);
-        ::dup2(err[1], 2);
-        ::execvp(args[0], args.data());
-        ::_exit(127);
-    }
-    ::close(in[0]);
-    ::close(out[1]);
-    ::close(err[1]);
-    if (!stdin_data.empty()) {
-        [[maybe_unused]] auto n = ::write(in[1], stdin_data.data(), stdin_data.size());
-    }
-    ::close(in[1]);
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-    int open_fds = 2;
-    char buffer[4096];
-    while (open_fds > 0) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                          std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            r.timed_out = true;
-            ::kill(pid, SIGKILL);
-            break;
-        }
-        if (::poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
-        for (int i = 0; i < 2; ++i) {
-            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
-            ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-            if (n <= 0) {
-                ::close(fds[i].fd);
-                fds[i].fd = -1;
-                --open_fds;
-            } else {
-                (i == 0 ? r.out : r.err).append(buffer, static_cast<std::size_t>(n));
-            }
-        }
-    }
-    for (auto& f : fds)
-        if (f.fd >= 0) ::close(f.fd);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-    r.not_found = r.exit_code == 127 && r.out.empty();
-    if (r.timed_out) {
-        r.exit_code = -1;
-        r.err = fmt::format("no answer within {} s", timeout.count() / 1000);
-    }
-    return r;
-}
-
 std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const doctor_options& options) {
     std::vector<doctor_check> checks;
     const auto& e = config.engine;
-    checks.push_back(check_state_dir(e.state_dir));
+    doctor_check user = make_check("user", options.as.name);
+    user.detail = fmt::format("file access checked as {}", describe(options.as));
+    if (!as_other_user(options) && options.as.uid == 0)
+        user.detail += "; syncd runs as its service user: add --as-user labsync to check as that user";
+    checks.push_back(user);
+    checks.push_back(check_state_dir(e.state_dir, options));
     checks.push_back(check_store(e.state_dir / "jobs.db"));
     checks.push_back(check_space(e.outbox_dir, options.min_outbox_free));
     for (const auto& eq : e.equipment) {
         doctor_check root = make_check("runs_root", fmt::format("{} ({})", eq.runs_root.string(), eq.name));
         std::error_code ec;
-        root.ok = fs::is_directory(eq.runs_root, ec) && ::access(eq.runs_root.c_str(), R_OK | X_OK) == 0;
-        root.detail = root.ok ? "readable" : "missing or not readable";
+        const std::string refused = as_other_user(options)
+                                        ? access_refusal(options.as, eq.runs_root, need_read | need_search)
+                                        : std::string();
+        root.ok = fs::is_directory(eq.runs_root, ec) && refused.empty() &&
+                  ::access(eq.runs_root.c_str(), R_OK | X_OK) == 0;
+        root.detail = root.ok ? "readable" : refused.empty() ? "missing or not readable" : refused;
         if (!root.ok) root.hint = "create it or fix runs_root; the instrument writes its runs there";
         checks.push_back(root);
         if (root.ok) checks.push_back(check_future_mtimes(eq, e.state_dir / "jobs.db"));
         switch (engine::kind_of(eq.transport)) {
             case engine::transport_kind::http_put: {
                 const auto& p = std::get<transports::http_put_config>(eq.transport);
-                if (!p.token_file.empty()) checks.push_back(check_token_file(eq.name, p.token_file));
-                if (!p.ca_file.empty()) checks.push_back(check_readable(eq.name, "ca_file", p.ca_file));
+                if (!p.token_file.empty()) checks.push_back(check_token_file(eq.name, p.token_file, options));
+                if (!p.ca_file.empty())
+                    checks.push_back(check_readable(eq.name, "ca_file", p.ca_file, options));
                 if (!p.client_cert.empty())
-                    checks.push_back(check_readable(eq.name, "client_cert", p.client_cert));
-                checks.push_back(check_http(eq, options));
+                    checks.push_back(check_readable(eq.name, "client_cert", p.client_cert, options));
+                checks.push_back(check_destination(eq, options));
                 break;
             }
             case engine::transport_kind::rsync_ssh: {
@@ -402,7 +264,7 @@ std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const d
                 bool have_ssh = ssh.ok && rsync.ok;  // without both the transport cannot work anyway
                 checks.push_back(rsync);
                 checks.push_back(ssh);
-                if (have_ssh) checks.push_back(check_ssh(eq, options));
+                if (have_ssh) checks.push_back(check_destination(eq, options));
                 break;
             }
             case engine::transport_kind::rclone: {
@@ -410,7 +272,7 @@ std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const d
                     check_binary(eq.name, std::get<transports::rclone_config>(eq.transport).rclone_binary);
                 bool have = rclone.ok;
                 checks.push_back(rclone);
-                if (have) checks.push_back(check_rclone(eq, options));
+                if (have) checks.push_back(check_destination(eq, options));
                 break;
             }
         }

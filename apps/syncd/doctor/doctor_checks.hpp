@@ -1,9 +1,12 @@
 #pragma once
 // `syncd doctor`: each check returns ✓/✗ with a detail and, on ✗, a hint that tells the operator
 // what to do. The checks do I/O (files, SQLite, subprocesses, the network) but no writes besides a
-// probe file in the state directory.
+// probe file in the state directory (not made when checking as another user).
 
 #include "daemon_config.hpp"
+#include "doctor/file_access.hpp"
+#include "labsync/engine/engine_config.hpp"
+#include "labsync/transports/receiver_access.hpp"
 
 #include <chrono>
 #include <string>
@@ -31,19 +34,26 @@ inline doctor_check make_check(std::string name, std::string subject) {
 struct doctor_options {
     std::chrono::milliseconds network_timeout{10'000};
     std::uint64_t min_outbox_free = 1ULL << 30;  // below: ✗
+    // Whose file access is checked (--as-user; default: the user running doctor). When it is not
+    // this process's user, the state dir, runs roots and credential files are judged from their
+    // owner and mode (file_access.hpp) instead of by trying.
+    account as = current_account();
 };
 
 // Runs every check of a loaded configuration (the config check itself is done by the caller).
 std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const doctor_options& options);
 
-// One subprocess run with a deadline (used by the reachability checks).
-struct command_result {
-    int exit_code = -1;  // -1: could not start or killed at the deadline
-    bool timed_out = false;
-    bool not_found = false;
-    std::string out, err;
+// The destination check of one equipment (doctor_remote.cpp): http_put asks the receiver
+// `POST /v1/ping?equipment=E` with the equipment's own credentials; rsync_ssh logs in with ssh
+// BatchMode; rclone lists the remote.
+doctor_check check_destination(const engine::equipment_config& equipment, const doctor_options& options);
+
+// What an answer to the per-equipment ping means, and the fix (access_hint.cpp, pure).
+struct access_explanation {
+    std::string detail;
+    std::string hint;  // empty when the credentials may write the equipment
 };
-command_result run_command(const std::vector<std::string>& argv, const std::string& stdin_data,
-                           std::chrono::milliseconds timeout);
+access_explanation explain_access(const transports::access_answer& answer, const std::string& equipment,
+                                  const transports::http_put_config& config);
 
 }  // namespace labsync::apps

@@ -19,16 +19,16 @@ enum class route_kind { run, ping, healthz, metrics, not_found };
 
 struct route {
     route_kind kind = route_kind::not_found;
-    bool ids_valid = true;  // for route_kind::run: both ids pass common::check_id
+    bool ids_valid = true;  // for route_kind::run: both ids pass common::check_id; ping: the equipment
     std::string id_error;   // why not, naming the id (common::id_refusal_reason)
-    std::string equipment;
+    std::string equipment;  // ping: the `equipment=E` query (empty: any equipment)
     std::string run;
     bool verify = false;  // the query holds `verify=1`: re-hash the stored bytes (GET of a run)
 };
 
 // Maps a request target ("/v1/runs/e/r?verify=1") to a route. The query string only sets
-// `verify`; other parameters are ignored. Percent escapes are never decoded (no valid id
-// contains '%'), so an escaped id is simply invalid.
+// `verify` and a ping's `equipment`; other parameters are ignored. Percent escapes are never
+// decoded (no valid id contains '%'), so an escaped id is simply invalid.
 route parse_route(std::string_view target);
 
 // Parses a decimal byte count with an optional K/M/G/T (binary) suffix: "1048576", "512M", "2G".
