@@ -5,7 +5,11 @@
 
 #include "daemon_config.hpp"
 
+#include "labsync/queue/job_store.hpp"
+
 #include <chrono>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +39,13 @@ struct doctor_options {
 
 // Runs every check of a loaded configuration (the config check itself is done by the caller).
 std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const doctor_options& options);
+
+// The job store opened read-only without replay (safe next to a running daemon); nullopt when
+// it does not exist or cannot be opened (the "store" check reports why).
+std::optional<queue::job_store> open_store_to_inspect(const std::filesystem::path& db);
+// Runs of `eq` without their marker and without a live job, with marker-like files of another
+// name (doctor_markers.cpp): ✗ when such a file exists, ! when a run only waits for its marker.
+doctor_check check_unmarked_runs(const engine::equipment_config& eq, const std::filesystem::path& db);
 
 // One subprocess run with a deadline (used by the reachability checks).
 struct command_result {
