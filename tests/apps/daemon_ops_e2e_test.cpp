@@ -51,6 +51,12 @@ std::size_t count_of(std::string text, const std::string& needle) {
     return n;
 }
 
+process_options with_columns(const std::string& columns) {
+    process_options o;
+    o.env["COLUMNS"] = columns;
+    return o;
+}
+
 // The JSON log line whose msg starts with `prefix`.
 std::optional<json> json_line(const std::string& log, const std::string& prefix) {
     for (const auto& line : lines_of(log)) {
@@ -73,7 +79,7 @@ TEST_CASE("runs without their marker are shown by status and doctor, a marker of
     write_file(writing / "data.bin", "x");
     d.start();
 
-    auto s = wait_status(d, [](const json& s) { return s["equipment"][0]["waiting"].size() == 2; });
+    auto s = wait_status(d, [](const json& st) { return st["equipment"][0]["waiting"].size() == 2; });
     INFO(s.dump());
     const auto& waiting = s["equipment"][0]["waiting"];
     REQUIRE(waiting.size() == 2);
@@ -102,7 +108,7 @@ TEST_CASE("runs without their marker are shown by status and doctor, a marker of
     // The marker arrives: the run ships and no longer waits.
     write_file(writing / "done.marker", "");
     REQUIRE(d.wait_job("run-9", state_is("cleaned")));
-    s = wait_status(d, [](const json& s) { return s["equipment"][0]["waiting"].size() == 1; });
+    s = wait_status(d, [](const json& st) { return st["equipment"][0]["waiting"].size() == 1; });
     CHECK(s["equipment"][0]["waiting"].size() == 1);
 }
 
@@ -154,7 +160,7 @@ TEST_CASE("a refused connection: said once, a retry countdown in status, one fai
     d.start();
     d.write_run("r-f", 1, 4 << 10);
 
-    auto s = wait_status(d, [](const json& s) { return !s["equipment"][0]["retrying"].empty(); });
+    auto s = wait_status(d, [](const json& st) { return !st["equipment"][0]["retrying"].empty(); });
     INFO(s.dump());
     REQUIRE_FALSE(s["equipment"][0]["retrying"].empty());
     const auto& job = s["equipment"][0]["retrying"][0];
@@ -165,9 +171,8 @@ TEST_CASE("a refused connection: said once, a retry countdown in status, one fai
     const std::regex countdown(R"(r-f +queued +retry \d+/10 in \S+: connection refused \(connecting\))");
     std::string text;
     for (int i = 0; i < 100 && !std::regex_search(text, countdown); ++i)
-        text = run_process({LABSYNC_SYNCD, "status", "--socket", d.socket().string()},
-                           {.env = {{"COLUMNS", "200"}}})
-                   .out;
+        text =
+            run_process({LABSYNC_SYNCD, "status", "--socket", d.socket().string()}, with_columns("200")).out;
     INFO(text);
     CHECK(std::regex_search(text, countdown));
 
@@ -188,19 +193,18 @@ TEST_CASE("status --watch fits COLUMNS and keeps running across a daemon restart
     const std::string long_run = "run-with-a-rather-long-name-that-does-not-fit-0001";
     write_file(d.runs_root() / long_run / "data.bin", "x");  // waits for its marker
     d.start();
-    wait_status(d, [](const json& s) { return !s["equipment"][0]["waiting"].empty(); });
+    wait_status(d, [](const json& st) { return !st["equipment"][0]["waiting"].empty(); });
 
     const std::vector<std::string> watch_argv{LABSYNC_SYNCD, "status",   "--watch",          "--interval",
                                               "0.2",         "--socket", d.socket().string()};
-    child_process watch(watch_argv, {.env = {{"COLUMNS", "60"}}});
+    child_process watch(watch_argv, with_columns("60"));
     REQUIRE(watch.wait_for_line("without marker"));
     for (const auto& line : lines_of(watch.stdout_so_far())) {
         INFO(line);
         CHECK(cells(line) <= 60);
     }
     CHECK_THAT(watch.stdout_so_far(), Catch::Contains("…"));
-    auto wide = run_process({LABSYNC_SYNCD, "status", "--socket", d.socket().string()},
-                            {.env = {{"COLUMNS", "120"}}});
+    auto wide = run_process({LABSYNC_SYNCD, "status", "--socket", d.socket().string()}, with_columns("120"));
     CHECK_THAT(wide.out, Catch::Contains(long_run + ": no marker done.marker yet"));
     for (const auto& line : lines_of(wide.out)) CHECK(cells(line) <= 120);
 

@@ -132,7 +132,7 @@ TEST_CASE("progress rate is measured over a sliding window, not since the start"
     CHECK(tracker.snapshot(t0 + 51s).at(1).rate_bps == 0);
 }
 
-TEST_CASE("outcome lines: verified with size, time and rate; blocked; failed; cleaned", "[logging]") {
+TEST_CASE("outcome lines: verified with size, time and rate, blocked, failed, cleaned", "[logging]") {
     auto j = a_job(job_state::verified);
     j.bytes = 500ll << 20;
     j.started_at = std::chrono::system_clock::time_point{} + 1000s;

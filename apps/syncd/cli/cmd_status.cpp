@@ -54,13 +54,13 @@ int run_status(const status_args& args) {
                 fmt::print(stderr, "syncd: {}\n", why);
                 return exit_unreachable;
             }
-            trouble = fmt::format("syncd: {}; reconnecting…", why);
+            trouble = fmt::format("reconnecting… (syncd: {})", why);
         } else if (!response->ok) {
             if (!args.watch || response->error != "unavailable") {
                 fmt::print(stderr, "syncd status: {} ({})\n", response->message, response->error);
                 return response->error == "bad_request" ? exit_usage : exit_failed;
             }
-            trouble = fmt::format("syncd: {}; reconnecting…", response->message);
+            trouble = fmt::format("reconnecting… (syncd: {})", response->message);
         }
         if (!trouble.empty()) {
             if (args.json) {

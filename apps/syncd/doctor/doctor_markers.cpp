@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 doctor_check check_unmarked_runs(const engine::equipment_config& eq, const fs::path& db) {
     doctor_check c = make_check("marker", fmt::format("{} ({})", eq.runs_root.string(), eq.name));
-    const auto store = open_store_to_inspect(db);
+    auto store = open_store_to_inspect(db);
     std::vector<engine::unmarked_run> runs;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(eq.runs_root, ec)) {
