@@ -97,6 +97,8 @@ struct engine::impl {
     std::map<std::pair<std::string, std::string>, settle_wait> waiting;
     void note_waiting(settle_wait w);
     void clear_waiting(const std::string& equipment, const std::string& run_id);
+    // Run directories without their marker (engine::runs_without_marker), same mutex.
+    std::map<std::pair<std::string, std::string>, unmarked_run> unmarked;
 
     std::atomic<bool> run_started{false}, run_finished{false};
     std::promise<void> run_done;
@@ -173,6 +175,7 @@ struct engine::impl {
     asio::awaitable<void> rescan_loop();
     asio::awaitable<void> consider_run(equipment_runtime& eq, std::filesystem::path run_path);
     asio::awaitable<void> scan_root(equipment_runtime& eq);
+    asio::awaitable<void> note_unmarked(equipment_runtime& eq, std::filesystem::path run_path);
     asio::awaitable<void> watch();  // every equipment with watch = true
 };
 

@@ -2,7 +2,8 @@
 // appearing in them) plus a periodic rescan as the safety net. A run is enqueued once its marker exists and
 // nothing in it changed for `settle` seconds; runs not yet settled wait in settle_pending and the
 // rescan loop's timer wakes at the earliest settle deadline. Runs waiting to settle are also kept in
-// `waiting` (under its own mutex) for engine::waiting_runs(), which `status` and `doctor` show.
+// `waiting` (under its own mutex) for engine::waiting_runs(), which `status` and `doctor` show; run
+// directories without their marker are kept in `unmarked` for engine::runs_without_marker().
 #include "engine_impl.hpp"
 
 #include "labsync/common/ids.hpp"
@@ -47,6 +48,13 @@ void engine::impl::clear_waiting(const std::string& equipment, const std::string
     waiting.erase({equipment, run_id});
 }
 
+std::vector<unmarked_run> engine::runs_without_marker() const {
+    std::lock_guard lock(impl_->waiting_mutex);
+    std::vector<unmarked_run> out;
+    for (const auto& [key, u] : impl_->unmarked) out.push_back(u);
+    return out;
+}
+
 std::vector<settle_wait> engine::waiting_runs() const {
     std::lock_guard lock(impl_->waiting_mutex);
     std::vector<settle_wait> out;
@@ -56,11 +64,16 @@ std::vector<settle_wait> engine::waiting_runs() const {
 
 asio::awaitable<void> engine::impl::consider_run(equipment_runtime& eq, std::filesystem::path run_path) {
     const auto run_id = run_path.filename().string();
-    if (!common::valid_run_id(run_id) || !is_real_directory(run_path) ||
-        !marker_present(run_path, eq.cfg.marker_name)) {
+    const bool run_dir = common::valid_run_id(run_id) && is_real_directory(run_path);
+    if (!run_dir || !marker_present(run_path, eq.cfg.marker_name)) {
         eq.settle_pending.erase(run_id);
         clear_waiting(eq.cfg.name, run_id);  // gone (or its marker is) while it waited
+        if (run_dir) co_await note_unmarked(eq, run_path);
         co_return;
+    }
+    {
+        std::lock_guard lock(waiting_mutex);
+        unmarked.erase({eq.cfg.name, run_id});
     }
     if (auto live = store->find_live(eq.cfg.name, run_id); live && *live) {
         eq.settle_pending.erase(run_id);
@@ -83,12 +96,41 @@ asio::awaitable<void> engine::impl::consider_run(equipment_runtime& eq, std::fil
         log(log_level::warning, "{}/{}: not enqueued: {}", eq.cfg.name, run_id, result.error.message);
 }
 
+// A run without its marker and without a live job: listed with its marker-like files (read on the
+// CPU pool: a run may hold many top-level files).
+asio::awaitable<void> engine::impl::note_unmarked(equipment_runtime& eq, std::filesystem::path run_path) {
+    unmarked_run u{eq.cfg.name, run_path.filename().string(), eq.cfg.marker_name, {}};
+    const bool live = store && [&] {
+        auto found = store->find_live(u.equipment, u.run_id);
+        return found && *found;
+    }();
+    if (!live) {
+        auto list_task = [run_path, marker = u.expected_marker] {
+            return find_marker_like(run_path, marker);
+        };
+        u.marker_like = co_await on_pool(std::move(list_task));
+    }
+    std::lock_guard lock(waiting_mutex);
+    if (live || marker_present(run_path, u.expected_marker))  // it may have come while we listed
+        unmarked.erase({u.equipment, u.run_id});
+    else
+        unmarked[{u.equipment, u.run_id}] = std::move(u);
+}
+
 asio::awaitable<void> engine::impl::scan_root(equipment_runtime& eq) {
     std::vector<std::filesystem::path> runs;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(eq.cfg.runs_root, ec)) {
         if (entry.is_symlink(ec) || !entry.is_directory(ec)) continue;
         runs.push_back(entry.path());
+    }
+    {  // runs removed since the last scan no longer wait for a marker
+        std::lock_guard lock(waiting_mutex);
+        std::erase_if(unmarked, [&](const auto& item) {
+            return item.first.first == eq.cfg.name &&
+                   std::none_of(runs.begin(), runs.end(),
+                                [&](const auto& run) { return run.filename() == item.first.second; });
+        });
     }
     if (ec)
         log(log_level::warning, "{}: cannot scan runs root {}: {}", eq.cfg.name, eq.cfg.runs_root.string(),
@@ -205,8 +247,9 @@ asio::awaitable<void> engine::impl::watch() {
                 if ((ev->mask & IN_ISDIR) && !name.empty()) {
                     const auto run = eq.cfg.runs_root / name;
                     watch_run(eq, run);
-                    // The marker may have been written before the watch existed.
-                    if (marker_present(run, eq.cfg.marker_name)) candidates.emplace_back(&eq, run);
+                    // The marker may have been written before the watch existed; without it the
+                    // run is listed as waiting for its marker.
+                    candidates.emplace_back(&eq, run);
                 }
                 continue;
             }

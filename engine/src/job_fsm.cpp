@@ -198,7 +198,7 @@ job_action job_fsm::resume(job_event event) {
             const bool cleaned = step_ == step::cleanup_final_committed;
             expect<job_events::committed>(event, "the cleanup transition");
             if (cleaned)
-                return finish(log_level::info,
+                return finish(log_level::debug,  // syncd logs the outcome line
                               fmt::format("{}/{}: local run deleted", job_.equipment, job_.run_id));
             return finish();
         }

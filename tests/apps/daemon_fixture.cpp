@@ -78,7 +78,7 @@ void daemon_fixture::start() {
     po.env = options_.env;
     process_ = std::make_unique<child_process>(
         std::vector<std::string>{LABSYNC_SYNCD, "run", "--config", config_path().string(), "--log-format",
-                                 "text", "--log-level", "debug"},
+                                 options_.log_format, "--log-level", "debug"},
         po);
     if (!process_->wait_for_line("syncd ready", std::chrono::seconds(20)))
         throw std::runtime_error("syncd did not become ready: " + process_->stderr_text());

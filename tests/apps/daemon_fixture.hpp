@@ -30,6 +30,7 @@ struct daemon_options {
     std::string extra_global;                // appended to [global]
     std::string extra_equipment;             // appended after [equipment.eq1.transport]
     std::map<std::string, std::string> env;  // e.g. NOTIFY_SOCKET
+    std::string log_format = "text";         // --log-format of `syncd run`
 };
 
 class daemon_fixture {

@@ -168,3 +168,44 @@ TEST_CASE("watch: a run whose newest mtime is in the future is listed as waiting
     REQUIRE(waiting.size() == 1);
     CHECK(waiting[0].run_id == "run-far");
 }
+
+TEST_CASE("watch: runs without their marker are listed, with marker-like files of another name",
+          "[engine][watch]") {
+    fixture f;
+    const auto near_miss = f.dir / "runs/cam-a/run-8";
+    test::write_file(near_miss / "img.raw", "pixels");
+    test::write_file(near_miss / "DONE", "");  // the instrument's name for the marker
+    const auto writing = f.dir / "runs/cam-b/run-9";
+    test::write_file(writing / "img.raw", "pixels");
+
+    engine_runner r(f.config(), f.deps());
+    REQUIRE_FALSE(r.open());
+    r.start();
+    std::vector<engine::unmarked_run> unmarked;
+    for (int i = 0; i < 500 && unmarked.size() < 2; ++i) {
+        unmarked = r->runs_without_marker();
+        if (unmarked.size() < 2) std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(unmarked.size() == 2);
+    CHECK(unmarked[0].equipment == "cam-a");
+    CHECK(unmarked[0].run_id == "run-8");
+    CHECK(unmarked[0].expected_marker == "done.marker");
+    CHECK(unmarked[0].marker_like == std::vector<std::string>{"DONE"});
+    CHECK(engine::describe_unmarked(unmarked[0]) ==
+          "no marker done.marker; found DONE (a different marker name?)");
+    CHECK(unmarked[1].run_id == "run-9");
+    CHECK(engine::describe_unmarked(unmarked[1]) == "no marker done.marker yet");
+    CHECK(r->list().empty());
+
+    // The marker arrives: the run ships and stops waiting; a removed run is dropped at the rescan.
+    test::write_file(writing / "done.marker", "");
+    r->request_rescan();
+    REQUIRE(r.observer.wait_run("run-9", job_state::verified));
+    fs::remove_all(near_miss);
+    r->request_rescan();
+    for (int i = 0; i < 500 && !unmarked.empty(); ++i) {
+        unmarked = r->runs_without_marker();
+        if (!unmarked.empty()) std::this_thread::sleep_for(10ms);
+    }
+    CHECK(unmarked.empty());
+}

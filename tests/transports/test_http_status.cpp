@@ -170,3 +170,17 @@ TEST_CASE("a token file others can write is never sent", "[http_status]") {
     }
     CHECK_THAT(why, Catch::Contains("mode 0602"));
 }
+
+TEST_CASE("failure text says nothing twice", "[http_status]") {
+    // Before: "connection refused (connecting: Connection refused)".
+    CHECK(describe_http_failure(http_failure::connect_refused, "connecting: Connection refused") ==
+          "connection refused (connecting)");
+    CHECK(describe_http_failure(http_failure::connect_refused, "Connection refused") == "connection refused");
+    CHECK(describe_http_failure(http_failure::connect_refused, "") == "connection refused");
+    // A detail that tells more is kept whole.
+    CHECK(describe_http_failure(http_failure::connection_reset,
+                                "sending the request header: Connection reset by peer") ==
+          "connection reset or closed early (sending the request header: Connection reset by peer)");
+    CHECK(describe_http_failure(http_failure::resolve_failed, "resolving nowhere.invalid: Host not found") ==
+          "host name did not resolve (resolving nowhere.invalid: Host not found)");
+}

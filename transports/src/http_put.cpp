@@ -40,7 +40,7 @@ struct fd_guard {
 
 std::string describe_failure(std::string_view method, const std::string& url,
                              const detail::http_exchange& x) {
-    return fmt::format("{} {}: {} ({})", method, url, to_string(*x.failure), x.failure_detail);
+    return fmt::format("{} {}: {}", method, url, describe_http_failure(*x.failure, x.failure_detail));
 }
 
 std::string describe_status(std::string_view method, const std::string& url, const detail::http_exchange& x) {

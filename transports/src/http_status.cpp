@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <openssl/sslerr.h>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 namespace labsync::transports {
@@ -33,6 +34,28 @@ std::string_view to_string(http_failure failure) noexcept {
             return "local read error";
     }
     return "unknown failure";
+}
+
+namespace {
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+}  // namespace
+
+std::string describe_http_failure(http_failure failure, std::string_view detail) {
+    const std::string summary(to_string(failure));
+    if (detail.empty()) return summary;
+    const auto colon = detail.rfind(": ");
+    const std::string cause = lower(colon == std::string_view::npos ? detail : detail.substr(colon + 2));
+    const std::string said = lower(summary);
+    if (cause.find(said) != std::string::npos || said.find(cause) != std::string::npos)
+        return colon == std::string_view::npos ? summary
+                                               : fmt::format("{} ({})", summary, detail.substr(0, colon));
+    return fmt::format("{} ({})", summary, detail);
 }
 
 error_kind kind_for_put_status(int status) noexcept {

@@ -109,7 +109,10 @@ admin_response dispatch_admin(const admin_request& request, const admin_context&
             r.data = status_json(
                 context.daemon, context.equipment, counts.value, current,
                 context.progress ? context.progress->snapshot() : std::map<std::int64_t, job_progress>{});
-            add_waiting_runs(r.data, eng.waiting_runs(), std::chrono::system_clock::now());
+            const auto now = std::chrono::system_clock::now();
+            add_waiting_runs(r.data, eng.waiting_runs(), eng.runs_without_marker(), now);
+            add_retrying_jobs(r.data, eng.jobs_in_state(queue::job_state::queued).value,
+                              eng.config().backoff.max_attempts, now);
             return r;
         }
         case admin_op::list: {

@@ -6,6 +6,7 @@
 #include "labsync/engine/gate.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -17,23 +18,16 @@ using nlohmann::json;
 void progress_tracker::update(std::int64_t job_id, std::uint64_t done, std::uint64_t total,
                               std::chrono::steady_clock::time_point now, std::string_view phase) {
     std::lock_guard lock(mutex_);
-    auto [it, inserted] = jobs_.try_emplace(job_id);
-    job_progress& p = it->second;
-    if (!inserted && p.phase != phase) {
-        p = job_progress{};
-        inserted = true;
+    entry& e = jobs_[job_id];
+    if (e.samples.empty() || e.progress.phase != phase || done < e.progress.done) {
+        e = entry{};  // a new entry, or one reset for a new phase (or a restarted count)
+        e.progress.phase = std::string(phase);
     }
-    if (inserted) p.phase = std::string(phase);  // a new entry, or one reset for a new phase
-    if (!inserted && done >= p.done && now > p.last_update) {
-        double seconds = std::chrono::duration<double>(now - p.last_update).count();
-        double instant = static_cast<double>(done - p.done) / seconds;
-        // Exponential smoothing over roughly the last few seconds keeps the ETA from jumping.
-        double alpha = std::min(1.0, seconds / 3.0);
-        p.rate_bps = p.rate_bps == 0 ? instant : p.rate_bps + alpha * (instant - p.rate_bps);
-    }
-    p.done = done;
-    p.total = total;
-    p.last_update = now;
+    e.samples.emplace_back(now, done);
+    while (e.samples.size() > 2 && now - e.samples[1].first >= rate_window) e.samples.pop_front();
+    e.progress.done = done;
+    e.progress.total = total;
+    e.progress.last_update = now;
 }
 
 void progress_tracker::forget(std::int64_t job_id) {
@@ -41,9 +35,25 @@ void progress_tracker::forget(std::int64_t job_id) {
     jobs_.erase(job_id);
 }
 
-std::map<std::int64_t, job_progress> progress_tracker::snapshot() const {
+std::map<std::int64_t, job_progress> progress_tracker::snapshot(
+    std::chrono::steady_clock::time_point now) const {
     std::lock_guard lock(mutex_);
-    return jobs_;
+    std::map<std::int64_t, job_progress> out;
+    for (const auto& [id, e] : jobs_) {
+        job_progress p = e.progress;
+        // The oldest sample inside the window against the newest; nothing inside it: stalled.
+        auto first = std::find_if(e.samples.begin(), e.samples.end(),
+                                  [&](const auto& s) { return now - s.first <= rate_window; });
+        // A job that reported nothing for a while has not moved since: the window ends now.
+        const auto newest = e.samples.back().first;
+        const auto end = now - newest > std::chrono::seconds(2) ? now : newest;
+        if (first != e.samples.end() && end > first->first) {
+            const double seconds = std::chrono::duration<double>(end - first->first).count();
+            p.rate_bps = static_cast<double>(e.samples.back().second - first->second) / seconds;
+        }
+        out.emplace(id, std::move(p));
+    }
+    return out;
 }
 
 namespace {
@@ -108,18 +118,75 @@ json status_json(const daemon_info& daemon, const std::vector<std::string>& equi
     return out;
 }
 
-void add_waiting_runs(json& status, const std::vector<engine::settle_wait>& waiting, queue::time_point now) {
+void add_waiting_runs(json& status, const std::vector<engine::settle_wait>& waiting,
+                      const std::vector<engine::unmarked_run>& unmarked, queue::time_point now) {
+    if (!status.contains("equipment")) return;
+    for (json& e : status["equipment"]) {
+        const std::string name = e.value("name", std::string());
+        json list = json::array();
+        for (const auto& w : waiting) {
+            if (w.equipment != name) continue;
+            const auto left = std::chrono::ceil<std::chrono::seconds>(w.settled_at - now).count();
+            list.push_back({{"run_id", w.run_id},
+                            {"kind", w.newest_mtime > now ? "future_mtime" : "settling"},
+                            {"newest_mtime", iso_time(w.newest_mtime)},
+                            {"settled_at", iso_time(w.settled_at)},
+                            {"seconds_left", std::max<std::int64_t>(0, left)},
+                            {"reason", engine::describe_settle_wait(w.newest_mtime, w.settled_at, now)}});
+        }
+        for (const auto& u : unmarked)
+            if (u.equipment == name)
+                list.push_back({{"run_id", u.run_id},
+                                {"kind", "no_marker"},
+                                {"expected_marker", u.expected_marker},
+                                {"marker_like", u.marker_like},
+                                {"reason", engine::describe_unmarked(u)}});
+        e["waiting"] = std::move(list);
+    }
+}
+
+void add_retrying_jobs(json& status, const std::vector<queue::job>& queued, int max_attempts,
+                       queue::time_point now) {
     if (!status.contains("equipment")) return;
     for (json& e : status["equipment"]) {
         json list = json::array();
-        for (const auto& w : waiting)
-            if (w.equipment == e.value("name", std::string()))
-                list.push_back({{"run_id", w.run_id},
-                                {"newest_mtime", iso_time(w.newest_mtime)},
-                                {"settled_at", iso_time(w.settled_at)},
-                                {"reason", engine::describe_settle_wait(w.newest_mtime, w.settled_at, now)}});
-        e["waiting"] = std::move(list);
+        for (const auto& job : queued) {
+            if (job.equipment != e.value("name", std::string()) || (job.attempts == 0 && !job.last_error))
+                continue;
+            const auto in = job.next_attempt_at
+                                ? std::chrono::ceil<std::chrono::seconds>(*job.next_attempt_at - now).count()
+                                : 0;
+            json j = job_json(job);
+            j["retry"] = {{"attempt", job.attempts + 1},
+                          {"max_attempts", max_attempts},
+                          {"in_s", std::max<std::int64_t>(0, in)}};
+            list.push_back(std::move(j));
+        }
+        e["retrying"] = std::move(list);
     }
+}
+
+std::string waiting_summary(const json& waiting) {
+    std::int64_t settling = 0, future = 0, unmarked = 0, soonest = -1;
+    for (const json& w : waiting) {
+        const std::string kind = w.value("kind", std::string());
+        if (kind == "no_marker") {
+            ++unmarked;
+        } else if (kind == "future_mtime") {
+            ++future;
+        } else {
+            ++settling;
+            const auto left = w.value("seconds_left", std::int64_t{0});
+            soonest = soonest < 0 ? left : std::min(soonest, left);
+        }
+    }
+    if (settling + future + unmarked == 0) return {};
+    std::vector<std::string> parts;
+    if (settling == 1) parts.push_back(fmt::format("1 settling {} s", soonest));
+    if (settling > 1) parts.push_back(fmt::format("{} settling (next in {} s)", settling, soonest));
+    if (future) parts.push_back(fmt::format("{} dated in the future", future));
+    if (unmarked) parts.push_back(fmt::format("{} without marker", unmarked));
+    return fmt::format("{} waiting: {}", settling + future + unmarked, fmt::join(parts, ", "));
 }
 
 std::string human_bytes(double bytes) {
@@ -138,60 +205,6 @@ std::string human_duration(std::optional<std::int64_t> seconds) {
     if (s < 60) return fmt::format("{}s", s);
     if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
     return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
-}
-
-std::string render_status_text(const json& status, const render_options& options) {
-    std::string out;
-    const json& d = status.value("daemon", json::object());
-    out += fmt::format("syncd pid {} · up {} · {}{}\n", d.value("pid", 0),
-                       human_duration(d.value("uptime_s", std::int64_t{0})), d.value("config", std::string()),
-                       d.value("ready", false) ? "" : " · starting");
-    static constexpr const char* shown[] = {
-        "queued",  "running", "awaiting_verify",       "verified",
-        "cleaned", "failed",  "blocked_by_validation", "cleanup_eligible"};
-    static constexpr const char* short_names[] = {"queued",  "running", "verifying", "verified",
-                                                  "cleaned", "failed",  "blocked",   "eligible"};
-    for (const json& e : status.value("equipment", json::array())) {
-        std::string line = fmt::format("{:<20}", e.value("name", std::string()));
-        const json& c = e.value("counts", json::object());
-        for (int i = 0; i < 8; ++i) {
-            std::int64_t n = c.value(shown[i], std::int64_t{0});
-            if (n != 0 || i < 2 || std::string_view(shown[i]) == "failed")
-                line += fmt::format("  {} {}", short_names[i], n);
-        }
-        if (!e.value("configured", true)) line += "  (not configured)";
-        out += line + "\n";
-        for (const json& j : e.value("current", json::array())) {
-            const json& p = j.contains("progress") ? j["progress"] : json(nullptr);
-            std::string run = j.value("run_id", std::string());
-            std::string state = j.value("state", std::string());
-            if (p.is_object() && p.contains("phase") && p["phase"].is_string())
-                state += " (" + p["phase"].get<std::string>() + ")";
-            if (p.is_null()) {
-                out += fmt::format("  {:<28} {}\n", run, state);
-                continue;
-            }
-            double done = p.value("done", 0.0), total = p.value("total", 0.0);
-            std::optional<std::int64_t> eta;
-            if (p.contains("eta_s") && p["eta_s"].is_number()) eta = p["eta_s"].get<std::int64_t>();
-            std::string bar;
-            if (options.bars && total > 0) {
-                int cells = std::clamp(options.width - 70, 10, 40);
-                int filled = static_cast<int>(std::floor(done / total * cells));
-                filled = std::clamp(filled, 0, cells);
-                for (int i = 0; i < cells; ++i) bar += i < filled ? "█" : "░";
-                bar += " ";
-            }
-            std::string pct = total > 0 ? fmt::format("{:3.0f}% ", done / total * 100) : "";
-            out += fmt::format("  {:<28} {} {}{}{} / {}  {}/s  eta {}\n", run, state, bar, pct,
-                               human_bytes(done), total > 0 ? human_bytes(total) : "?",
-                               human_bytes(p.value("rate_bps", 0.0)), human_duration(eta));
-        }
-        for (const json& w : e.value("waiting", json::array()))
-            out +=
-                fmt::format("  {}: {}\n", w.value("run_id", std::string()), w.value("reason", std::string()));
-    }
-    return out;
 }
 
 }  // namespace labsync::apps

@@ -3,13 +3,15 @@
 // metrics/. See daemon.hpp for the threads.
 #include "daemon/daemon.hpp"
 
+#include "admin/admin_audit.hpp"
 #include "admin/admin_dispatch.hpp"
 #include "admin/admin_server.hpp"
 #include "cli/commands.hpp"
-#include "daemon_config.hpp"
 #include "daemon/engine_host.hpp"
 #include "daemon/health.hpp"
 #include "daemon/notify.hpp"
+#include "daemon/outcome_log.hpp"
+#include "daemon_config.hpp"
 #include "logging.hpp"
 #include "metrics/metrics_http.hpp"
 
@@ -68,6 +70,7 @@ private:
     daemon_config config_;  // main thread
     std::shared_ptr<spdlog::logger> logger_;
     common::log_fn log_ = engine_log_to(logger_);
+    common::log_record_fn record_ = record_log_to(logger_);  // outcome and admin lines, with fields
     asio::io_context io_{1};
     asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
     std::thread io_thread_;
@@ -84,6 +87,10 @@ engine::engine_error daemon::start_engine(const engine::engine_config& config) {
     engine::engine_deps deps;
     deps.log = log_;
     health_.observe(deps);
+    deps.on_job_changed = [observed = std::move(deps.on_job_changed), this](const queue::job& job) {
+        observed(job);
+        if (auto line = outcome_line(job)) record_(line->level, line->message, line->fields);
+    };
     return host_.start(config, std::move(deps),
                        [this, &config](engine::engine& eng) { health_.on_engine_opened(eng, config); });
 }
@@ -105,10 +112,7 @@ std::string daemon::open_servers() {
 }
 
 admin_response daemon::on_admin(const admin_request& request, const admin_peer& peer) {
-    if (request.op != admin_op::status && request.op != admin_op::list && request.op != admin_op::show)
-        log_(common::log_level::info, fmt::format("admin: {} from {} (uid {}, pid {})",
-                                                  encode_request(request), peer.user, peer.uid, peer.pid));
-    return host_.with([&](engine::engine* eng, const engine::engine_config& config) {
+    auto response = host_.with([&](engine::engine* eng, const engine::engine_config& config) {
         admin_context context;
         context.peer_user = peer.user;
         context.engine = eng;
@@ -118,6 +122,10 @@ admin_response daemon::on_admin(const admin_request& request, const admin_peer& 
         context.progress = &health_.progress();
         return dispatch_admin(request, context);
     });
+    if (auto line =
+            admin_action_line(request, {peer.user, static_cast<unsigned>(peer.uid), peer.pid}, response))
+        record_(line->level, line->message, line->fields);
+    return response;
 }
 
 bool daemon::reload() {

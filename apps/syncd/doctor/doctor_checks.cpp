@@ -97,18 +97,26 @@ doctor_check check_store(const fs::path& db) {
     return c;
 }
 
+}  // namespace
+
+std::optional<queue::job_store> open_store_to_inspect(const std::filesystem::path& db) {
+    std::error_code ec;
+    if (!fs::exists(db, ec)) return std::nullopt;
+    queue::store_options options;
+    options.replay = false;  // inspect only, safe next to a running daemon
+    auto opened = queue::job_store::open(db, options);
+    return opened ? std::optional(std::move(*opened)) : std::nullopt;
+}
+
+namespace {
+
 // A run whose newest file is dated ahead of this host's clock waits, silently, until that moment
 // plus settle: name each one (runs already shipped or in flight do not wait and are left out).
 doctor_check check_future_mtimes(const engine::equipment_config& eq, const fs::path& db) {
     doctor_check c = make_check("future_mtime", fmt::format("{} ({})", eq.runs_root.string(), eq.name));
     const auto now = std::chrono::system_clock::now();
-    std::optional<queue::job_store> store;
+    auto store = open_store_to_inspect(db);
     std::error_code ec;
-    if (fs::exists(db, ec)) {
-        queue::store_options options;
-        options.replay = false;  // inspect only, safe next to a running daemon
-        if (auto opened = queue::job_store::open(db, options)) store.emplace(std::move(*opened));
-    }
     std::vector<std::string> waiting;
     for (const auto& entry : fs::directory_iterator(eq.runs_root, ec)) {
         if (entry.is_symlink(ec) || !entry.is_directory(ec)) continue;
@@ -245,6 +253,7 @@ std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const d
         if (!root.ok) root.hint = "create it or fix runs_root; the instrument writes its runs there";
         checks.push_back(root);
         if (root.ok) checks.push_back(check_future_mtimes(eq, e.state_dir / "jobs.db"));
+        if (root.ok) checks.push_back(check_unmarked_runs(eq, e.state_dir / "jobs.db"));
         switch (engine::kind_of(eq.transport)) {
             case engine::transport_kind::http_put: {
                 const auto& p = std::get<transports::http_put_config>(eq.transport);

@@ -8,7 +8,11 @@
 #include "labsync/engine/engine_config.hpp"
 #include "labsync/transports/receiver_access.hpp"
 
+#include "labsync/queue/job_store.hpp"
+
 #include <chrono>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +51,13 @@ std::vector<doctor_check> run_doctor_checks(const daemon_config& config, const d
 // `POST /v1/ping?equipment=E` with the equipment's own credentials; rsync_ssh logs in with ssh
 // BatchMode; rclone lists the remote.
 doctor_check check_destination(const engine::equipment_config& equipment, const doctor_options& options);
+
+// The job store opened read-only without replay (safe next to a running daemon); nullopt when
+// it does not exist or cannot be opened (the "store" check reports why).
+std::optional<queue::job_store> open_store_to_inspect(const std::filesystem::path& db);
+// Runs of `eq` without their marker and without a live job, with marker-like files of another
+// name (doctor_markers.cpp): ✗ when such a file exists, ! when a run only waits for its marker.
+doctor_check check_unmarked_runs(const engine::equipment_config& eq, const std::filesystem::path& db);
 
 // What an answer to the per-equipment ping means, and the fix (access_hint.cpp, pure).
 struct access_explanation {

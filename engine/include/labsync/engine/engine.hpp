@@ -16,6 +16,7 @@
 #include "labsync/engine/engine_config.hpp"
 #include "labsync/engine/errc.hpp"
 #include "labsync/engine/gate_finding.hpp"
+#include "labsync/engine/unmarked_run.hpp"
 #include "labsync/queue/job.hpp"
 #include "labsync/queue/job_store.hpp"
 #include "labsync/transports/transport.hpp"
@@ -185,6 +186,9 @@ public:
     // Runs waiting to settle, by equipment and run id; describe_settle_wait() (gate.hpp) says
     // why, e.g. "mtime 1 day in the future, waiting".
     std::vector<settle_wait> waiting_runs() const;
+    // Run directories the watcher saw without their marker (no job yet), by equipment and run id;
+    // describe_unmarked() (unmarked_run.hpp) says why, naming marker-like files of another name.
+    std::vector<unmarked_run> runs_without_marker() const;
     // Re-evaluates every queue now (after a manual clock moved, or a config-less nudge).
     void wake_all();
     // Runs the cleanup pass now instead of at the next cleanup_interval tick.

@@ -41,6 +41,10 @@ enum class http_failure {
 };
 
 std::string_view to_string(http_failure failure) noexcept;
+// The failure in words with its detail ("STEP: system text"), saying nothing twice: a system text
+// that only repeats the summary is left out ("connection refused (connecting)", not
+// "connection refused (connecting: Connection refused)").
+std::string describe_http_failure(http_failure failure, std::string_view detail);
 
 // The kind for a complete HTTP response status to a PUT of a run (201/200 → none: verify next).
 error_kind kind_for_put_status(int status) noexcept;
