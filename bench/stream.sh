@@ -4,6 +4,8 @@
 #   a  bytes read by syncd (rchar of /proc/PID/io) / run size, `syncd run` from enqueue to verified
 #   b  peak extra local disk of the job: the outbox directory, sampled every 20 ms
 #   c  peak RSS of syncd (VmHWM)
+#   p  a, b, c for the driver alone: transport_bench http (push + verify probe, as the engine
+#      does, without the queue), the same http_put code as syncd
 #   d  kill -9 of the receiver at ~90 % of a 2 GiB incompressible run, restarted on the same port:
 #      bytes sent after the restart / archive size (the push resumes from its memory spool); and a
 #      sender crash at ~90 % (kill -9 of `syncd put`, then again): re-pack + skip, its time
@@ -13,13 +15,14 @@
 #      "a run larger than the receiver's --max-body ships in parts" (1 MiB per request, 20 MiB)
 #   f  `mixed` end to end vs `rsync -a` over ssh: bench/http_put.sh with WITH_RSYNC=1 (root)
 #
-#   bench/stream.sh [a|d|r|all]     (a covers a, b and c)
+#   bench/stream.sh [a|p|d|r|all]     (a and p cover a, b and c)
 # Environment: SYNCD, RECEIVER (binaries; default build/), BENCH_DATA (default /tmp/benchdata,
 # made by bench/make-datasets.sh), SPOOL (http_put spool_bytes, default the built-in default).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 syncd="${SYNCD:-$here/build/apps/syncd/syncd}"
 receiver="${RECEIVER:-$here/build/apps/syncd-receiver/syncd-receiver}"
+tbench="${TBENCH:-$here/build/tests/transports/transport_bench}"
 data="${BENCH_DATA:-/tmp/benchdata}"
 what="${1:-all}"
 work="$(mktemp -d /var/tmp/labsync-bench-stream.XXXXXX)"
@@ -84,6 +87,34 @@ measure_run() {  # a, b, c: `syncd run` on mixed until verified
     }'
 }
 
+measure_push() {  # p: a, b, c for transport_bench http (push + verify probe)
+    local src="$data/mixed/run-0001" w="$work/p" size
+    size=$(bytes_of "$src")
+    mkdir -p "$w/outbox"
+    start_receiver "$w/store"
+    sync
+    local t0; t0=$(date +%s%N)
+    "$tbench" http "http://$addr" "$w/outbox" bench "$src" >"$w/out" 2>"$w/err" &
+    local pid=$! peak_disk=0 rchar=0 hwm=0 d
+    while kill -0 "$pid" 2>/dev/null; do
+        rchar=$(awk '/^rchar/ { print $2 }' "/proc/$pid/io" 2>/dev/null || echo "$rchar")
+        hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo "$hwm")
+        d=$(du -sb "$w/outbox" 2>/dev/null | cut -f1 || echo 0)
+        ((d > peak_disk)) && peak_disk=$d
+        sleep 0.02
+    done
+    local rc=0; wait "$pid" || rc=$?
+    local t1; t1=$(date +%s%N)
+    kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
+    head -1 "$w/err"
+    awk -v r="$rchar" -v n="$size" -v d="$peak_disk" -v h="$hwm" -v t="$((t1 - t0))" -v rc="$rc" 'BEGIN {
+        printf "mixed through transport_bench http (push + verify probe): exit %d in %.2f s (spool %s)\n", rc, t / 1e9, ENVIRON["SPOOL"] == "" ? "default" : ENVIRON["SPOOL"]
+        printf "(a) rchar / run size: %d / %d = %.3f (goal <= 1.05; last sample before exit)\n", r, n, r / n
+        printf "(b) peak extra local disk (outbox dir): %d bytes = %.1f MiB (goal <= 256 MiB)\n", d, d / 1048576
+        printf "(c) peak RSS (VmHWM): %.1f MiB (goal <= 64 MiB)\n", h / 1024
+    }'
+}
+
 measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, then a sender crash
     local w="$work/d" run size
     mkdir -p "$w/runs/big"
@@ -91,8 +122,8 @@ measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, 
     size=$(bytes_of "$w/runs/big")
     start_receiver "$w/store"
     local listen="$addr" put_pid
-    "$syncd" put --json --url "http://$listen" --equipment eq --outbox "$w/outbox" --level 1 \
-        --io-timeout 30 "$w/runs/big" >"$w/put.json" 2>"$w/put.err" &
+    PUSH_ONLY=1 IO_TIMEOUT=30 LEVEL=1 "$tbench" http "http://$listen" "$w/outbox" eq "$w/runs/big" \
+        >"$w/put.json" 2>"$w/put.err" &
     put_pid=$!
     # The receiver's upload data grows as parts are acknowledged: kill it at 90 % of the run.
     while :; do
@@ -110,7 +141,7 @@ measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, 
     local archive; archive=$(stat -c %s "$w/store/eq/big.tar.zst" 2>/dev/null || echo 0)
     local held_at; held_at=$(grep -o 're-read [0-9]* stored bytes' "$work/rx.err" | tail -1 | cut -d' ' -f2)
     held_at=${held_at:-0}
-    awk -v a="$archive" -v h="$held_at" -v t="$((t1 - t0))" -v ok="$(grep -c '"ok": *true' "$w/put.json" || true)" 'BEGIN {
+    awk -v a="$archive" -v h="$held_at" -v t="$((t1 - t0))" -v ok="$(grep -c 'HTTP 201' "$w/put.err" || true)" 'BEGIN {
         printf "(d) receiver kill -9 at ~90 %%: archive %d bytes, receiver held %d after its restart,\n", a, h
         printf "    sent after the restart %d bytes = %.1f %% of the archive (goal <= 15 %%), %.2f s; put ok=%s\n", a - h, (a - h) * 100 / a, t / 1e9, ok
     }'
@@ -120,8 +151,7 @@ measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, 
     rm -rf "$w/store" "$w/outbox"
     : >"$work/rx.out"; : >"$work/rx.err"
     start_receiver "$w/store"
-    "$syncd" put --json --url "http://$addr" --equipment eq --outbox "$w/outbox" --level 1 \
-        "$w/runs/big" >"$w/put1.json" 2>"$w/put1.err" &
+    PUSH_ONLY=1 LEVEL=1 "$tbench" http "http://$addr" "$w/outbox" eq "$w/runs/big" >"$w/put1.json" 2>"$w/put1.err" &
     put_pid=$!
     while :; do
         local held; held=$(bytes_of "$w/store/.uploads" 2>/dev/null || echo 0)
@@ -132,8 +162,7 @@ measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, 
     kill -9 "$put_pid"; wait "$put_pid" 2>/dev/null || true
     held=$(bytes_of "$w/store/.uploads" 2>/dev/null || echo 0)
     t0=$(date +%s%N)
-    "$syncd" put --json --url "http://$addr" --equipment eq --outbox "$w/outbox" --level 1 \
-        "$w/runs/big" >"$w/put2.json" 2>"$w/put2.err" &
+    PUSH_ONLY=1 LEVEL=1 "$tbench" http "http://$addr" "$w/outbox" eq "$w/runs/big" >"$w/put2.json" 2>"$w/put2.err" &
     put_pid=$!
     local rchar=0
     while kill -0 "$put_pid" 2>/dev/null; do
@@ -147,7 +176,7 @@ measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, 
         printf "(d) syncd kill -9 at ~90 %%: receiver held ~%d bytes; the retry re-packed the run (rchar %.2f x run)\n", h, r / n
         printf "    and sent ~%d bytes = %.1f %% of the archive, in %.2f s\n", a - h, (a - h) * 100 / a, t / 1e9
     }'
-    grep -h -o '"message": *"[^"]*"' "$w/put2.json" | head -1 || true
+    head -1 "$w/put2.err" || true
     kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
 }
 
@@ -172,8 +201,9 @@ measure_durable() {  # r: the cost of a durable spool (a whole copy) versus re-p
 
 case "$what" in
     a) measure_run ;;
+    p) measure_push ;;
     d) measure_kill ;;
     r) measure_durable ;;
-    all) measure_run; measure_kill; measure_durable ;;
-    *) echo "usage: $0 [a|d|r|all]" >&2; exit 2 ;;
+    all) measure_run; measure_push; measure_kill; measure_durable ;;
+    *) echo "usage: $0 [a|p|d|r|all]" >&2; exit 2 ;;
 esac

@@ -127,9 +127,12 @@ asio::awaitable<outbox_archive> http_put::stream(const push_request& request, de
         ~cancel_on_exit() { spool->cancel(); }
     } guard{spool};
     co_await session.send(*spool, up);
+    const bool packed_first = spool->snapshot().finished;
     spool->cancel();  // a send that stopped early: the packer's next append fails
     while (!spool->snapshot().finished) co_await spool->wait();
-    co_return std::move(spool->result());
+    outbox_archive result = std::move(spool->result());
+    if (!packed_first) result = {};  // its error is our cancellation: the send's failure is the news
+    co_return result;
 }
 
 asio::awaitable<push_result> http_put::push(const push_request& request) {

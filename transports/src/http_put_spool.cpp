@@ -81,7 +81,12 @@ std::span<const std::byte> upload_spool::view(std::uint64_t offset, std::size_t 
 void upload_spool::release(std::uint64_t offset) {
     {
         std::lock_guard lock(mutex_);
-        begin_ = std::max(begin_, std::min(offset, end_));
+        if (offset > end_) {  // the receiver holds more than was packed yet: skip up to there
+            skip_ = std::max(skip_, offset);
+            blocks_.clear();
+            base_ = begin_ = offset;
+        }
+        begin_ = std::max(begin_, offset);
         while (!blocks_.empty() && base_ + block_bytes <= begin_) {
             blocks_.pop_front();
             base_ += block_bytes;

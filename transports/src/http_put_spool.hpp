@@ -48,7 +48,8 @@ public:
     boost::asio::awaitable<void> wait();
     // Up to `max` contiguous bytes from `offset` (begin <= offset < end); stable until release().
     std::span<const std::byte> view(std::uint64_t offset, std::size_t max) const;
-    // Drops every byte below `offset` (acknowledged by the receiver); wakes a blocked packer.
+    // Drops every byte below `offset` (acknowledged by the receiver; past end(): those not yet
+    // packed are skipped when they come); wakes a blocked packer.
     void release(std::uint64_t offset);
     // Ends the pack early: a blocked append() returns at once, later ones fail.
     void cancel();

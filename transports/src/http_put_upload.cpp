@@ -191,6 +191,8 @@ asio::awaitable<bool> upload_session::create(upload_outcome& out) {
 }
 
 asio::awaitable<bool> upload_session::open(upload_outcome& out) {
+    completed_ = false;
+    limit_.reset();
     auto read = [this] { return read_sidecar(job_); };
     if (!job_.sidecar.empty()) location_ = co_await common::on_pool(job_.pool, read);
     if (!location_.empty()) {
@@ -267,8 +269,11 @@ asio::awaitable<void> upload_session::send(upload_spool& spool, upload_outcome& 
             // A network error or 5xx: ask where it stands (the receiver may be restarting).
             if (answered && x.status == 423)
                 co_await pause_for(std::chrono::milliseconds(500) * failed_parts);
+            const std::uint64_t part_start = offset_;
             auto held = co_await ask_offset(out);
             if (!held) co_return;
+            // What the receiver kept of the broken part went over the wire too.
+            if (*held && !x.body_sent && offset_ > part_start) out.bytes_sent += offset_ - part_start;
             if (!*held) {
                 out.last = std::move(x);
                 out.method = "PATCH";
@@ -280,7 +285,8 @@ asio::awaitable<void> upload_session::send(upload_spool& spool, upload_outcome& 
         // The completing answer (201/200/409/422 …) or a refusal to report as is. A 507 or
         // 5xx keeps the sidecar: a later push resumes.
         completed_ = answered && complete && x.status < 500;
-        out.restart = completed_ && x.status == 422 && out.resumed_at > 0;
+        // 422 for an upload this push did not begin: the receiver holds another version's bytes.
+        out.restart = answered && x.status == 422 && out.resumed_at > 0;
         out.last = std::move(x);
         out.method = "PATCH";
         co_return;
@@ -292,7 +298,7 @@ asio::awaitable<void> upload_session::close(upload_outcome& out) {
         const header_list h = fields(header_list{});
         co_await client_.del(location_, h, job_.response_timeout);  // 404 if the receiver dropped it
     }
-    if (completed_) {
+    if (completed_ || out.restart) {
         auto drop = [this] { return drop_sidecar(job_); };
         co_await common::on_pool(job_.pool, drop);
     }
