@@ -44,7 +44,7 @@ start_receiver() {  # $1 store, $2 listen address (default 127.0.0.1:0)
     addr="$(grep -o 'listening on [^ ]*' "$work/rx.out" | tail -1 | cut -d' ' -f3)"
     [[ -n "$addr" ]] || { echo "receiver did not start: $(cat "$work/rx.err")" >&2; exit 1; }
 }
-bytes_of() { find "$@" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }'; }
+bytes_of() { find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
 measure_run() {  # a, b, c: `syncd run` on mixed until verified
     local src="$data/mixed/run-0001" w="$work/a"
@@ -80,9 +80,9 @@ measure_run() {  # a, b, c: `syncd run` on mixed until verified
     kill -TERM "$pid"; wait "$pid" || true
     kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
     awk -v r="$rchar" -v n="$size" -v d="$peak_disk" -v h="$hwm" -v t="$((t1 - t0))" -v s="$state" 'BEGIN {
-        printf "mixed: %d bytes, job %s in %.2f s\n", n, s, t / 1e9
-        printf "(a) rchar of syncd / run size: %d / %d = %.3f (goal <= 1.05)\n", r, n, r / n
-        printf "(b) peak extra local disk (outbox dir): %d bytes = %.1f MiB (goal <= 256 MiB)\n", d, d / 1048576
+        printf "mixed: %.0f bytes, job %s in %.2f s\n", n, s, t / 1e9
+        printf "(a) rchar of syncd / run size: %.0f / %.0f = %.3f (goal <= 1.05)\n", r, n, r / n
+        printf "(b) peak extra local disk (outbox dir): %.0f bytes = %.1f MiB (goal <= 256 MiB)\n", d, d / 1048576
         printf "(c) peak RSS of syncd (VmHWM): %.1f MiB (goal <= 64 MiB)\n", h / 1024
     }'
 }
@@ -109,8 +109,8 @@ measure_push() {  # p: a, b, c for transport_bench http (push + verify probe)
     head -1 "$w/err"
     awk -v r="$rchar" -v n="$size" -v d="$peak_disk" -v h="$hwm" -v t="$((t1 - t0))" -v rc="$rc" 'BEGIN {
         printf "mixed through transport_bench http (push + verify probe): exit %d in %.2f s (spool %s)\n", rc, t / 1e9, ENVIRON["SPOOL"] == "" ? "default" : ENVIRON["SPOOL"]
-        printf "(a) rchar / run size: %d / %d = %.3f (goal <= 1.05; last sample before exit)\n", r, n, r / n
-        printf "(b) peak extra local disk (outbox dir): %d bytes = %.1f MiB (goal <= 256 MiB)\n", d, d / 1048576
+        printf "(a) rchar / run size: %.0f / %.0f = %.3f (goal <= 1.05; last sample before exit)\n", r, n, r / n
+        printf "(b) peak extra local disk (outbox dir): %.0f bytes = %.1f MiB (goal <= 256 MiB)\n", d, d / 1048576
         printf "(c) peak RSS (VmHWM): %.1f MiB (goal <= 64 MiB)\n", h / 1024
     }'
 }
@@ -127,7 +127,7 @@ measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, 
     put_pid=$!
     # The receiver's upload data grows as parts are acknowledged: kill it at 90 % of the run.
     while :; do
-        local held; held=$(bytes_of "$w/store/.uploads" 2>/dev/null || echo 0)
+        local held; held=$(bytes_of "$w/store/.uploads" || true)
         ((held * 10 >= size * 9)) && break
         kill -0 "$put_pid" 2>/dev/null || { echo "put ended before 90 %" >&2; break; }
         sleep 0.01
@@ -142,8 +142,8 @@ measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, 
     local held_at; held_at=$(grep -o 're-read [0-9]* stored bytes' "$work/rx.err" | tail -1 | cut -d' ' -f2)
     held_at=${held_at:-0}
     awk -v a="$archive" -v h="$held_at" -v t="$((t1 - t0))" -v ok="$(grep -c 'HTTP 201' "$w/put.err" || true)" 'BEGIN {
-        printf "(d) receiver kill -9 at ~90 %%: archive %d bytes, receiver held %d after its restart,\n", a, h
-        printf "    sent after the restart %d bytes = %.1f %% of the archive (goal <= 15 %%), %.2f s; put ok=%s\n", a - h, (a - h) * 100 / a, t / 1e9, ok
+        printf "(d) receiver kill -9 at ~90 %%: archive %.0f bytes, receiver held %.0f after its restart,\n", a, h
+        printf "    sent after the restart %.0f bytes = %.1f %% of the archive (goal <= 15 %%), %.2f s; put ok=%s\n", a - h, (a - h) * 100 / a, t / 1e9, ok
     }'
     kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
 
@@ -154,13 +154,13 @@ measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, 
     PUSH_ONLY=1 LEVEL=1 "$tbench" http "http://$addr" "$w/outbox" eq "$w/runs/big" >"$w/put1.json" 2>"$w/put1.err" &
     put_pid=$!
     while :; do
-        local held; held=$(bytes_of "$w/store/.uploads" 2>/dev/null || echo 0)
+        local held; held=$(bytes_of "$w/store/.uploads" || true)
         ((held * 10 >= size * 9)) && break
         kill -0 "$put_pid" 2>/dev/null || break
         sleep 0.01
     done
     kill -9 "$put_pid"; wait "$put_pid" 2>/dev/null || true
-    held=$(bytes_of "$w/store/.uploads" 2>/dev/null || echo 0)
+    held=$(bytes_of "$w/store/.uploads" || true)
     t0=$(date +%s%N)
     PUSH_ONLY=1 LEVEL=1 "$tbench" http "http://$addr" "$w/outbox" eq "$w/runs/big" >"$w/put2.json" 2>"$w/put2.err" &
     put_pid=$!
@@ -173,8 +173,8 @@ measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, 
     t1=$(date +%s%N)
     archive=$(stat -c %s "$w/store/eq/big.tar.zst" 2>/dev/null || echo 0)
     awk -v a="$archive" -v h="$held" -v t="$((t1 - t0))" -v r="$rchar" -v n="$size" 'BEGIN {
-        printf "(d) syncd kill -9 at ~90 %%: receiver held ~%d bytes; the retry re-packed the run (rchar %.2f x run)\n", h, r / n
-        printf "    and sent ~%d bytes = %.1f %% of the archive, in %.2f s\n", a - h, (a - h) * 100 / a, t / 1e9
+        printf "(d) syncd kill -9 at ~90 %%: receiver held ~%.0f bytes; the retry re-packed the run (rchar %.2f x run)\n", h, r / n
+        printf "    and sent ~%.0f bytes = %.1f %% of the archive, in %.2f s\n", a - h, (a - h) * 100 / a, t / 1e9
     }'
     head -1 "$w/put2.err" || true
     kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
@@ -194,7 +194,7 @@ measure_durable() {  # r: the cost of a durable spool (a whole copy) versus re-p
     t2=$(date +%s%N)
     rm -f /dev/shm/labsync-bench-repack.tar.zst
     awk -v b="$bytes" -v d="$((t1 - t0))" -v r="$((t2 - t1))" 'BEGIN {
-        printf "(r) durable spool of mixed: writes %d bytes (wchar) + fsync: pack to disk %.2f s\n", b, d / 1e9
+        printf "(r) durable spool of mixed: writes %.0f bytes (wchar) + fsync: pack to disk %.2f s\n", b, d / 1e9
         printf "    re-pack + skip (pack, output kept in memory only): %.2f s\n", r / 1e9
     }'
 }
