@@ -115,6 +115,7 @@ void read_http_put(table_reader& r, transports::http_put_config& c) {
     r.size("chunk_bytes", chunk);
     c.chunk_bytes = static_cast<std::size_t>(chunk);
     r.size("part_bytes", c.part_bytes);
+    r.size("spool_bytes", c.spool_bytes);
 }
 
 void read_rsync_ssh(table_reader& r, transports::rsync_ssh_config& c) {

@@ -259,6 +259,7 @@ asio::awaitable<verifier::build_result> engine::impl::build_manifest(const std::
 job_context engine::impl::context_for(const equipment_runtime& eq, const queue::job& job) {
     job_context c;
     c.transport_name = std::string(eq.transport->name());
+    c.push_hashes_run = eq.transport->push_hashes_run();
     c.policy = policy.get();
     c.clock = [this] { return now(); };
     c.quarantine_path = (config.quarantine_dir / eq.cfg.name / job.run_id).string();

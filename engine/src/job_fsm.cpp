@@ -45,6 +45,29 @@ job_action job_fsm::finish(log_level level, std::string log) {
     return a;
 }
 
+void job_fsm::take_built(verifier::build_result& built) {
+    awaiting_details_ = {};
+    awaiting_details_.attempts = queue::attempts_update::increment;
+    // The last error stays until `verified`: a verification mismatch right after a re-ship
+    // must see that the previous attempt was a mismatch too (one immediate retry, not a loop).
+    awaiting_details_.bytes = static_cast<std::int64_t>(built.manifest.total_bytes());
+    awaiting_details_.manifest_digest = verifier::to_hex(built.manifest.digest());
+    awaiting_details_.tree_digest = verifier::to_hex(verifier::tree_digest(built));
+    awaiting_details_.fingerprint_digest = fingerprint_to_record(built);
+    local_ = std::move(built.manifest);
+}
+
+job_action job_fsm::shipped() {
+    awaiting_details_.archive_sha256 = pushed_->archive_sha256;
+    auto d = awaiting_details_;
+    d.message = fmt::format("shipped {} files, {} bytes (status {})", local_->entries().size(),
+                            local_->total_bytes(), pushed_->status.returncode);
+    evidence_ = std::move(pushed_->evidence);
+    pushed_.reset();
+    step_ = step::ship_awaiting;
+    return commit(job_state::awaiting_verify, std::move(d));
+}
+
 job_action job_fsm::resume(job_event event) {
     switch (step_) {
         case step::start_ship: {
@@ -56,8 +79,9 @@ job_action job_fsm::resume(job_event event) {
         }
         case step::ship_running: {
             if (!expect<job_events::committed>(event, "running").ok) return finish();
-            step_ = step::ship_built;
-            return simple(job_action_kind::build_manifest);
+            // A transport whose push reads and hashes the run brings its manifest back: no pass before.
+            step_ = ctx_.push_hashes_run ? step::ship_pushed : step::ship_built;
+            return simple(ctx_.push_hashes_run ? job_action_kind::push : job_action_kind::build_manifest);
         }
         case step::ship_built: {
             auto& built = expect<job_events::built>(event, "the manifest").result;
@@ -67,28 +91,23 @@ job_action job_fsm::resume(job_event event) {
                                 fmt::format("cannot build the manifest of {} at '{}': {}", job_.run_path,
                                             built.error_path, built.error.message())),
                             true);
-            awaiting_details_ = {};
-            awaiting_details_.attempts = queue::attempts_update::increment;
-            // The last error stays until `verified`: a verification mismatch right after a re-ship
-            // must see that the previous attempt was a mismatch too (one immediate retry, not a loop).
-            awaiting_details_.bytes = static_cast<std::int64_t>(built.manifest.total_bytes());
-            awaiting_details_.manifest_digest = verifier::to_hex(built.manifest.digest());
-            awaiting_details_.tree_digest = verifier::to_hex(verifier::tree_digest(built));
-            awaiting_details_.fingerprint_digest = fingerprint_to_record(built);
-            local_ = std::move(built.manifest);
+            take_built(built);
+            if (pushed_) return shipped();  // the push went first but brought no manifest
             step_ = step::ship_pushed;
             return simple(job_action_kind::push);
         }
         case step::ship_pushed: {
             auto& pushed = expect<job_events::pushed>(event, "the push").result;
             if (!pushed.status.ok) return fail(pushed.status, true);
-            awaiting_details_.archive_sha256 = pushed.archive_sha256;
-            auto d = awaiting_details_;
-            d.message = fmt::format("shipped {} files, {} bytes (status {})", local_->entries().size(),
-                                    local_->total_bytes(), pushed.status.returncode);
-            evidence_ = std::move(pushed.evidence);
-            step_ = step::ship_awaiting;
-            return commit(job_state::awaiting_verify, std::move(d));
+            pushed_ = std::move(pushed);
+            if (!local_) {
+                if (!pushed_->built) {
+                    step_ = step::ship_built;
+                    return simple(job_action_kind::build_manifest);
+                }
+                take_built(*pushed_->built);
+            }
+            return shipped();
         }
         case step::ship_awaiting: {
             if (!expect<job_events::committed>(event, "awaiting_verify").ok) return finish();

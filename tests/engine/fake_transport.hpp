@@ -21,6 +21,9 @@
 #include <string>
 #include <vector>
 
+// GCC 12 reports a false mismatched-new-delete on Asio's coroutine frames (GCC bug 109224).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 namespace labsync::test {
 
 struct fake_remote {
@@ -32,6 +35,7 @@ struct fake_remote {
     bool hang_probe = false;
     bool tamper = false;         // probes report a different file content
     bool push_evidence = false;  // pushes return the stored manifest as their proof (like rsync_ssh)
+    bool hashes_run = false;     // push hashes the run itself and returns it as `built` (like http_put)
     int pushes = 0;
     int probes = 0;
 
@@ -64,6 +68,7 @@ public:
     explicit fake_transport(std::shared_ptr<fake_remote> remote, std::filesystem::path outbox = {})
         : remote_(std::move(remote)), outbox_(std::move(outbox)) {}
     std::string_view name() const noexcept override { return "fake"; }
+    bool push_hashes_run() const noexcept override { return remote_->hashes_run; }
 
     boost::asio::awaitable<transports::push_result> push(const transports::push_request& req) override {
         bool hang = false;
@@ -87,8 +92,17 @@ public:
             out.status = *scripted;
             co_return out;
         }
+        if (remote_->hashes_run) {  // the push's own read of the run, like http_put's streamed pack
+            out.built = verifier::build_manifest(req.run_path);
+            if (!out.built->ok()) {
+                out.status = transports::transport_result::failure(
+                    transports::error_kind::local_file_vanished, "the run could not be read");
+                co_return out;
+            }
+        }
         std::lock_guard lock(remote_->mutex);
         if (req.local_manifest) remote_->stored[req.run_id] = *req.local_manifest;
+        if (out.built) remote_->stored[req.run_id] = out.built->manifest;
         out.status = transports::transport_result::success(201);
         if (remote_->push_evidence && req.local_manifest) {
             out.evidence.emplace();

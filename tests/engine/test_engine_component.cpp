@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -364,4 +365,26 @@ TEST_CASE("engine: building the manifest reports hashing progress while it runs"
     CHECK(events.front().job_id == res.job_id);
     CHECK(std::any_of(events.begin(), events.end(),
                       [](const auto& ev) { return ev.phase == engine::progress_phase::verifying; }));
+}
+
+TEST_CASE("engine: a transport whose push hashes the run ships without a manifest pass", "[engine][stream]") {
+    fixture f;
+    f.remote->hashes_run = true;
+    std::atomic<int> builds{0};
+    auto deps = f.deps();
+    deps.build_manifest = [&](const fs::path& run, const verifier::build_options& options) {
+        ++builds;
+        return verifier::build_manifest(run, options);
+    };
+    engine_runner r(f.config(), std::move(deps));
+    REQUIRE_FALSE(r.open());
+    r.start();
+    auto res = r->enqueue(f.make_run("run-s"));
+    auto j = r.observer.wait_for(res.job_id, job_state::verified);
+    r.stop();
+    REQUIRE(j);
+    CHECK(builds == 0);  // the push's own read was the only one
+    CHECK(j->bytes == static_cast<std::int64_t>(std::string("alpha-run-s").size() + 4));
+    CHECK(j->manifest_digest);
+    CHECK(j->tree_digest);
 }

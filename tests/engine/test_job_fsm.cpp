@@ -239,3 +239,40 @@ TEST_CASE("job_fsm: a verification that fails goes back to queued (re-ship) or f
         CHECK(log.actions[1].details.next_attempt_at);
     }
 }
+
+TEST_CASE("job_fsm: a transport whose push hashes the run ships without a manifest pass", "[fsm][stream]") {
+    fixture f;
+    auto context = [&] {
+        auto c = f.context();
+        c.push_hashes_run = true;
+        return c;
+    };
+    SECTION("the push brings the run's manifest (http_put's streamed pack)") {
+        auto pushed = push_ok(sha_a, evidence_sha(sha_a));
+        pushed.result.built = built();
+        auto fsm = job_fsm::ship(job_in(job_state::queued), context());
+        auto log = play(fsm, {ok, std::move(pushed), ok, ok, ev::released{}});
+        CHECK(log.names == names{"commit running", "push", "commit awaiting_verify", "commit verified",
+                                 "release", "done"});
+        const auto& shipped = log.actions[2].details;
+        CHECK(shipped.manifest_digest == hex(files()));
+        CHECK(shipped.tree_digest == verifier::to_hex(verifier::tree_digest(built())));
+        CHECK(shipped.bytes == 3);
+        CHECK(shipped.archive_sha256 == sha_a);
+        CHECK(shipped.message == "shipped 1 files, 3 bytes (status 201)");
+    }
+    SECTION("a push that did not read the run: the manifest is built after it") {
+        auto fsm = job_fsm::ship(job_in(job_state::queued), context());
+        auto log =
+            play(fsm, {ok, push_ok(sha_a, evidence_sha(sha_a)), ev::built{built()}, ok, ok, ev::released{}});
+        CHECK(log.names == names{"commit running", "push", "build_manifest", "commit awaiting_verify",
+                                 "commit verified", "release", "done"});
+        CHECK(log.actions[3].details.manifest_digest == hex(files()));
+        CHECK(log.actions[3].details.archive_sha256 == sha_a);
+    }
+    SECTION("a failed push goes through the retry policy, no manifest pass") {
+        auto fsm = job_fsm::ship(job_in(job_state::queued), context());
+        auto log = play(fsm, {ok, push_failed(error_kind::network), ok});
+        CHECK(log.names == names{"commit running", "push", "commit queued", "done"});
+    }
+}

@@ -53,12 +53,9 @@ TEST_CASE(
         // Nothing partial: either no archive at all or (a lost response) the complete one.
         auto files = visible_files(rx.store());
         for (const auto& f : files) INFO("visible: " << f);
-        if (fs::exists(stored)) {
-            auto outbox_archive = dir / "outbox" / "scope-1" / "run-001.tar.zst";
-            REQUIRE(fs::exists(outbox_archive));
-            CHECK(file_sha256(stored) == file_sha256(outbox_archive));
-            ok = ok && file_sha256(stored) == file_sha256(outbox_archive);
-        } else {
+        // (The stored bytes are compared with the sha the retry shipped, below: the streamed push
+        // keeps no outbox archive to compare with.)
+        if (!fs::exists(stored)) {
             CHECK(files.empty());
             ok = ok && files.empty();
         }

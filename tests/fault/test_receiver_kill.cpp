@@ -49,11 +49,9 @@ TEST_CASE(
         REQUIRE(first);
         bool ok = true;
         auto stored = rx.archive("scope-1", run);
-        auto outbox_archive = dir / "outbox" / "scope-1" / (run + ".tar.zst");
-        if (fs::exists(stored)) {
-            // The kill came after the publication: the archive must be the complete one.
-            ok = ok && file_sha256(stored) == file_sha256(outbox_archive);
-        } else {
+        // The kill came after the publication: the archive must be the complete one (the re-ship
+        // below compares its sha with the stored bytes; a streamed push keeps no outbox copy).
+        if (!fs::exists(stored)) {
             ++mid_body;
             ok = ok && first->exit_code != 0;
         }

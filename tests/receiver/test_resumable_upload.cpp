@@ -200,3 +200,29 @@ print('ok', r.getheader('Upload-Offset'))
     CHECK(r.out == "ok 200000\n");
     CHECK(read_file(rx.store() / "eq1" / "py.tar.zst") == read_file(blob));
 }
+
+TEST_CASE("resumable upload: a PATCH without a body completes an upload of unknown length (syncd's stream)",
+          "[receiver][upload]") {
+    receiver_options o;
+    o.extra_args = {"--max-body", "100K"};
+    receiver_fixture rx(o);
+    temp_dir tmp;
+    auto archive = make_run_archive(tmp.path(), false, 300000);
+    const auto size = fs::file_size(archive);
+    upload_client c(rx);
+    auto created = c.create("eq1", "run-zero");  // no Upload-Length: the sender packs while it sends
+    REQUIRE(created.status == 201);
+    const auto location = created.header("location");
+    for (std::uint64_t at = 0; at < size;) {  // every byte as ?0 parts
+        const std::uint64_t to = std::min<std::uint64_t>(size, at + 100 * 1024);
+        auto r = c.patch(location, archive, at, to, false);
+        REQUIRE(r.status == 204);
+        at = to;
+    }
+    auto done = c.patch(location, archive, size, size, true, {repr_digest_header(archive)});
+    INFO(done.body);
+    REQUIRE(done.status == 201);
+    CHECK(done.offset() == size);
+    CHECK(nlohmann::json::parse(done.body)["sha256"] == sha256_of_file(archive));
+    CHECK(read_file(rx.store() / "eq1" / "run-zero.tar.zst") == read_file(archive));
+}

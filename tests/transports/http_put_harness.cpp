@@ -38,6 +38,11 @@ transports::outbox_ops counting_ops::ops() {
         ++*n;
         return base.check(archive, progress);
     };
+    out.stream = [base, n = packs](const fs::path& run, const verifier::archive_sink& sink, int level,
+                                   const transports::progress_fn& progress) {
+        ++*n;
+        return base.stream(run, sink, level, progress);
+    };
     return out;
 }
 

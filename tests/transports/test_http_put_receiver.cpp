@@ -97,7 +97,8 @@ TEST_CASE("http_put over TLS with CA and bearer: 201, probe agrees, re-push 200 
     CHECK(first_push.evidence->present);
     CHECK(first_push.evidence->archive_sha256 == shipped);
     CHECK(first_push.bytes_moved == total);
-    CHECK(fs::file_size(h.driver().outbox_path("eq1", "run-001")) == total);
+    CHECK(fs::file_size(rx.store() / "eq1" / "run-001.tar.zst") == total);
+    CHECK_FALSE(fs::exists(h.driver().outbox_path("eq1", "run-001")));  // streamed: no outbox copy
 
     auto probe = h.probe(req);
     REQUIRE(probe.status.ok);
@@ -213,10 +214,11 @@ TEST_CASE("http_put: the receiver's 422 for a body that does not match the sha i
     make_run(t / "runs" / "run-004", 1, 50'000, 5);
     auto ops = transports::default_outbox_ops();
     auto real_pack = ops.pack;
-    ops.pack = [real_pack](const fs::path& run, const fs::path& out, int level,
-                           const transports::progress_fn& progress) {
-        auto a = real_pack(run, out, level, progress);
-        a.sha256_hex = std::string(64, '0');  // what a corrupted disk read would announce
+    auto real_stream = ops.stream;
+    ops.stream = [real_stream](const fs::path& run, const verifier::archive_sink& sink, int level,
+                               const transports::progress_fn& progress) {
+        auto a = real_stream(run, sink, level, progress);
+        a.sha256_hex = std::string(64, '0');  // what a corrupted read would announce
         return a;
     };
     driver_harness h(config_for(rx, t), ops);
@@ -234,9 +236,14 @@ TEST_CASE("http_put: outbox archive reused intact, re-packed when corrupt", "[ht
     test::counting_ops counter;
     driver_harness h(config_for(rx, t), counter.ops());
     auto req = request_for("eq1", run);
-    REQUIRE(h.push(req).ok);
+    REQUIRE(h.push(req).ok);  // streamed: no outbox archive
     CHECK(*counter.packs == 1);
     auto archive = h.driver().outbox_path("eq1", "run-005");
+    CHECK_FALSE(fs::exists(archive));
+    // The receiver holds the run: the next push packs into the outbox and PUTs (answered before
+    // the body), and the one after reuses that archive.
+    REQUIRE(h.push(req).ok);
+    CHECK(*counter.packs == 2);
     auto before = stat_of(archive);
 
     auto manifest = verifier::build_manifest(run);
@@ -246,7 +253,7 @@ TEST_CASE("http_put: outbox archive reused intact, re-packed when corrupt", "[ht
     INFO(second.message);
     REQUIRE(second.ok);
     CHECK(second.returncode == 200);
-    CHECK(*counter.packs == 1);  // not packed again
+    CHECK(*counter.packs == 2);  // not packed again
     CHECK(*counter.checks == 1);
     auto after = stat_of(archive);
     CHECK(after.ino == before.ino);
@@ -265,7 +272,7 @@ TEST_CASE("http_put: outbox archive reused intact, re-packed when corrupt", "[ht
     INFO(third.message);
     REQUIRE(third.ok);
     CHECK(third.returncode == 200);
-    CHECK(*counter.packs == 2);
+    CHECK(*counter.packs == 3);
     CHECK(third_push.archive_sha256 == h.probe(req).archive_sha256);
 }
 
@@ -412,5 +419,5 @@ TEST_CASE("http_put: 412 for a commit not allowed is rejected, a run over the bo
     INFO(big.message);
     CHECK(big.ok);
     CHECK(big.returncode == 201);
-    CHECK(sent == fs::file_size(allowed.driver().outbox_path("eq1", "big")));
+    CHECK(sent == fs::file_size(rx.store() / "eq1" / "big.tar.zst"));
 }

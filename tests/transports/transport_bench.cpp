@@ -1,12 +1,14 @@
-// Bench driver for bench/rsync.sh: ships runs one by one through the rsync_ssh or rclone driver
-// and verifies each as the engine does right after a push (the push's own evidence — rsync_ssh's
-// manifest computed after its rename — else a probe of the remote SHA-256 manifest), and exits
-// non-zero when a push fails or a remote manifest does not list every local file.
+// Bench driver for bench/rsync.sh and bench/stream.sh: ships runs one by one through the
+// rsync_ssh, rclone or http_put driver (push, then the probe: the remote SHA-256 manifest, or the
+// stored archive's sha256 re-hashed by the receiver), exactly as the engine would, and exits
+// non-zero when a push fails or the remote does not hold what was pushed.
 //
 //   transport_bench rsync  HOST PORT USER KEY KNOWN_HOSTS DEST EQUIPMENT RUN...
 //   transport_bench rclone CONFIG REMOTE EQUIPMENT RUN...
+//   transport_bench http   URL OUTBOX EQUIPMENT RUN...   (SPOOL=bytes, IO_TIMEOUT=seconds, LEVEL)
 //   (PUSH_ONLY=1 in the environment skips the verification; PROBE=1 probes even when the push
 //   brought evidence; REMOTE_SYNC=0 skips rsync_ssh's remote sync)
+#include "labsync/transports/http_put.hpp"
 #include "labsync/transports/rclone.hpp"
 #include "labsync/transports/rsync_ssh.hpp"
 
@@ -15,6 +17,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -55,6 +58,7 @@ int ship_all(transport& driver, const std::string& equipment, char** runs, int c
             req.run_id = req.run_path.filename().string();
             auto result = co_await driver.push(req);
             const auto& pushed = result.status;
+            std::cerr << req.run_id << ": " << pushed.message << "\n";
             if (!pushed.ok) {
                 std::cerr << req.run_id << ": push failed (" << to_string(pushed.kind)
                           << "): " << pushed.message << "\n";
@@ -69,8 +73,15 @@ int ship_all(transport& driver, const std::string& equipment, char** runs, int c
             } else {
                 probed = co_await driver.probe(req);
             }
-            if (!probed.status.ok || !probed.remote_manifest ||
-                probed.remote_manifest->entries().size() != regular_files(req.run_path)) {
+            if (result.archive_sha256) {
+                if (!probed.status.ok || probed.archive_sha256 != result.archive_sha256) {
+                    std::cerr << req.run_id
+                              << ": the receiver does not hold what was pushed: " << probed.status.message
+                              << "\n";
+                    ++failures;
+                }
+            } else if (!probed.status.ok || !probed.remote_manifest ||
+                       probed.remote_manifest->entries().size() != regular_files(req.run_path)) {
                 std::cerr << req.run_id << ": remote manifest incomplete: " << probed.status.message << "\n";
                 ++failures;
             }
@@ -112,7 +123,19 @@ int main(int argc, char** argv) {
         if (!d) return std::cerr << why << "\n", 2;
         return ship_all(*d, argv[4], argv + 5, argc - 5);
     }
+    if (mode == "http" && argc >= 5) {
+        http_put_config c;
+        c.url = argv[2];
+        c.outbox = argv[3];
+        if (const char* v = std::getenv("SPOOL")) c.spool_bytes = std::stoull(v);
+        if (const char* v = std::getenv("IO_TIMEOUT")) c.io_timeout = std::chrono::seconds(std::stoi(v));
+        if (const char* v = std::getenv("LEVEL")) c.zstd_level = std::stoi(v);
+        auto d = http_put::create(c, cpu.get_executor(), &why);
+        if (!d) return std::cerr << why << "\n", 2;
+        return ship_all(*d, argv[4], argv + 5, argc - 5);
+    }
     std::cerr << "usage: transport_bench rsync HOST PORT USER KEY KNOWN_HOSTS DEST EQUIPMENT RUN...\n"
-                 "       transport_bench rclone CONFIG REMOTE EQUIPMENT RUN...\n";
+                 "       transport_bench rclone CONFIG REMOTE EQUIPMENT RUN...\n"
+                 "       transport_bench http URL OUTBOX EQUIPMENT RUN...\n";
     return 2;
 }

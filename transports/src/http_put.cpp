@@ -1,14 +1,18 @@
-// The http_put driver: outbox on the CPU pool, then a resumable upload (http_put_upload.cpp; one
-// PUT to receivers without uploads) through the kept-alive client, and the GET probe. Decisions (status →
-// kind, outbox reuse) live in http_status / http_put_outbox.
+// The http_put driver: the run packed on the CPU pool straight into a resumable upload through a
+// memory spool (http_put_spool / http_put_upload; one PUT of an outbox archive to receivers without
+// uploads or holding the run already) over the kept-alive client, and the GET probe. Decisions
+// (status → kind, outbox reuse) live in http_status / http_put_outbox.
 #include "labsync/transports/http_put.hpp"
 
 #include "http_put_client.hpp"
+#include "http_put_spool.hpp"
 #include "http_put_upload.hpp"
 #include "labsync/common/ids.hpp"
 #include "labsync/common/on_pool.hpp"
 #include "labsync/transports/http_status.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fcntl.h>
@@ -105,6 +109,32 @@ std::string http_put::run_url(const push_request& request) const {
     return fmt::format("{}/v1/runs/{}/{}", url_.base_path, request.equipment, request.run_id);
 }
 
+asio::awaitable<outbox_archive> http_put::stream(const push_request& request, detail::upload_session& session,
+                                                 detail::upload_outcome& up) {
+    auto spool = std::make_shared<detail::upload_spool>(co_await asio::this_coro::executor,
+                                                        config_.spool_bytes, session.offset());
+    // The packer, on a CPU pool thread: it ends when the pack does or the spool is cancelled
+    // (every way out of this frame, its destruction included, cancels it first).
+    asio::post(cpu_, [spool, pack = ops_.stream, run = request.run_path, level = config_.zstd_level,
+                      progress = request.on_pack_progress] {
+        const verifier::archive_sink sink = [&spool](std::span<const std::byte> bytes) {
+            return spool->append(bytes);
+        };
+        spool->finish(pack(run, sink, level, progress));
+    });
+    struct cancel_on_exit {
+        std::shared_ptr<detail::upload_spool> spool;
+        ~cancel_on_exit() { spool->cancel(); }
+    } guard{spool};
+    co_await session.send(*spool, up);
+    const bool packed_first = spool->snapshot().finished;
+    spool->cancel();  // a send that stopped early: the packer's next append fails
+    while (!spool->snapshot().finished) co_await spool->wait();
+    outbox_archive result = std::move(spool->result());
+    if (!packed_first) result = {};  // its error is our cancellation: the send's failure is the news
+    co_return result;
+}
+
 asio::awaitable<push_result> http_put::push(const push_request& request) {
     const std::string target = run_url(request);
     const std::string where = fmt::format("{}{}", config_.url, target.substr(url_.base_path.size()));
@@ -112,16 +142,7 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
         co_return push_result::failed(
             transport_result::failure(error_kind::rejected, fmt::format("PUT {}: {}", where, why)));
 
-    // Pack (or check the archive left by an earlier attempt) on the CPU pool.
-    const fs::path out = outbox_path(request.equipment, request.run_id);
-    auto pack_job = [this, &request, &out] {
-        return prepare_outbox(ops_, request.run_path, out, config_.zstd_level, request.local_manifest,
-                              request.on_pack_progress);
-    };
-    outbox_outcome prepared = co_await common::on_pool(cpu_, pack_job);
-    if (!prepared.status.ok) co_return push_result::failed(std::move(prepared.status));
-
-    detail::header_list headers{{"X-Content-SHA256", prepared.sha256_hex}};
+    detail::header_list headers;
     if (!config_.code_commit.empty()) headers.emplace_back("X-Code-Commit", config_.code_commit);
     if (!config_.token_file.empty()) {
         std::string why;
@@ -131,53 +152,89 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
                 transport_result::failure(error_kind::auth, fmt::format("PUT {}: {}", where, why)));
         headers.emplace_back("Authorization", "Bearer " + token);
     }
-
-    fd_guard file{::open(out.c_str(), O_RDONLY | O_CLOEXEC)};
-    struct stat st {};
-    if (file.fd < 0 || ::fstat(file.fd, &st) != 0)
-        co_return push_result::failed(transport_result::failure(
-            error_kind::unknown, fmt::format("PUT {}: cannot open outbox archive {}: {}", where, out.string(),
-                                             std::strerror(errno))));
-    if (static_cast<std::uint64_t>(st.st_size) != prepared.bytes)
-        co_return push_result::failed(transport_result::failure(
-            error_kind::unknown,
-            fmt::format("PUT {}: outbox archive {} is {} bytes, expected {}; it changed under us", where,
-                        out.string(), st.st_size, prepared.bytes)));
+    const fs::path out = outbox_path(request.equipment, request.run_id);
 
     // The upload is this push's transfer: it holds a share of the budget while it runs.
     auto lease = request.limiter ? request.limiter->begin_transfer() : nullptr;
-    // Over a stored copy the receiver re-reads it before answering (it replaces damaged bytes).
-    const auto response_timeout = stored_read_timeout(config_.io_timeout, prepared.bytes);
     detail::upload_job job;
     job.run_target = target;
     job.where = where;
     job.headers = headers;
-    job.headers.erase(job.headers.begin());  // X-Content-SHA256 is PUT's; uploads use Repr-Digest
-    job.fd = file.fd;
-    job.size = prepared.bytes;
-    job.sha256_hex = prepared.sha256_hex;
     job.sidecar = upload_sidecar_path(out);
-    job.part_bytes = config_.part_bytes;
+    job.part_bytes = std::min(config_.part_bytes, config_.spool_bytes / 2);
     job.chunk_bytes = config_.chunk_bytes;
     job.limiter = lease.get();
     job.on_progress = &request.on_progress;
-    job.response_timeout = response_timeout;
+    job.response_timeout = config_.io_timeout;  // PATCH adds time for what the receiver re-reads
+    job.reconnect_for = config_.io_timeout;
     job.pool = cpu_;
-    auto up = co_await detail::upload_archive(*client_, job);
+    detail::upload_session session(*client_, job);
+    detail::upload_outcome up;
+    outbox_archive packed;
+    bool streamed = false;
+    // A second round only after the receiver refused a resumed upload (the run changed since).
+    for (int round = 0; round < 2 && !up.put_instead; ++round) {
+        up = {};
+        if (!co_await session.open(up)) break;
+        streamed = true;
+        packed = co_await stream(request, session, up);
+        co_await session.close(up);
+        if (!up.restart) break;
+    }
+    if (streamed && packed.error)
+        co_return push_result::failed(transport_result::failure(
+            kind_of_local_error(packed.error),
+            fmt::format("packing {} for {} failed: {}", request.run_path.string(), where, packed.message)));
+
     std::string method = up.method;
     detail::http_exchange x;
     std::uint64_t moved = up.bytes_sent;
     std::string how;
-    if (up.put_instead) {  // stored already, or an older receiver: one PUT
+    bool reused = false;
+    std::optional<verifier::build_result> built;
+    if (up.put_instead) {  // stored already, or an older receiver: pack into the outbox, one PUT
+        // The tree's shape before the pack (metadata only): an entry added meanwhile shows up
+        // as a changed tree at cleanup, never as one shipped that was not.
+        auto walk_job = [&request] { return verifier::walk_run(request.run_path); };
+        auto walked = co_await common::on_pool(cpu_, walk_job);
+        auto pack_job = [this, &request, &out] {
+            return prepare_outbox(ops_, request.run_path, out, config_.zstd_level, request.local_manifest,
+                                  request.on_pack_progress);
+        };
+        outbox_outcome prepared = co_await common::on_pool(cpu_, pack_job);
+        if (!prepared.status.ok) co_return push_result::failed(std::move(prepared.status));
+        fd_guard file{::open(out.c_str(), O_RDONLY | O_CLOEXEC)};
+        struct stat st {};
+        if (file.fd < 0 || ::fstat(file.fd, &st) != 0)
+            co_return push_result::failed(transport_result::failure(
+                error_kind::unknown, fmt::format("PUT {}: cannot open outbox archive {}: {}", where,
+                                                 out.string(), std::strerror(errno))));
+        if (static_cast<std::uint64_t>(st.st_size) != prepared.bytes)
+            co_return push_result::failed(transport_result::failure(
+                error_kind::unknown,
+                fmt::format("PUT {}: outbox archive {} is {} bytes, expected {}; it changed under us", where,
+                            out.string(), st.st_size, prepared.bytes)));
         detail::file_body body;
         body.fd = file.fd;
         body.size = prepared.bytes;
         body.chunk_bytes = config_.chunk_bytes;
         body.limiter = lease.get();
         body.on_progress = &request.on_progress;
-        x = co_await client_->put(target, headers, body, response_timeout);
+        headers.emplace_back("X-Content-SHA256", prepared.sha256_hex);
+        // Over a stored copy the receiver re-reads it before answering (it replaces damaged bytes).
+        x = co_await client_->put(target, headers, body,
+                                  stored_read_timeout(config_.io_timeout, prepared.bytes));
         method = "PUT";
         moved = x.body_sent ? prepared.bytes : 0;
+        packed.sha256_hex = prepared.sha256_hex;
+        packed.bytes = prepared.bytes;
+        reused = prepared.reused;
+        if (!walked.error && prepared.manifest) {
+            built.emplace();
+            built->manifest = std::move(*prepared.manifest);
+            built->directories = std::move(walked.directories);
+            built->findings = std::move(walked.findings);
+        }
     } else {
         x = std::move(up.last);
         how = up.resumed_at > 0 ? fmt::format(", resumed at {}", up.resumed_at) : "";
@@ -187,6 +244,7 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
     push_result result;
     result.bytes_moved = moved;
     if (!x.completed) {
+        if (!x.failure) x.failure = http_failure::protocol_error;
         result.status =
             transport_result::failure(kind_for_failure(*x.failure), describe_failure(method, where, x));
         co_return result;
@@ -196,10 +254,10 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
     r = kind == error_kind::none
             ? transport_result::success(x.status)
             : transport_result::failure(kind, describe_status(method, where, x), x.status);
-    if (const auto hint = put_status_hint(x.status, prepared.bytes); !hint.empty()) r.message += "; " + hint;
+    if (const auto hint = put_status_hint(x.status, packed.bytes); !hint.empty()) r.message += "; " + hint;
     r.stdout_text = x.body;
     if (r.ok) {
-        result.archive_sha256 = prepared.sha256_hex;
+        result.archive_sha256 = packed.sha256_hex;
         // The receiver's answer names the sha256 of what it holds now (received and fsynced, or
         // re-hashed): this push's proof. Without one, the engine probes.
         if (auto stored = stated_sha256(x.body)) {
@@ -207,9 +265,16 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
             result.evidence->present = true;
             result.evidence->archive_sha256 = std::move(stored);
         }
+        if (streamed && packed.manifest) {  // the run as this push read it: no second pass
+            built.emplace();
+            built->manifest = std::move(*packed.manifest);
+            built->directories = std::move(packed.directories);
+            built->findings = std::move(packed.findings);
+        }
+        result.built = std::move(built);
         r.message = fmt::format("{} {}: HTTP {} {} ({} bytes, sha256 {}{}{}, {} sent)", method, where,
-                                x.status, x.reason, prepared.bytes, prepared.sha256_hex,
-                                prepared.reused ? ", outbox archive reused" : "", how, moved);
+                                x.status, x.reason, packed.bytes, packed.sha256_hex,
+                                reused ? ", outbox archive reused" : "", how, moved);
     }
     co_return result;
 }

@@ -21,12 +21,7 @@
 namespace labsync::transports {
 namespace {
 
-outbox_archive pack(const std::filesystem::path& run_dir, const std::filesystem::path& out, int level,
-                    const progress_fn& progress) {
-    verifier::pack_options options;
-    options.level = level;
-    options.on_progress = progress;
-    auto packed = verifier::pack_run(run_dir, out, options);
+outbox_archive archive_of(verifier::pack_result packed) {
     outbox_archive a;
     if (!packed.ok()) {
         a.error = packed.error;
@@ -36,7 +31,25 @@ outbox_archive pack(const std::filesystem::path& run_dir, const std::filesystem:
     a.sha256_hex = std::move(packed.sha256);
     a.bytes = packed.compressed_bytes;
     a.manifest = std::move(packed.manifest);
+    a.directories = std::move(packed.directories);
+    a.findings = std::move(packed.findings);
     return a;
+}
+
+outbox_archive pack(const std::filesystem::path& run_dir, const std::filesystem::path& out, int level,
+                    const progress_fn& progress) {
+    verifier::pack_options options;
+    options.level = level;
+    options.on_progress = progress;
+    return archive_of(verifier::pack_run(run_dir, out, options));
+}
+
+outbox_archive stream(const std::filesystem::path& run_dir, const verifier::archive_sink& sink, int level,
+                      const progress_fn& progress) {
+    verifier::pack_options options;
+    options.level = level;
+    options.on_progress = progress;
+    return archive_of(verifier::pack_run(run_dir, sink, options));
 }
 
 outbox_archive check(const std::filesystem::path& archive, const progress_fn& progress) {
@@ -82,7 +95,7 @@ outbox_archive check(const std::filesystem::path& archive, const progress_fn& pr
 }  // namespace
 
 outbox_ops default_outbox_ops() {
-    return outbox_ops{&pack, &check};
+    return outbox_ops{&pack, &check, &stream};
 }
 
 }  // namespace labsync::transports

@@ -115,11 +115,12 @@ asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, con
             x.headers = fields_of(interim.get());
             co_return x;
         }
-        std::vector<char> chunk(std::max<std::size_t>(body->chunk_bytes, 64 * 1024));
+        const std::size_t step = std::max<std::size_t>(body->chunk_bytes, 64 * 1024);
+        std::vector<char> chunk(body->view ? 0 : step);
         asio::steady_timer pacing(co_await asio::this_coro::executor);
         std::uint64_t offset = 0;
         while (offset < body->size) {
-            auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), body->size - offset));
+            auto n = static_cast<std::size_t>(std::min<std::uint64_t>(step, body->size - offset));
             if (body->limiter) {
                 auto wait = body->limiter->reserve(n);
                 if (wait.count() > 0) {
@@ -127,26 +128,38 @@ asio::awaitable<http_exchange> exchange_on(Stream& stream, connection& conn, con
                     co_await pacing.async_wait(tuple_awaitable);
                 }
             }
-            // A page-cache pread of one chunk takes well under a millisecond; the archive was
-            // just written or checked, so it is almost always cached.
-            std::size_t got = 0;
-            while (got < n) {
-                auto r = ::pread(body->fd, chunk.data() + got, n - got,
-                                 static_cast<off_t>(body->offset + offset + got));
-                if (r < 0 && errno == EINTR) continue;
-                if (r <= 0) {
+            const char* data = chunk.data();
+            if (body->view) {  // from memory (the spool): sent as it is, no copy
+                auto bytes = body->view(body->offset + offset, n);
+                if (bytes.empty()) {
                     http_exchange x;
                     x.failure = http_failure::local_io_error;
-                    x.failure_detail =
-                        r < 0 ? std::string("reading the outbox archive: ") + std::strerror(errno)
-                              : "the outbox archive shrank while it was being sent";
+                    x.failure_detail = "the upload spool no longer holds the bytes of this part";
                     co_return x;
                 }
-                got += static_cast<std::size_t>(r);
+                data = reinterpret_cast<const char*>(bytes.data());
+                n = bytes.size();
+            } else {
+                // A page-cache pread of one chunk takes well under a millisecond; the archive was
+                // just written or checked, so it is almost always cached.
+                std::size_t got = 0;
+                while (got < n) {
+                    auto r = ::pread(body->fd, chunk.data() + got, n - got,
+                                     static_cast<off_t>(body->offset + offset + got));
+                    if (r < 0 && errno == EINTR) continue;
+                    if (r <= 0) {
+                        http_exchange x;
+                        x.failure = http_failure::local_io_error;
+                        x.failure_detail =
+                            r < 0 ? std::string("reading the outbox archive: ") + std::strerror(errno)
+                                  : "the outbox archive shrank while it was being sent";
+                        co_return x;
+                    }
+                    got += static_cast<std::size_t>(r);
+                }
             }
             low.expires_after(config.io_timeout);
-            auto [bec, bn] =
-                co_await asio::async_write(stream, asio::buffer(chunk.data(), n), tuple_awaitable);
+            auto [bec, bn] = co_await asio::async_write(stream, asio::buffer(data, n), tuple_awaitable);
             if (bec) {
                 // The receiver may have answered (413, 422, 507 …) and closed before taking the
                 // whole body; its answer says more than the broken pipe, so read it if it is there.
@@ -373,7 +386,15 @@ asio::awaitable<http_exchange> http_client::head(const std::string& target, cons
 asio::awaitable<http_exchange> http_client::patch(const std::string& target, const header_list& headers,
                                                   file_body& body,
                                                   std::chrono::milliseconds response_timeout) {
-    co_return co_await impl_->run(http::verb::patch, target, headers, &body, response_timeout);
+    // An empty part (the completing request of a stream whose last bytes went out before the
+    // digest was known) has no body to announce with Expect: 100-continue.
+    file_body* sent = body.size > 0 ? &body : nullptr;
+    co_return co_await impl_->run(http::verb::patch, target, headers, sent, response_timeout);
+}
+
+asio::awaitable<http_exchange> http_client::del(const std::string& target, const header_list& headers,
+                                                std::chrono::milliseconds response_timeout) {
+    co_return co_await impl_->run(http::verb::delete_, target, headers, nullptr, response_timeout);
 }
 
 std::optional<std::string> field_of(const http_exchange& x, std::string_view name) {

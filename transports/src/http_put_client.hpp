@@ -9,9 +9,12 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,10 +38,14 @@ struct http_exchange {
 // The value of a response field (case-insensitive name), nullopt when absent.
 std::optional<std::string> field_of(const http_exchange& x, std::string_view name);
 
-// A request body: `size` bytes of an open file from `offset`, read with pread in chunks.
-// Progress is reported as (offset + sent, total).
+// A request body: `size` bytes of an open file from `offset`, read with pread in chunks, or
+// taken from memory through `view` (http_put's spool) when set. Progress is reported as
+// (offset + sent, total).
 struct file_body {
     int fd = -1;
+    // Up to `max` contiguous bytes at `at` (an absolute offset, like `offset`), valid until the
+    // request completes; empty means they are gone (a local error).
+    std::function<std::span<const std::byte>(std::uint64_t at, std::size_t max)> view;
     std::uint64_t size = 0;
     std::uint64_t offset = 0;
     std::uint64_t total = 0;  // 0: size
@@ -62,11 +69,13 @@ public:
                                               file_body& body, std::chrono::milliseconds response_timeout);
     boost::asio::awaitable<http_exchange> get(const std::string& target, const header_list& headers,
                                               std::chrono::milliseconds response_timeout);
-    // Resumable uploads (docs/protocol.md): POST without a body, HEAD, PATCH with a file range.
+    // Resumable uploads (docs/protocol.md): POST without a body, HEAD, DELETE, PATCH with a body.
     boost::asio::awaitable<http_exchange> post(const std::string& target, const header_list& headers,
                                                std::chrono::milliseconds response_timeout);
     boost::asio::awaitable<http_exchange> head(const std::string& target, const header_list& headers,
                                                std::chrono::milliseconds response_timeout);
+    boost::asio::awaitable<http_exchange> del(const std::string& target, const header_list& headers,
+                                              std::chrono::milliseconds response_timeout);
     boost::asio::awaitable<http_exchange> patch(const std::string& target, const header_list& headers,
                                                 file_body& body, std::chrono::milliseconds response_timeout);
 

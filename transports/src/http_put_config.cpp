@@ -27,6 +27,8 @@ std::vector<config_problem> http_put_config::validate() const {
     if (chunk_bytes < 64 * 1024) out.push_back({"chunk_bytes", "must be at least 64K"});
     if (part_bytes < chunk_bytes)
         out.push_back({"part_bytes", fmt::format("{} is below chunk_bytes ({})", part_bytes, chunk_bytes)});
+    if (spool_bytes < (std::uint64_t{2} << 20))
+        out.push_back({"spool_bytes", fmt::format("{} is below 2M (two parts of 1 MiB)", spool_bytes)});
     return out;
 }
 

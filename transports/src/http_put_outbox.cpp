@@ -78,6 +78,7 @@ outbox_outcome prepare_outbox(const outbox_ops& ops, const fs::path& run_dir, co
             outcome.sha256_hex = checked.sha256_hex;
             outcome.bytes = checked.bytes;
             outcome.reused = true;
+            outcome.manifest = std::move(checked.manifest);
             return outcome;
         }
         fs::remove(out, ec);
@@ -107,6 +108,7 @@ outbox_outcome prepare_outbox(const outbox_ops& ops, const fs::path& run_dir, co
     outcome.status = transport_result::success();
     outcome.sha256_hex = packed.sha256_hex;
     outcome.bytes = packed.bytes;
+    outcome.manifest = std::move(packed.manifest);
     return outcome;
 }
 

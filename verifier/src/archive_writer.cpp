@@ -41,9 +41,10 @@ struct member_ref {
 
 class packer {
 public:
+    // `sink` null: into the file `out_path`; else to the sink (`out_path` only names it in messages).
     packer(const std::filesystem::path& run_dir, const std::filesystem::path& out_path,
-           const pack_options& options, pack_result& result)
-        : run_dir_(run_dir), out_path_(out_path), options_(options), result_(result) {
+           const archive_sink* sink, const pack_options& options, pack_result& result)
+        : run_dir_(run_dir), out_path_(out_path), sink_(sink), options_(options), result_(result) {
         read_size_ = std::max(options.read_size, min_read_size);
         // Room for one full read after up to read_size bytes of queued headers and small files.
         staging_cap_ = 2 * read_size_;
@@ -55,6 +56,7 @@ public:
         walk_result walk = walk_run(run_fd_.get());
         if (walk.error) return fail_input(walk.error, walk.error_path, "cannot walk the run");
         result_.findings = std::move(walk.findings);
+        result_.directories = walk.directories;
         for (const auto& f : walk.files)
             if (f.path == archive_manifest_path)
                 return fail_input(make_error_code(errc::unsafe_path), f.path,
@@ -68,7 +70,9 @@ public:
         total_input_ = total;
         unsigned threads = total < single_thread_below ? 0 : options_.threads;
         std::error_code ec;
-        if (!out_.open(out_path_, options_.level, threads, ec)) return fail_output(ec);
+        if (sink_ ? !out_.open(*sink_, options_.level, threads, ec)
+                  : !out_.open(out_path_, options_.level, threads, ec))
+            return fail_output(ec);
 
         bool produced = false;
         if (threads == 0) {
@@ -269,7 +273,9 @@ private:
             result_.error = ec;
             result_.error_path =
                 out_.partial_path().empty() ? out_path_.string() : out_.partial_path().string();
-            result_.error_message = "cannot write '" + result_.error_path + "': " + ec.message();
+            result_.error_message = (sink_ ? "cannot send the archive of '" + run_dir_.string() + "'"
+                                           : "cannot write '" + result_.error_path + "'") +
+                                    ": " + ec.message();
         }
         abort_output();
     }
@@ -278,6 +284,7 @@ private:
 
     std::filesystem::path run_dir_;
     std::filesystem::path out_path_;
+    const archive_sink* sink_;
     const pack_options& options_;
     pack_result& result_;
     unique_fd run_fd_;
@@ -293,18 +300,29 @@ private:
     std::uint64_t read_input_ = 0;   // of them read so far (the reading thread only)
 };
 
-}  // namespace
-
-pack_result pack_run(const std::filesystem::path& run_dir, const std::filesystem::path& out_path,
-                     const pack_options& options) {
-    pack_result result;
-    packer(run_dir, out_path, options, result).run();
+pack_result finish_result(pack_result result) {
     if (!result.ok()) {
         result.manifest = {};
         result.sha256.clear();
         result.compressed_bytes = 0;
     }
     return result;
+}
+
+}  // namespace
+
+pack_result pack_run(const std::filesystem::path& run_dir, const std::filesystem::path& out_path,
+                     const pack_options& options) {
+    pack_result result;
+    packer(run_dir, out_path, nullptr, options, result).run();
+    return finish_result(std::move(result));
+}
+
+pack_result pack_run(const std::filesystem::path& run_dir, const archive_sink& sink,
+                     const pack_options& options) {
+    pack_result result;
+    packer(run_dir, {}, &sink, options, result).run();
+    return finish_result(std::move(result));
 }
 
 }  // namespace labsync::verifier

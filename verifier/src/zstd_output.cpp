@@ -63,6 +63,15 @@ bool zstd_output::open(const std::filesystem::path& out, int level, unsigned thr
         ec = write_error(errno);
         return false;
     }
+    return setup(level, threads, ec);
+}
+
+bool zstd_output::open(sink_fn sink, int level, unsigned threads, std::error_code& ec) {
+    sink_ = std::move(sink);
+    return setup(level, threads, ec);
+}
+
+bool zstd_output::setup(int level, unsigned threads, std::error_code& ec) {
     cctx_ = ZSTD_createCCtx();
     if (cctx_ == nullptr) {
         ec = std::make_error_code(std::errc::not_enough_memory);
@@ -132,6 +141,11 @@ bool zstd_output::drain(const void* in, std::size_t size, int directive, std::er
 
 bool zstd_output::write_all(const std::byte* data, std::size_t size, std::error_code& ec) {
     hasher_.update(std::span<const std::byte>(data, size));
+    if (sink_) {
+        ec = sink_(std::span<const std::byte>(data, size));
+        if (!ec) written_ += size;
+        return !ec;
+    }
     while (size > 0) {
         ssize_t n = ::write(fd_.get(), data, size);
         if (n < 0) {
@@ -174,6 +188,7 @@ bool zstd_output::stop_writer(std::error_code& ec) {
 }
 
 bool zstd_output::commit(std::error_code& ec) {
+    if (sink_) return true;
     if (::fsync(fd_.get()) != 0) {
         ec = write_error(errno);
         return false;
@@ -197,12 +212,12 @@ bool zstd_output::commit(std::error_code& ec) {
 }
 
 void zstd_output::discard() noexcept {
-    if (committed_ || partial_name_.empty() || !dir_fd_) return;
     if (writer_.joinable()) {
         out_pipe_->cancel();
         std::error_code ignored;
         stop_writer(ignored);
     }
+    if (committed_ || partial_name_.empty() || !dir_fd_) return;
     fd_.reset();
     ::unlinkat(dir_fd_.get(), partial_name_.c_str(), 0);
     partial_name_.clear();

@@ -1,7 +1,7 @@
 #pragma once
 // The output side of the archiver: libzstd streaming compression into `<out>.partial`, hashing
-// the compressed bytes as they are written, then fsync + rename + directory fsync. Private to the
-// verifier module.
+// the compressed bytes as they are written, then fsync + rename + directory fsync; or into a
+// caller's sink (the bytes handed over in order, no file). Private to the verifier module.
 
 #include "chunk_pipe.hpp"
 #include "labsync/verifier/sha256.hpp"
@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -27,8 +28,13 @@ public:
     zstd_output(const zstd_output&) = delete;
     zstd_output& operator=(const zstd_output&) = delete;
 
+    using sink_fn = std::function<std::error_code(std::span<const std::byte>)>;
+
     // Creates (truncates) `<out>.partial` next to `out` and sets up the compressor.
     bool open(const std::filesystem::path& out, int level, unsigned threads, std::error_code& ec);
+    // Sets up the compressor for a sink: each compressed buffer is hashed, then given to `sink`
+    // (an error from it stops the output); commit() and discard() have no file to act on.
+    bool open(sink_fn sink, int level, unsigned threads, std::error_code& ec);
     // Compresses `data`; whatever libzstd hands back is hashed and written.
     bool write(std::span<const std::byte> data, std::error_code& ec);
     // Ends the zstd frame and writes the rest; then the digest and size are final.
@@ -43,12 +49,14 @@ public:
     const std::filesystem::path& partial_path() const noexcept { return partial_path_; }
 
 private:
+    bool setup(int level, unsigned threads, std::error_code& ec);
     bool drain(const void* in, std::size_t size, int directive, std::error_code& ec);
     bool write_all(const std::byte* data, std::size_t size, std::error_code& ec);
     void writer_loop();
     bool stop_writer(std::error_code& ec);
 
     ZSTD_CCtx_s* cctx_ = nullptr;
+    sink_fn sink_;
     unique_fd dir_fd_;
     unique_fd fd_;
     std::filesystem::path partial_path_;

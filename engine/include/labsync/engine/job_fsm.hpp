@@ -11,7 +11,8 @@
 //         ev = co_await perform(a);            // commit, build, push, probe, release, ...
 //     }
 //
-// Three entries: ship (a queued job: running -> build -> push -> awaiting_verify -> verify),
+// Three entries: ship (a queued job: running -> build -> push -> awaiting_verify -> verify; for a
+// transport whose push hashes the run: running -> push (bringing the manifest) -> awaiting_verify),
 // verify (an awaiting_verify job: replay, force_verify, cleanup's re-verification) and cleanup
 // (a cleanup_eligible job: the deletion interlocks). Cleanup's local interlock first compares the
 // run's stat fingerprint recorded at ship time (verifier/fingerprint.hpp, no file content read);
@@ -26,8 +27,8 @@
 // The driver stops performing actions when the engine stops; the job then stays in its last
 // committed state and is replayed by the next open().
 
-#include "labsync/engine/cleanup_decision.hpp"
 #include "labsync/common/log.hpp"
+#include "labsync/engine/cleanup_decision.hpp"
 #include "labsync/engine/retry_policy.hpp"
 #include "labsync/engine/run_files.hpp"
 #include "labsync/queue/job_store.hpp"
@@ -117,6 +118,7 @@ using job_event =
 // What the machine needs to know about the job's equipment and the engine, fixed for one pass.
 struct job_context {
     std::string transport_name;                // "shipping via <name>"
+    bool push_hashes_run = false;              // transport::push_hashes_run(): ship without a manifest pass
     const retry_policy* policy = nullptr;      // required by every failure
     std::function<queue::time_point()> clock;  // the engine's wall clock (backoff, retention)
     std::string quarantine_path;               // for the event message: <quarantine>/<eq>/<run>
@@ -207,6 +209,8 @@ private:
     job_action cleanup_probe();
     job_action cleanup_decide(const transports::probe_result& probe);
     job_action finish(log_level level = log_level::info, std::string log = {});
+    void take_built(verifier::build_result& built);  // the run's manifest for awaiting_verify
+    job_action shipped();                            // commit awaiting_verify after the push
 
     step step_;
     queue::job job_;
@@ -214,6 +218,7 @@ private:
     std::optional<verifier::manifest> local_;
     // The push's proof, only between ship_pushed and the verification that follows it.
     std::optional<transports::remote_evidence> evidence_;
+    std::optional<transports::push_result> pushed_;  // the push, until awaiting_verify is committed
     // failure path
     retry_decision decision_;
     transports::transport_result failure_;

@@ -1,7 +1,9 @@
 #pragma once
-// The http_put driver (SPEC §6): packs a run into <outbox>/<equipment>/<run>.tar.zst on the CPU
-// pool (or reuses an intact archive already there), then PUTs it to a syncd-receiver with its
-// sha256 over a kept-alive HTTP(S) connection, and probes the receiver with GET.
+// The http_put driver (SPEC §6): packs a run on the CPU pool and streams the archive as it is made
+// into a resumable upload of a syncd-receiver (a bounded memory spool, no local copy), over a
+// kept-alive HTTP(S) connection, and probes the receiver with GET. Receivers without uploads, or
+// already holding the run, get one PUT of <outbox>/<equipment>/<run>.tar.zst (packed, or an
+// intact archive reused).
 // Beast stays behind this header: the HTTP exchange lives in src/http_put_client.cpp.
 
 #include "labsync/transports/http_put_config.hpp"
@@ -18,7 +20,9 @@ namespace labsync::transports {
 
 namespace detail {
 class http_client;
-}
+class upload_session;
+struct upload_outcome;
+}  // namespace detail
 
 class http_put final : public transport {
 public:
@@ -29,8 +33,10 @@ public:
     ~http_put() override;
 
     std::string_view name() const noexcept override { return "http_put"; }
+    bool push_hashes_run() const noexcept override { return true; }
     // On 201/200 the result's evidence is the sha256 the receiver names in its answer (the
-    // bytes it received and fsynced, or re-hashed when it already held them).
+    // bytes it received and fsynced, or re-hashed when it already held them); a streamed push
+    // also carries the run's build result (its manifest from the same read).
     boost::asio::awaitable<push_result> push(const push_request& request) override;
     // Always a verify request: the receiver re-hashes the stored archive.
     boost::asio::awaitable<probe_result> probe(const push_request& request) override;
@@ -48,6 +54,10 @@ public:
 private:
     http_put(http_put_config config, parsed_url url, boost::asio::any_io_executor cpu, outbox_ops ops);
     std::string run_url(const push_request& request) const;
+    // Packs the run into the upload's spool while `session` sends it; the pack's result.
+    boost::asio::awaitable<outbox_archive> stream(const push_request& request,
+                                                  detail::upload_session& session,
+                                                  detail::upload_outcome& up);
 
     http_put_config config_;
     parsed_url url_;

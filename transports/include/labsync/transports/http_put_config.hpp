@@ -32,9 +32,14 @@ struct http_put_config {
     // Largest part of a resumable upload (one PATCH); the receiver's Upload-Limit may lower it.
     // What a failed part re-sends at most (>= chunk_bytes).
     std::uint64_t part_bytes = std::uint64_t{256} << 20;
+    // Memory held for the streaming upload: compressed bytes packed but not yet acknowledged by
+    // the receiver. The packer waits while it is full; a part is at most half of it, so the
+    // next part fills while one is in flight. 8 MiB: peak RSS near the packer's own (bench/stream.sh).
+    std::uint64_t spool_bytes = std::uint64_t{8} << 20;
 
     // Every rule of this config that needs no I/O (whether the files exist is checked when the
-    // driver is created): url, client_cert/client_key, zstd_level, timeouts, chunk_bytes, part_bytes.
+    // driver is created): url, client_cert/client_key, zstd_level, timeouts, chunk_bytes, part_bytes,
+    // spool_bytes.
     std::vector<config_problem> validate() const;
 };
 

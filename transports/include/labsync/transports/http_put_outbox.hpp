@@ -5,6 +5,7 @@
 
 #include "labsync/transports/transport.hpp"
 #include "labsync/transports/transport_result.hpp"
+#include "labsync/verifier/archive_writer.hpp"
 #include "labsync/verifier/manifest.hpp"
 
 #include <cstdint>
@@ -25,6 +26,9 @@ struct outbox_archive {
     std::string sha256_hex;                      // of the compressed file, as shipped
     std::uint64_t bytes = 0;                     // size of the compressed file
     std::optional<verifier::manifest> manifest;  // the run's files as the archive holds them
+    // A pack only: what the walk found besides the files (for the run's build result).
+    std::vector<std::string> directories;
+    std::vector<verifier::walk_finding> findings;
 };
 
 // The archiver, injectable so tests can count packs or simulate failures. Both report the bytes
@@ -37,9 +41,13 @@ struct outbox_ops {
     // Checks an existing archive end to end (sha of the file, every member against the embedded
     // manifest).
     std::function<outbox_archive(const std::filesystem::path& archive, const progress_fn& progress)> check;
+    // Packs run_dir into `sink` (the streaming upload): the same bytes as `pack`, no file.
+    std::function<outbox_archive(const std::filesystem::path& run_dir, const verifier::archive_sink& sink,
+                                 int zstd_level, const progress_fn& progress)>
+        stream;
 };
 
-// verifier::pack_run and verifier::check_archive_file.
+// verifier::pack_run (to a file, to a sink) and verifier::check_archive_file.
 outbox_ops default_outbox_ops();
 
 struct outbox_outcome {
@@ -47,6 +55,7 @@ struct outbox_outcome {
     std::string sha256_hex;
     std::uint64_t bytes = 0;
     bool reused = false;        // an intact archive from an earlier attempt was kept
+    std::optional<verifier::manifest> manifest;  // the files the archive holds
     std::string repack_reason;  // why an existing archive was not reused (empty if none existed)
 };
 

@@ -4,6 +4,7 @@
 
 #include "labsync/transports/transport_result.hpp"
 #include "labsync/verifier/manifest.hpp"
+#include "labsync/verifier/manifest_builder.hpp"
 #include "labsync/verifier/progress.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -87,8 +88,11 @@ struct push_result {
     // proof (cleanup, `syncd verify`) probes the remote again.
     std::optional<remote_evidence> evidence;
     std::uint64_t bytes_moved = 0;  // bytes sent over the wire by this push (0 = none or unknown)
+    // The run as this push read it (manifest, directories, findings), when the push hashed every
+    // file on the way (transport::push_hashes_run): the engine needs no manifest pass of its own.
+    std::optional<verifier::build_result> built;
 
-    static push_result failed(transport_result status) { return {std::move(status), {}, {}, 0}; }
+    static push_result failed(transport_result status) { return {std::move(status), {}, {}, 0, {}}; }
 };
 
 // Answers "is (equipment, run) still wanted?" for sweep(); called on the sweeping thread.
@@ -98,6 +102,9 @@ class transport {
 public:
     virtual ~transport() = default;
     virtual std::string_view name() const noexcept = 0;
+    // True when push() reads and hashes the whole run itself and says so in push_result::built
+    // (http_put's streamed pack): the engine then skips its own manifest pass before the push.
+    virtual bool push_hashes_run() const noexcept { return false; }
     // Ships the run. Must be idempotent: re-shipping an already stored identical run succeeds.
     virtual boost::asio::awaitable<push_result> push(const push_request& request) = 0;
     // Asks the remote what it holds for this run, now (never from a record of an earlier push).

@@ -5,7 +5,9 @@
 // compressed bytes are hashed as they are written. The manifest travels as the archive's last
 // member, `.labsync/manifest.sha256` (its sha256sum text). The archive is written to
 // `<out>.partial`, fsynced, renamed to `<out>` and its directory fsynced; on any error the
-// `.partial` is removed and nothing is renamed into place. Blocking: call it from a worker thread.
+// `.partial` is removed and nothing is renamed into place. The sink variant hands the compressed
+// bytes to a consumer instead (http_put streams them to the receiver): the same pass, no file.
+// Blocking: call it from a worker thread.
 
 #include "labsync/verifier/manifest.hpp"
 #include "labsync/verifier/progress.hpp"
@@ -15,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -40,12 +43,13 @@ struct pack_options {
 };
 
 struct pack_result {
-    std::string sha256;                  // hex sha256 of the compressed archive (the file's bytes)
-    std::uint64_t compressed_bytes = 0;  // size of the archive file
-    std::uint64_t file_count = 0;        // regular files archived (the manifest member not counted)
-    std::uint64_t input_bytes = 0;       // sum of their sizes
-    verifier::manifest manifest;         // the embedded manifest
-    std::vector<walk_finding> findings;  // entries not archived (symlinks, devices, ...): caller decides
+    std::string sha256;                    // hex sha256 of the compressed archive (the file's bytes)
+    std::uint64_t compressed_bytes = 0;    // size of the archive file
+    std::uint64_t file_count = 0;          // regular files archived (the manifest member not counted)
+    std::uint64_t input_bytes = 0;         // sum of their sizes
+    verifier::manifest manifest;           // the embedded manifest
+    std::vector<walk_finding> findings;    // entries not archived (symlinks, devices, ...): caller decides
+    std::vector<std::string> directories;  // every sub-directory of the run, sorted (the walk's)
 
     // errc::local_file_vanished / local_file_changed / no_space / io_error / unsafe_path /
     // not_a_directory, or a system error.
@@ -57,6 +61,14 @@ struct pack_result {
 };
 
 pack_result pack_run(const std::filesystem::path& run_dir, const std::filesystem::path& out_path,
+                     const pack_options& options = {});
+
+// Receives the compressed archive in order, in buffers of up to 1 MiB, on one thread (the
+// compressing or the writing thread); the bytes are hashed before the call. A returned error
+// stops the pack (pack_result::error is that error). The bytes are the same as the file's.
+using archive_sink = std::function<std::error_code(std::span<const std::byte> bytes)>;
+
+pack_result pack_run(const std::filesystem::path& run_dir, const archive_sink& sink,
                      const pack_options& options = {});
 
 }  // namespace labsync::verifier
