@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -234,6 +235,14 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
             built->manifest = std::move(*prepared.manifest);
             built->directories = std::move(walked.directories);
             built->findings = std::move(walked.findings);
+            // The stat taken before the pack read the files: a change in between shows as a
+            // fingerprint mismatch at cleanup, which then re-hashes.
+            const auto& entries = built->manifest.entries();
+            if (std::equal(entries.begin(), entries.end(), walked.files.begin(), walked.files.end(),
+                           [](const auto& e, const auto& f) { return e.path == f.path; })) {
+                built->walk_started_ns = walked.started_ns;
+                for (const auto& f : walked.files) built->fingerprints.push_back(verifier::fingerprint_of(f));
+            }
         }
     } else {
         x = std::move(up.last);
@@ -270,6 +279,8 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
             built->manifest = std::move(*packed.manifest);
             built->directories = std::move(packed.directories);
             built->findings = std::move(packed.findings);
+            built->fingerprints = std::move(packed.fingerprints);
+            built->walk_started_ns = packed.walk_started_ns;
         }
         result.built = std::move(built);
         r.message = fmt::format("{} {}: HTTP {} {} ({} bytes, sha256 {}{}{}, {} sent)", method, where,

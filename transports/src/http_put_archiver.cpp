@@ -32,6 +32,8 @@ outbox_archive archive_of(verifier::pack_result packed) {
     a.bytes = packed.compressed_bytes;
     a.manifest = std::move(packed.manifest);
     a.directories = std::move(packed.directories);
+    a.fingerprints = std::move(packed.fingerprints);
+    a.walk_started_ns = packed.walk_started_ns;
     a.findings = std::move(packed.findings);
     return a;
 }

@@ -57,6 +57,9 @@ public:
         if (walk.error) return fail_input(walk.error, walk.error_path, "cannot walk the run");
         result_.findings = std::move(walk.findings);
         result_.directories = walk.directories;
+        result_.walk_started_ns = walk.started_ns;
+        result_.fingerprints.reserve(walk.files.size());
+        for (const auto& f : walk.files) result_.fingerprints.push_back(fingerprint_of(f));
         for (const auto& f : walk.files)
             if (f.path == archive_manifest_path)
                 return fail_input(make_error_code(errc::unsafe_path), f.path,

@@ -29,6 +29,8 @@ struct outbox_archive {
     // A pack only: what the walk found besides the files (for the run's build result).
     std::vector<std::string> directories;
     std::vector<verifier::walk_finding> findings;
+    std::vector<verifier::stat_fingerprint> fingerprints;  // per manifest entry (fingerprint.hpp)
+    std::int64_t walk_started_ns = 0;
 };
 
 // The archiver, injectable so tests can count packs or simulate failures. Both report the bytes

@@ -50,6 +50,10 @@ struct pack_result {
     verifier::manifest manifest;           // the embedded manifest
     std::vector<walk_finding> findings;    // entries not archived (symlinks, devices, ...): caller decides
     std::vector<std::string> directories;  // every sub-directory of the run, sorted (the walk's)
+    // The walk's stat of each manifest entry, same order, taken before any file was read, and the
+    // walk's start: what cleanup's fingerprint compares (fingerprint.hpp).
+    std::vector<stat_fingerprint> fingerprints;
+    std::int64_t walk_started_ns = 0;
 
     // errc::local_file_vanished / local_file_changed / no_space / io_error / unsafe_path /
     // not_a_directory, or a system error.
