@@ -7,6 +7,7 @@
 #include "archive_test_util.hpp"
 #include "temp_dir.hpp"
 
+#include <zstd.h>
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -295,9 +296,20 @@ TEST_CASE("checker: an archive of several zstd frames passes; a damaged second f
     // b.bin's data is tar bytes 701,440..1,601,440: the second frame ends well inside it.
     const std::size_t cut1 = 300'000, cut2 = 1'300'000;
     std::string skippable("\x50\x2a\x4d\x18\x04\x00\x00\x00skip", 12);
-    const std::string first = zstd_compress(tar.substr(0, cut1));
-    const std::string second = zstd_compress(tar.substr(cut1, cut2 - cut1));
-    const std::string multi = first + second + skippable + zstd_compress(tar.substr(cut2));
+    // Frames with content checksums, as the archiver writes them.
+    auto compress = [](const std::string& data) {
+        ZSTD_CCtx* c = ZSTD_createCCtx();
+        ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+        std::string out(ZSTD_compressBound(data.size()), '\0');
+        std::size_t n = ZSTD_compress2(c, out.data(), out.size(), data.data(), data.size());
+        ZSTD_freeCCtx(c);
+        REQUIRE_FALSE(ZSTD_isError(n));
+        out.resize(n);
+        return out;
+    };
+    const std::string first = compress(tar.substr(0, cut1));
+    const std::string second = compress(tar.substr(cut1, cut2 - cut1));
+    const std::string multi = first + second + skippable + compress(tar.substr(cut2));
     for (std::size_t chunk : {std::size_t{1} << 20, std::size_t{4093}}) {
         auto o = check_bytes(multi, chunk);
         INFO(o.reason);
