@@ -5,6 +5,7 @@
 #include "labsync/common/ids.hpp"
 #include "labsync/common/read_file.hpp"
 #include "labsync/config/config_values.hpp"
+#include "labsync/verifier/archive_writer.hpp"
 #include "runs_roots.hpp"
 
 #include <fmt/format.h>
@@ -108,7 +109,16 @@ void read_http_put(table_reader& r, transports::http_put_config& c) {
     r.path("client_cert", c.client_cert);
     r.path("client_key", c.client_key);
     r.string("code_commit", c.code_commit);
-    r.integer("zstd_level", c.zstd_level, -any_int, any_int);
+    if (const toml::node* n = r.table().get("zstd_level"); n && n->is_string()) {
+        std::string level;
+        r.string("zstd_level", level);
+        if (auto parsed = verifier::parse_zstd_level(level))
+            c.zstd_level = *parsed;
+        else
+            r.error("zstd_level", fmt::format("\"{}\" is not a level 0..19 nor \"adaptive\"", level));
+    } else {
+        r.integer("zstd_level", c.zstd_level, -any_int, any_int);
+    }
     r.duration("connect_timeout", c.connect_timeout);
     r.duration("io_timeout", c.io_timeout);
     std::uint64_t chunk = c.chunk_bytes;

@@ -1,6 +1,7 @@
 // Every setting of every driver is reachable from syncd.toml: each key is read into the driver's
 // own config type, and a bad value of each is an error at its file:line:col naming the key.
 #include "labsync/config/config_loader.hpp"
+#include "labsync/verifier/archive_writer.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -137,7 +138,9 @@ TEST_CASE("a bad transport value is an error at its file:line:col", "[config]") 
         {"rclone", rclone_required + "stats_interval = \"x\"", "stats_interval", "duration", 9},
         {"rclone", rclone_required + "path_env = false", "path_env", "must be a string", 9},
         // A value the driver config's validate() refuses, placed at its key.
-        {"http_put", http + "zstd_level = 20", "zstd_level", "out of range 1..19", 8},
+        {"http_put", http + "zstd_level = 20", "zstd_level", "out of range 0..19", 8},
+        {"http_put", http + "zstd_level = -1", "zstd_level", "out of range 0..19", 8},
+        {"http_put", http + "zstd_level = \"fast\"", "zstd_level", "nor \"adaptive\"", 8},
         {"http_put", http + "io_timeout = \"50ms\"", "io_timeout", "at least 100ms", 8},
         {"http_put", http + "chunk_bytes = \"4K\"", "chunk_bytes", "at least 64K", 8},
         {"http_put", http + "part_bytes = \"512K\"", "part_bytes", "below chunk_bytes", 8},
@@ -166,6 +169,14 @@ TEST_CASE("a bad transport value is an error at its file:line:col", "[config]") 
             CHECK_THAT(e.to_string(), Catch::StartsWith("syncd.toml:" + std::to_string(c.line) + ":"));
         }
     }
+}
+
+TEST_CASE("http_put zstd_level takes 0 (store) and \"adaptive\"", "[config]") {
+    CHECK(loaded<http_put_config>(with_transport("http_put", "url = \"https://c:1\"\nzstd_level = 0"))
+              .zstd_level == labsync::verifier::zstd_level_store);
+    CHECK(loaded<http_put_config>(
+              with_transport("http_put", "url = \"https://c:1\"\nzstd_level = \"adaptive\""))
+              .zstd_level == labsync::verifier::zstd_level_adaptive);
 }
 
 TEST_CASE("a key of one transport kind in another's table says which kinds it belongs to", "[config]") {

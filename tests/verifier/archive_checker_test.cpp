@@ -7,6 +7,7 @@
 #include "archive_test_util.hpp"
 #include "temp_dir.hpp"
 
+#include <zstd.h>
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -283,4 +284,47 @@ TEST_CASE("checker: two threads give exactly the verdicts of one, valid or damag
             CHECK(one.members == two.members);
             CHECK(static_cast<bool>(one.error) == (name != "valid"));
         }
+}
+
+TEST_CASE("checker: an archive of several zstd frames passes; a damaged second frame names its member",
+          "[archive][component]") {
+    std::vector<raw_member> members{{"a.bin", random_bytes(700'000, 31)},
+                                    {"b.bin", random_bytes(900'000, 32)}};
+    const std::string tar = make_tar(members, manifest_text_of(members));
+    // Frames cut anywhere (an old single-frame archive is the case of no cut), with a skippable
+    // frame between two of them.
+    // b.bin's data is tar bytes 701,440..1,601,440: the second frame ends well inside it.
+    const std::size_t cut1 = 300'000, cut2 = 1'300'000;
+    std::string skippable("\x50\x2a\x4d\x18\x04\x00\x00\x00skip", 12);
+    // Frames with content checksums, as the archiver writes them.
+    auto compress = [](const std::string& data) {
+        ZSTD_CCtx* c = ZSTD_createCCtx();
+        ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+        std::string out(ZSTD_compressBound(data.size()), '\0');
+        std::size_t n = ZSTD_compress2(c, out.data(), out.size(), data.data(), data.size());
+        ZSTD_freeCCtx(c);
+        REQUIRE_FALSE(ZSTD_isError(n));
+        out.resize(n);
+        return out;
+    };
+    const std::string first = compress(tar.substr(0, cut1));
+    const std::string second = compress(tar.substr(cut1, cut2 - cut1));
+    const std::string multi = first + second + skippable + compress(tar.substr(cut2));
+    for (std::size_t chunk : {std::size_t{1} << 20, std::size_t{4093}}) {
+        auto o = check_bytes(multi, chunk);
+        INFO(o.reason);
+        CHECK_FALSE(o.error);
+        CHECK(o.files == 2);
+        CHECK_FALSE(check_bytes(zstd_compress(tar), chunk).error);
+    }
+    // A flipped byte in the middle of the second frame (noise is stored in raw blocks, so its
+    // content checksum fails at the frame's end): the member being decoded then is named.
+    std::string damaged = multi;
+    damaged[first.size() + second.size() / 2] ^= 0x20;
+    auto bad = check_bytes(damaged, 65536);
+    CHECK(bad.error == errc::archive_corrupt);
+    CHECK(bad.path == "b.bin");
+    CHECK(bad.reason.find("zstd") != std::string::npos);
+    // Bytes after the last frame that are not a frame are still refused.
+    CHECK(check_bytes(multi + "garbage!", 4096).error == errc::archive_corrupt);
 }

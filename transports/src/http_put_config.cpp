@@ -4,6 +4,7 @@
 #include "config_rules.hpp"
 #include "labsync/common/read_file.hpp"
 #include "labsync/common/secret_file.hpp"
+#include "labsync/verifier/archive_writer.hpp"
 
 #include <fmt/format.h>
 
@@ -20,8 +21,8 @@ std::vector<config_problem> http_put_config::validate() const {
     if (client_cert.empty() != client_key.empty())
         out.push_back({client_cert.empty() ? "client_key" : "client_cert",
                        "client_cert and client_key go together (set both or neither)"});
-    if (zstd_level < 1 || zstd_level > 19)
-        out.push_back({"zstd_level", fmt::format("{} is out of range 1..19", zstd_level)});
+    if ((zstd_level < 0 || zstd_level > 19) && zstd_level != verifier::zstd_level_adaptive)
+        out.push_back({"zstd_level", fmt::format("{} is out of range 0..19 (or \"adaptive\")", zstd_level)});
     detail::require_at_least(out, "connect_timeout", connect_timeout, 100ms);
     detail::require_at_least(out, "io_timeout", io_timeout, 100ms);
     if (chunk_bytes < 64 * 1024) out.push_back({"chunk_bytes", "must be at least 64K"});

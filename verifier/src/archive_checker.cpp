@@ -20,6 +20,9 @@ public:
     impl(bool hash_stream, archive_check_threads threads)
         : hash_stream_(hash_stream), dctx_(ZSTD_createDCtx()) {
         if (dctx_ == nullptr) throw std::bad_alloc();
+        // The decoder's window is its memory: cap it at what levels 1..19 use (no --long),
+        // instead of libzstd's 128 MiB, so a crafted archive cannot make the check hold more.
+        ZSTD_DCtx_setParameter(dctx_, ZSTD_d_windowLogMax, max_window_log);
         if (threads == archive_check_threads::two)
             pipe_ = std::make_unique<detail::decoded_pipeline>(
                 pipeline_slots, slot_size,
@@ -40,10 +43,6 @@ public:
         ZSTD_inBuffer in{data.data(), data.size(), 0};
         for (;;) {
             if (in.pos == in.size && !output_pending_) break;
-            if (frame_done_) {
-                hand_over();
-                return fail_stream("trailing data after the zstd frame");
-            }
             std::byte* buf = pipe_ ? slot_for_next_call() : out_.get();
             if (buf == nullptr) {  // the worker failed
                 worker_failed();
@@ -56,11 +55,10 @@ public:
                 return fail_stream(std::string("zstd: ") + ZSTD_getErrorName(r));
             }
             // A full output buffer may hide more decoded bytes: call again even without input.
-            output_pending_ = out.pos == out.size;
-            if (r == 0) {
-                frame_done_ = true;
-                output_pending_ = false;
-            }
+            // r == 0: a frame ended (the archive may hold several; the next starts with the next
+            // input byte, and a skippable frame is skipped).
+            frame_done_ = r == 0;
+            output_pending_ = !frame_done_ && out.pos == out.size;
             if (pipe_) {
                 slot_fill_ += out.pos;
                 if (pipe_->slot_size() - slot_fill_ < out_size) hand_over();
@@ -116,6 +114,7 @@ public:
     detail::tar_stream_parser tar_;
 
 private:
+    static constexpr int max_window_log = 23;  // 8 MiB
     static constexpr std::size_t out_size = 256u << 10;
 
     // Decoded bytes in flight per checker: 4 × 512 KiB (two zstd calls per slot).
@@ -152,9 +151,12 @@ private:
 
     // An error of the compressed stream itself. With the worker, the bytes decoded before it
     // are walked first: an earlier tar error wins, exactly as in one thread.
+    // The member named is the one being decoded (or the last one decoded, "after" it).
     std::error_code fail_stream(std::string reason) {
         if (pipe_ && worker_failed()) return error_;
-        return fail(make_error_code(errc::archive_corrupt), "", std::move(reason));
+        auto [path, inside] = tar_.position();
+        if (!inside && !path.empty()) reason += " (after this member)";
+        return fail(make_error_code(errc::archive_corrupt), std::move(path), std::move(reason));
     }
 
     // Both sides sorted by path; the first difference in path order is reported.

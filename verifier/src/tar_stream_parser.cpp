@@ -125,6 +125,7 @@ bool tar_stream_parser::consume(const std::byte* data, std::size_t size) {
 void tar_stream_parser::end_of_data() {
     switch (state_) {
         case state::member_data:
+            last_member_ = current_path_;
             files_.push_back({std::move(current_path_), current_size_, hasher_.finish()});
             break;
         case state::pax_data:
@@ -132,6 +133,7 @@ void tar_stream_parser::end_of_data() {
             pax_buffer_.clear();
             break;
         case state::manifest_data:
+            last_member_ = current_path_;
             manifest_seen_ = true;
             break;
         default:

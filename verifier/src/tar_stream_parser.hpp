@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace labsync::verifier::detail {
@@ -39,6 +40,13 @@ public:
     const std::string& error_path() const noexcept { return error_path_; }
     const std::string& error_reason() const noexcept { return error_reason_; }
 
+    // Where the walk stands, to place an error of the compressed stream: the member whose data is
+    // being read (true), else the last member read in full (false; "" before the first).
+    std::pair<std::string, bool> position() const {
+        if (state_ == state::member_data || state_ == state::manifest_data) return {current_path_, true};
+        return {last_member_, false};
+    }
+
     std::vector<tar_member_digest>& files() noexcept { return files_; }
     std::uint64_t members_seen() const noexcept { return members_seen_; }
     bool manifest_seen() const noexcept { return manifest_seen_; }
@@ -59,6 +67,7 @@ private:
     std::uint64_t remaining_ = 0;  // bytes left in the current data or padding
     std::size_t padding_after_ = 0;
     std::string current_path_;
+    std::string last_member_;
     std::uint64_t current_size_ = 0;
     std::string pax_buffer_;
     std::optional<std::string> pax_path_;

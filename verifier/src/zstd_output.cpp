@@ -7,7 +7,9 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace labsync::verifier::detail {
 namespace {
@@ -42,7 +44,9 @@ zstd_output::~zstd_output() {
     ZSTD_freeCCtx(cctx_);
 }
 
-bool zstd_output::open(const std::filesystem::path& out, int level, unsigned threads, std::error_code& ec) {
+bool zstd_output::open(const std::filesystem::path& out, int level, unsigned threads, std::error_code& ec,
+                       std::uint64_t frame_bytes) {
+    policy_ = frame_policy(level, frame_bytes);
     std::filesystem::path dir = out.parent_path();
     if (dir.empty()) dir = ".";
     final_name_ = out.filename().string();
@@ -66,7 +70,9 @@ bool zstd_output::open(const std::filesystem::path& out, int level, unsigned thr
     return setup(level, threads, ec);
 }
 
-bool zstd_output::open(sink_fn sink, int level, unsigned threads, std::error_code& ec) {
+bool zstd_output::open(sink_fn sink, int level, unsigned threads, std::error_code& ec,
+                       std::uint64_t frame_bytes) {
+    policy_ = frame_policy(level, frame_bytes);
     sink_ = std::move(sink);
     return setup(level, threads, ec);
 }
@@ -77,7 +83,7 @@ bool zstd_output::setup(int level, unsigned threads, std::error_code& ec) {
         ec = std::make_error_code(std::errc::not_enough_memory);
         return false;
     }
-    std::size_t r = ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
+    std::size_t r = ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, policy_.zstd_level());
     if (ZSTD_isError(r)) {
         ec = std::make_error_code(std::errc::invalid_argument);
         return false;
@@ -101,13 +107,82 @@ bool zstd_output::setup(int level, unsigned threads, std::error_code& ec) {
 }
 
 bool zstd_output::write(std::span<const std::byte> data, std::error_code& ec) {
-    return data.empty() || drain(data.data(), data.size(), ZSTD_e_continue, ec);
+    while (!data.empty()) {
+        if (policy_.at_segment_start()) {
+            if (policy_.adaptive()) {  // gather the sample before deciding
+                std::size_t take = std::min(data.size(), policy_.sample_size() - sample_.size());
+                sample_.insert(sample_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+                data = data.subspan(take);
+                if (sample_.size() < policy_.sample_size()) return true;
+            }
+            if (!start_segment(sample_, ec)) return false;
+            continue;
+        }
+        auto n = static_cast<std::size_t>(std::min<std::uint64_t>(data.size(), policy_.room()));
+        if (!encode(data.first(n), ec)) return false;
+        data = data.subspan(n);
+    }
+    return true;
 }
 
 bool zstd_output::finish(std::error_code& ec) {
-    if (!drain(nullptr, 0, ZSTD_e_end, ec)) return false;
+    // A sample still waiting for its decision, or no input at all: one (last) segment.
+    if ((!sample_.empty() || !policy_.frame_open()) && !start_segment(sample_, ec)) return false;
+    if (!end_frame(policy_.mode(), ec)) return false;
     if (!stop_writer(ec)) return false;
     digest_ = hasher_.finish();
+    return true;
+}
+
+bool zstd_output::start_segment(std::span<const std::byte> sample, std::error_code& ec) {
+    bool was_open = policy_.frame_open();
+    frame_mode previous = policy_.mode();
+    auto step = policy_.start_segment(sample);
+    if (step.end_frame_first && !end_frame(previous, ec)) return false;
+    if (step.mode == frame_mode::store && (!was_open || step.end_frame_first)) {
+        auto header = raw_frame_encoder::header();
+        raw_out_.assign(header.begin(), header.end());
+    }
+    if (!sample.empty()) {
+        if (!encode(sample, ec)) return false;
+        sample_.clear();
+    }
+    return step.mode != frame_mode::store || put_raw(ec);
+}
+
+bool zstd_output::encode(std::span<const std::byte> data, std::error_code& ec) {
+    policy_.consumed(data.size());
+    if (policy_.mode() == frame_mode::compress) return drain(data.data(), data.size(), ZSTD_e_continue, ec);
+    raw_.add(data, raw_out_);
+    return put_raw(ec);
+}
+
+bool zstd_output::end_frame(frame_mode mode, std::error_code& ec) {
+    if (mode == frame_mode::compress) return drain(nullptr, 0, ZSTD_e_end, ec);
+    raw_.end(raw_out_);
+    return put_raw(ec);
+}
+
+bool zstd_output::put_raw(std::error_code& ec) {
+    bool ok = put(raw_out_.data(), raw_out_.size(), ec);
+    raw_out_.clear();
+    return ok;
+}
+
+bool zstd_output::put(const std::byte* data, std::size_t size, std::error_code& ec) {
+    if (!out_pipe_) return size == 0 || write_all(data, size, ec);
+    while (size > 0) {
+        std::byte* buf = out_pipe_->acquire();
+        if (buf == nullptr) {  // the writer failed and cancelled
+            ec = writer_ec_;
+            return false;
+        }
+        std::size_t n = std::min(size, out_cap_);
+        std::memcpy(buf, data, n);
+        out_pipe_->submit(buf, n);
+        data += n;
+        size -= n;
+    }
     return true;
 }
 

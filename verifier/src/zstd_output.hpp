@@ -1,9 +1,11 @@
 #pragma once
 // The output side of the archiver: libzstd streaming compression into `<out>.partial`, hashing
 // the compressed bytes as they are written, then fsync + rename + directory fsync; or into a
-// caller's sink (the bytes handed over in order, no file). Private to the verifier module.
+// caller's sink (the bytes handed over in order, no file). The stream is a series of independent
+// frames, compressed or stored as frame_policy decides. Private to the verifier module.
 
 #include "chunk_pipe.hpp"
+#include "frame_policy.hpp"
 #include "labsync/verifier/sha256.hpp"
 #include "labsync/verifier/unique_fd.hpp"
 
@@ -16,6 +18,7 @@
 #include <span>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 struct ZSTD_CCtx_s;
 
@@ -30,14 +33,17 @@ public:
 
     using sink_fn = std::function<std::error_code(std::span<const std::byte>)>;
 
-    // Creates (truncates) `<out>.partial` next to `out` and sets up the compressor.
-    bool open(const std::filesystem::path& out, int level, unsigned threads, std::error_code& ec);
+    // Creates (truncates) `<out>.partial` next to `out` and sets up the compressor. `level` as
+    // pack_options::level (0 store, zstd_level_adaptive); a new frame every `frame_bytes` of input.
+    bool open(const std::filesystem::path& out, int level, unsigned threads, std::error_code& ec,
+              std::uint64_t frame_bytes = frame_policy::default_frame_bytes);
     // Sets up the compressor for a sink: each compressed buffer is hashed, then given to `sink`
     // (an error from it stops the output); commit() and discard() have no file to act on.
-    bool open(sink_fn sink, int level, unsigned threads, std::error_code& ec);
-    // Compresses `data`; whatever libzstd hands back is hashed and written.
+    bool open(sink_fn sink, int level, unsigned threads, std::error_code& ec,
+              std::uint64_t frame_bytes = frame_policy::default_frame_bytes);
+    // Compresses (or stores) `data`; whatever is produced is hashed and written.
     bool write(std::span<const std::byte> data, std::error_code& ec);
-    // Ends the zstd frame and writes the rest; then the digest and size are final.
+    // Ends the last frame and writes the rest; then the digest and size are final.
     bool finish(std::error_code& ec);
     // fsync the file, rename it to its final name, fsync the directory.
     bool commit(std::error_code& ec);
@@ -50,6 +56,11 @@ public:
 
 private:
     bool setup(int level, unsigned threads, std::error_code& ec);
+    bool encode(std::span<const std::byte> data, std::error_code& ec);
+    bool start_segment(std::span<const std::byte> sample, std::error_code& ec);
+    bool end_frame(frame_mode mode, std::error_code& ec);
+    bool put(const std::byte* data, std::size_t size, std::error_code& ec);
+    bool put_raw(std::error_code& ec);
     bool drain(const void* in, std::size_t size, int directive, std::error_code& ec);
     bool write_all(const std::byte* data, std::size_t size, std::error_code& ec);
     void writer_loop();
@@ -57,6 +68,10 @@ private:
 
     ZSTD_CCtx_s* cctx_ = nullptr;
     sink_fn sink_;
+    frame_policy policy_;
+    std::vector<std::byte> sample_;   // adaptive: the start of a segment, until it is decided
+    raw_frame_encoder raw_;           // stored frames
+    std::vector<std::byte> raw_out_;  // their encoded bytes on the way out
     unique_fd dir_fd_;
     unique_fd fd_;
     std::filesystem::path partial_path_;

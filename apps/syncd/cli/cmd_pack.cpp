@@ -1,4 +1,4 @@
-// `syncd pack RUN_DIR OUT.tar.zst [--level N] [--threads N] [--json]`: archives a run as one
+// `syncd pack RUN_DIR OUT.tar.zst [--level N|adaptive] [--threads N] [--json]`: archives a run as one
 // deterministic tar+zstd file with its manifest as the last member, and prints the archive's
 // sha256, size and file count. Symlinks and special files are not archived: they are listed on
 // stderr and make the command fail unless --allow-findings is given (as `syncd manifest`).
@@ -20,7 +20,7 @@ namespace {
 struct pack_args {
     std::string run_dir;
     std::string out;
-    int level = 3;
+    std::string level = "3";
     unsigned threads = 2;
     bool json = false;
     bool allow_findings = false;
@@ -39,7 +39,7 @@ std::string printable(std::string_view text) {
 
 int run_pack(const pack_args& args) {
     verifier::pack_options options;
-    options.level = args.level;
+    options.level = *verifier::parse_zstd_level(args.level);
     options.threads = args.threads;
     auto result = verifier::pack_run(args.run_dir, args.out, options);
     for (const auto& f : result.findings)
@@ -79,7 +79,10 @@ void register_pack(CLI::App& app) {
     auto* cmd = app.add_subcommand("pack", "Archive a run as tar+zstd with its manifest as the last member");
     cmd->add_option("RUN_DIR", args->run_dir, "run directory")->required();
     cmd->add_option("OUT", args->out, "archive to write (OUT.partial while writing)")->required();
-    cmd->add_option("--level", args->level, "zstd compression level (default 3)")->check(CLI::Range(1, 19));
+    cmd->add_option("--level", args->level, "zstd level 1..19 (default 3), 0 = store, or adaptive")
+        ->check([](const std::string& s) {
+            return verifier::parse_zstd_level(s) ? std::string() : "expected 0..19 or adaptive, got " + s;
+        });
     cmd->add_option("--threads", args->threads, "zstd worker threads (default 2, 0 = none)");
     cmd->add_flag("--json", args->json, "print JSON {archive,sha256,bytes,files,input_bytes,...}");
     cmd->add_flag("--allow-findings", args->allow_findings,

@@ -5,6 +5,7 @@
 
 #include "labsync/common/ids.hpp"
 #include "labsync/transports/http_put.hpp"
+#include "labsync/verifier/archive_writer.hpp"
 #include "labsync/verifier/manifest_builder.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -34,7 +35,7 @@ namespace {
 struct put_args {
     std::string url, equipment, run_dir, token_file, ca, cert, key, code_commit;
     std::string outbox = "/var/tmp/labsync-outbox";
-    int level = 3;
+    std::string level = "3";
     bool json = false;
     unsigned connect_timeout_s = 10, io_timeout_s = 60;
 };
@@ -71,7 +72,7 @@ int run_put(const put_args& args) {
     config.client_key = args.key;
     config.token_file = args.token_file;
     config.outbox = args.outbox;
-    config.zstd_level = args.level;
+    config.zstd_level = *verifier::parse_zstd_level(args.level);
     config.code_commit = args.code_commit;
     config.connect_timeout = std::chrono::seconds(args.connect_timeout_s);
     config.io_timeout = std::chrono::seconds(args.io_timeout_s);
@@ -169,7 +170,11 @@ void register_put(CLI::App& app) {
     cmd->add_option("--cert", args->cert, "client certificate for mTLS (PEM)");
     cmd->add_option("--key", args->key, "client private key for mTLS (PEM)");
     cmd->add_option("--outbox", args->outbox, "outbox directory for archives")->capture_default_str();
-    cmd->add_option("--level", args->level, "zstd level")->check(CLI::Range(1, 19))->capture_default_str();
+    cmd->add_option("--level", args->level, "zstd level 1..19, 0 = store, or adaptive")
+        ->check([](const std::string& s) {
+            return verifier::parse_zstd_level(s) ? std::string() : "expected 0..19 or adaptive, got " + s;
+        })
+        ->capture_default_str();
     cmd->add_option("--code-commit", args->code_commit, "sent as X-Code-Commit");
     cmd->add_option("--connect-timeout", args->connect_timeout_s, "seconds")->capture_default_str();
     cmd->add_option("--io-timeout", args->io_timeout_s, "seconds a read or write may stall")

@@ -24,7 +24,7 @@ struct http_put_config {
     // Archives go to <outbox>/<equipment>/<run>.tar.zst. Not a syncd.toml key: the engine sets it
     // from engine_config::outbox_dir.
     std::filesystem::path outbox;
-    int zstd_level = 3;
+    int zstd_level = 3;  // 1..19, 0 = store, verifier::zstd_level_adaptive ("adaptive" in syncd.toml)
     std::chrono::milliseconds connect_timeout{10'000};  // resolve + connect + TLS handshake
     std::chrono::milliseconds io_timeout{60'000};       // one read or write making no progress
     std::string code_commit;                            // sent as X-Code-Commit when not empty

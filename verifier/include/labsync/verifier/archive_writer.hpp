@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,8 +29,18 @@ namespace labsync::verifier {
 // The path of the embedded manifest inside every archive.
 inline constexpr std::string_view archive_manifest_path = ".labsync/manifest.sha256";
 
+// pack_options::level beside the zstd levels 1..19: store (zstd raw blocks, no compression) and
+// adaptive (per 1 MiB segment: store where level-1 zstd saves < 1/32 of a 64 KiB sample, else
+// level 3). Every archive is a series of independent zstd frames, a new one every 16 MiB of input
+// (docs/architecture.md, "Archiver").
+inline constexpr int zstd_level_store = 0;
+inline constexpr int zstd_level_adaptive = 100;
+// "0".."19" or "adaptive" as a level (syncd.toml's zstd_level, `--level` of syncd pack and put);
+// nullopt for anything else.
+std::optional<int> parse_zstd_level(std::string_view text);
+
 struct pack_options {
-    int level = 3;  // zstd compression level
+    int level = 3;  // zstd compression level, zstd_level_store or zstd_level_adaptive
     // zstd worker threads; with any, a reading and a writing thread run beside them (see
     // docs/architecture.md, "Archiver"). 0, or a run under 4 MiB: everything on the calling thread.
     unsigned threads = 2;
