@@ -11,7 +11,6 @@
 #include "labsync/common/on_pool.hpp"
 #include "labsync/transports/http_status.hpp"
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -25,6 +24,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 // GCC 12 reports a false mismatched-new-delete on Asio's coroutine frames (its frame allocator
 // pairs a custom operator new with the sized delete; GCC bug 109224).
@@ -114,10 +114,13 @@ asio::awaitable<outbox_archive> http_put::stream(const push_request& request, de
                                                  detail::upload_outcome& up) {
     auto spool = std::make_shared<detail::upload_spool>(co_await asio::this_coro::executor,
                                                         config_.spool_bytes, session.offset());
-    // The packer, on a CPU pool thread: it ends when the pack does or the spool is cancelled
-    // (every way out of this frame, its destruction included, cancels it first).
-    asio::post(cpu_, [spool, pack = ops_.stream, run = request.run_path, level = config_.zstd_level,
-                      progress = request.on_pack_progress] {
+    // The packer, on a thread of its own: it waits for the receiver whenever the spool is full, so
+    // on the CPU pool it would hold a pool thread for the whole upload, and as many uploads as pool
+    // threads would stall every other job's manifest and gate walk. It ends when the pack does or
+    // the spool is cancelled; every way out of this frame, its destruction included, cancels the
+    // spool (guard) before it joins the thread (packer), in that order.
+    std::jthread packer([spool, pack = ops_.stream, run = request.run_path, level = config_.zstd_level,
+                         progress = request.on_pack_progress] {
         const verifier::archive_sink sink = [&spool](std::span<const std::byte> bytes) {
             return spool->append(bytes);
         };
