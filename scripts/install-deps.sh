@@ -12,6 +12,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev libsystemd-dev catch2
   # real peers used by the integration tests
   openssl zstd tar rsync openssh-server openssh-client rclone curl sqlite3 procps strace
+  # headless browser for the status page test (tests/apps/status_page_browser_test.cpp)
+  chromium
 )
 
 missing=()

@@ -6,12 +6,13 @@
 #include "admin/admin_dispatch.hpp"
 #include "admin/admin_server.hpp"
 #include "cli/commands.hpp"
-#include "daemon_config.hpp"
 #include "daemon/engine_host.hpp"
 #include "daemon/health.hpp"
 #include "daemon/notify.hpp"
+#include "daemon_config.hpp"
 #include "logging.hpp"
 #include "metrics/metrics_http.hpp"
+#include "metrics/status_page.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -63,6 +64,10 @@ private:
     // stuck (the only _Exit: see there).
     int shut_down(int code);
     admin_response on_admin(const admin_request& request, const admin_peer& peer);
+    // What an admin request sees of the daemon (under the engine slot's lock).
+    admin_context context_of(engine::engine* eng, const engine::engine_config& config) const;
+    // The status page's data (metrics/status_page.hpp); the handler pool.
+    nlohmann::json status_page();
 
     run_options options_;
     daemon_config config_;  // main thread
@@ -98,6 +103,7 @@ std::string daemon::open_servers() {
     if (!config_.daemon.metrics_listen.empty()) {
         metrics_.emplace([this] { return health_.render_metrics(); }, log_, handlers_);
         if (auto err = metrics_->open(config_.daemon.metrics_listen); !err.empty()) return err;
+        metrics_->serve_status_page([this] { return status_page(); });
         metrics_->start();
     }
     admin_->start();
@@ -109,14 +115,27 @@ admin_response daemon::on_admin(const admin_request& request, const admin_peer& 
         log_(common::log_level::info, fmt::format("admin: {} from {} (uid {}, pid {})",
                                                   encode_request(request), peer.user, peer.uid, peer.pid));
     return host_.with([&](engine::engine* eng, const engine::engine_config& config) {
-        admin_context context;
+        admin_context context = context_of(eng, config);
         context.peer_user = peer.user;
-        context.engine = eng;
-        context.daemon = {static_cast<int>(::getpid()), health_.uptime_s(), config_source_,
-                          health_.is_ready()};
-        for (const auto& e : config.equipment) context.equipment.push_back(e.name);
-        context.progress = &health_.progress();
         return dispatch_admin(request, context);
+    });
+}
+
+admin_context daemon::context_of(engine::engine* eng, const engine::engine_config& config) const {
+    admin_context context;
+    context.engine = eng;
+    context.daemon = {static_cast<int>(::getpid()), health_.uptime_s(), config_source_, health_.is_ready()};
+    for (const auto& e : config.equipment) context.equipment.push_back(e.name);
+    context.progress = &health_.progress();
+    return context;
+}
+
+nlohmann::json daemon::status_page() {
+    // The same document as `syncd status --json`, plus what only the page shows.
+    return host_.with([&](engine::engine* eng, const engine::engine_config& config) {
+        admin_response status = dispatch_admin({.op = admin_op::status}, context_of(eng, config));
+        return status_page_json(status, eng, config,
+                                health_.throughput().per_minute(std::chrono::steady_clock::now()));
     });
 }
 
