@@ -250,7 +250,9 @@ int daemon::run() {
     health_.ready();
     logger_->info("ready: {} equipment, admin socket {}{}", config_.engine.equipment.size(),
                   config_.daemon.admin_socket.string(),
-                  metrics_ ? fmt::format(", metrics http://{}/metrics", metrics_->bound_address()) : "");
+                  metrics_ ? fmt::format(", metrics http://{0}/metrics, status page http://{0}/",
+                                         metrics_->bound_address())
+                           : "");
     // Tests and scripts wait for this line (the metrics port may have been 0).
     std::printf("syncd ready admin=%s metrics=%s\n", config_.daemon.admin_socket.c_str(),
                 metrics_ ? metrics_->bound_address().c_str() : "off");
