@@ -69,7 +69,7 @@ TEST_CASE("status page in headless Chromium: equipment, counts, uploads, failure
     if (browser.empty()) skip_test("chromium is not installed (scripts/install-deps.sh installs it)");
     receiver_fixture rx(tls_receiver());
     auto options = to(rx);
-    options.bandwidth = "1M";  // run-slow takes about 24 s to upload
+    options.bandwidth = "1M";  // run-slow takes about 40 s to upload: the browser sees it in flight
     daemon_fixture d(options);
     // eq2 ships to the same receiver with a token it refuses: auth errors fail the job at once.
     const auto eq2_token = d.dir() / "eq2.token";
@@ -107,8 +107,8 @@ token_file = "{token}"
     auto denied = d.wait_job("run-denied", state_is("failed"));
     REQUIRE(denied);
     const std::string deny_reason = (*denied)["last_error"].get<std::string>();
-    d.write_run("run-slow", 24, 1 << 20);
-    REQUIRE(wait_mid_upload(d, "run-slow"));
+    d.write_run("run-slow", 40, 1 << 20);
+    REQUIRE(wait_mid_upload(d, "run-slow", 90s));
 
     const std::string url = "http://" + d.metrics_address() + "/";
     auto dom = chromium(browser, d.dir(), url, {"--dump-dom"});
