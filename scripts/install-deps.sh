@@ -26,6 +26,8 @@ if [ "$profile" = test ]; then
   packages+=(
     # real peers used by the integration tests
     zstd tar rsync openssh-server openssh-client rclone sqlite3 procps strace
+    # headless browser for the status page test (tests/apps/status_page_browser_test.cpp)
+    chromium
   )
 fi
 

@@ -107,10 +107,7 @@ engine_error engine::open() {
         };
     }
     m.policy = std::make_unique<retry_policy>(m.config.backoff, m.deps.random_unit);
-    if (m.deps.store) {
-        m.store = std::move(m.deps.store);
-        m.deps.store.reset();
-    } else {
+    {
         queue::store_options options;
         options.clock = m.deps.clock;
         auto opened = queue::job_store::open(m.config.state_dir / "jobs.db", options);
@@ -408,6 +405,25 @@ std::vector<queue::job_event> engine::events(std::int64_t job_id) {
     if (!impl_->store) return {};
     auto ev = impl_->store->events(job_id);
     return ev ? std::move(*ev) : std::vector<queue::job_event>{};
+}
+
+engine_error engine::run() {
+    auto& m = *impl_;
+    if (!m.opened) return make_error(errc::not_open, "run(): the engine is not open (call open() first)");
+    if (m.io.stopped()) m.io.restart();  // it ran out of work before: run() makes new work
+    bool done = false;
+    std::exception_ptr failure;
+    asio::co_spawn(m.io, async_run(), [&](std::exception_ptr e) {
+        failure = e;
+        done = true;
+    });
+    // One handler at a time until async_run() is back: other work on the io_context runs too.
+    while (!done && m.io.run_one() > 0) {
+    }
+    if (failure) std::rethrow_exception(failure);  // a programming error, as from async_run()
+    if (!done)
+        return make_error(errc::closed, "run(): the io_context was stopped before the engine returned");
+    return {};
 }
 
 void engine::close() {

@@ -10,8 +10,8 @@ namespace labsync::engine {
 namespace {
 
 // Finds the live job of a run for an operator command.
-template <class F>
-engine_error with_live_job(engine::impl& m, const std::filesystem::path& run_path, F f) {
+template <class Impl, class F>  // Impl: engine::impl (private: deduced, not named)
+engine_error with_live_job(Impl& m, const std::filesystem::path& run_path, F f) {
     std::string run_id;
     engine_error err;
     auto* eq = m.equipment_of(run_path, run_id, err);

@@ -16,6 +16,7 @@
 #include "labsync/engine/job_fsm.hpp"
 #include "labsync/engine/retry_policy.hpp"
 #include "labsync/queue/commit_queue.hpp"
+#include "labsync/queue/job_store.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_executor.hpp>

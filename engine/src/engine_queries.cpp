@@ -9,8 +9,8 @@ namespace {
 
 // Runs `read(store)` under the API lock: not_open when there is no store, no_job for an unknown
 // job id, store_failed for any other failed read.
-template <class T, class Read>
-query_result<T> read_store(engine::impl& m, Read read) {
+template <class T, class Impl, class Read>  // Impl: engine::impl (private: deduced, not named)
+query_result<T> read_store(Impl& m, Read read) {
     std::lock_guard lock(m.api_mutex);
     if (!m.store) return {{}, {make_error_code(errc::not_open), "the engine is not open"}};
     auto r = read(*m.store);

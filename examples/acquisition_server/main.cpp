@@ -1,17 +1,19 @@
 // An acquisition server that embeds the labsync engine: it "acquires" a few runs like an
-// instrument would (data files, then the done.marker), and the engine - configured in code -
-// notices them, ships them to a syncd-receiver, proves them identical there and frees the disk.
+// instrument would (data files, then the marker), and the engine - configured by a syncd.toml read
+// with labsync::load_config() - notices them, ships them, proves them identical at the remote and
+// frees the disk. Built against the installed package (find_package(labsync)); see
+// docs/embedding.md.
 //
-//   acquisition_server <receiver-url> <work-dir> [runs] [token-file]
+//   acquisition_server <syncd.toml> [runs]
 //
-// The io_context runs on its own thread; the "instrument" (main thread) knows nothing about Asio
-// and talks to the engine through its thread-safe API. Prints one line per finished run and
-// exits 0 when every run was cleaned, 1 otherwise.
+// The runs go to the first equipment of the file. The engine runs on the main thread
+// (engine::run(), blocking); the "instrument" is a second thread that knows nothing about Asio
+// and talks to the engine through its thread-safe API, then close()s it. Prints one line per
+// run and exits 0 when every run was cleaned, 1 otherwise, 2 on a usage or configuration error.
 
-#include "labsync/engine/engine.hpp"
+#include <labsync/config/config_loader.hpp>
+#include <labsync/engine/engine.hpp>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
@@ -26,58 +28,55 @@
 
 namespace {
 
+using labsync::queue::job_state;
+
 void write_file(const std::filesystem::path& path, const std::string& content) {
     std::filesystem::create_directories(path.parent_path());
     std::ofstream(path, std::ios::binary) << content;
 }
 
 // What an instrument does: data first, the marker last.
-void acquire_run(const std::filesystem::path& run, int index) {
+void acquire_run(const std::filesystem::path& run, const std::string& marker, int index) {
     std::string frame(256 * 1024, '\0');
     for (std::size_t i = 0; i < frame.size(); ++i) frame[i] = static_cast<char>((i * 31 + index) % 256);
     write_file(run / "frames/frame-0001.raw", frame);
     write_file(run / "frames/frame-0002.raw", frame.substr(0, 1000));
     write_file(run / "meta.json",
                "{\"sample\": \"S-" + std::to_string(index) + "\", \"operator\": \"demo\"}\n");
-    write_file(run / "done.marker", "");
+    write_file(run / marker, "");
+}
+
+bool final_state(job_state s) {
+    return s == job_state::cleaned || s == job_state::failed || s == job_state::blocked_by_validation;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 3) {
-        std::cerr << "usage: acquisition_server <receiver-url> <work-dir> [runs] [token-file]\n";
+    if (argc < 2) {
+        std::cerr << "usage: acquisition_server <syncd.toml> [runs]\n";
         return 2;
     }
-    const std::string url = argv[1];
-    const std::filesystem::path work = argv[2];
-    const int runs = argc > 3 ? std::stoi(argv[3]) : 3;
-
-    labsync::engine::engine_config config;
-    config.state_dir = work / "state";
-    config.outbox_dir = work / "outbox";
-    config.quarantine_dir = work / "quarantine";
-    config.rescan_interval = std::chrono::seconds(60);
-    config.backoff = {std::chrono::milliseconds(200), std::chrono::seconds(5), 20};
-    labsync::engine::equipment_config scope;
-    scope.name = "lab-microscope";
-    scope.runs_root = work / "runs";
-    scope.settle = std::chrono::seconds(0);     // the marker is written last: the run is complete
-    scope.retention = std::chrono::seconds(0);  // free the disk as soon as the copy is proven
-    scope.gate.meta_json_required = true;
-    std::get<labsync::transports::http_put_config>(scope.transport).url = url;
-    if (argc > 4) std::get<labsync::transports::http_put_config>(scope.transport).token_file = argv[4];
-    config.equipment.push_back(scope);
+    const int runs = argc > 2 ? std::stoi(argv[2]) : 3;
+    // The same file, keys and checks as `syncd run --config` (docs/configuration.md).
+    labsync::config::load_result loaded = labsync::load_config(argv[1]);
+    if (!loaded.ok() || loaded.config.engine.equipment.empty()) {
+        std::cerr << labsync::config::format_errors(loaded.errors) << argv[1] << ": not usable"
+                  << (loaded.ok() ? " (no equipment)" : "") << "\n";
+        return 2;
+    }
+    const labsync::engine::engine_config& config = loaded.config.engine;
+    const labsync::engine::equipment_config& instrument = config.equipment.front();
 
     std::mutex mutex;
     std::condition_variable changed;
-    std::map<std::string, labsync::queue::job_state> states;
+    std::map<std::string, job_state> states;
     labsync::engine::engine_deps deps;
     deps.log = [](labsync::common::log_level level, std::string_view line) {
         if (level >= labsync::common::log_level::warning)
             std::cerr << labsync::common::to_string(level) << ": " << line << "\n";
     };
-    deps.on_job_changed = [&](const labsync::queue::job& job) {
+    deps.on_job_changed = [&](const labsync::queue::job& job) {  // on the engine's thread
         std::lock_guard lock(mutex);
         states[job.run_id] = job.state;
         changed.notify_all();
@@ -89,31 +88,28 @@ int main(int argc, char** argv) {
         std::cerr << "cannot start the engine: " << err.message << "\n";
         return 1;
     }
-    boost::asio::co_spawn(io, engine.async_run(), boost::asio::detached);
-    std::thread io_thread([&] { io.run(); });
 
-    for (int i = 1; i <= runs; ++i) {
-        char name[32];
-        std::snprintf(name, sizeof name, "run-%03d", i);
-        acquire_run(scope.runs_root / name, i);  // the engine's watcher sees the marker
-    }
-
-    using labsync::queue::job_state;
-    const auto final_state = [](job_state s) {
-        return s == job_state::cleaned || s == job_state::failed || s == job_state::blocked_by_validation;
-    };
     bool all_done = false;
-    {
-        std::unique_lock lock(mutex);
-        all_done = changed.wait_for(lock, std::chrono::seconds(120), [&] {
-            if (static_cast<int>(states.size()) < runs) return false;
-            for (const auto& [run, state] : states)
-                if (!final_state(state)) return false;
-            return true;
-        });
-    }
-    engine.close();  // checkpoints the job store and stops the workers
-    io_thread.join();
+    std::thread instrument_thread([&] {
+        for (int i = 1; i <= runs; ++i) {
+            char name[32];
+            std::snprintf(name, sizeof name, "run-%03d", i);
+            acquire_run(instrument.runs_root / name, instrument.marker_name, i);  // the watcher sees it
+        }
+        {
+            std::unique_lock lock(mutex);
+            all_done = changed.wait_for(lock, std::chrono::seconds(120), [&] {
+                if (static_cast<int>(states.size()) < runs) return false;
+                for (const auto& [run, state] : states)
+                    if (!final_state(state)) return false;
+                return true;
+            });
+        }
+        engine.close();  // stops the engine (run() returns) and checkpoints the job store
+    });
+    auto err = engine.run();  // blocks until close()
+    instrument_thread.join();
+    if (err) std::cerr << "engine: " << err.message << "\n";
 
     int cleaned = 0;
     for (const auto& [run, state] : states) {

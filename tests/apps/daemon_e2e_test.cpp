@@ -30,23 +30,6 @@ std::size_t jobs_of(daemon_fixture& d, const std::string& run_id) {
     return n;
 }
 
-// Waits until the run's job reports shipped bytes in `syncd status` (it is mid-upload).
-bool wait_mid_upload(daemon_fixture& d, const std::string& run_id, std::chrono::milliseconds timeout = 20s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    json s;
-    while (std::chrono::steady_clock::now() < deadline) {
-        s = d.status();
-        for (const auto& e : s["equipment"])
-            for (const auto& j : e["current"])
-                if (j["run_id"] == run_id && j["progress"].is_object() &&
-                    j["progress"]["phase"] == "uploading" && j["progress"]["done"].get<std::uint64_t>() > 0)
-                    return true;
-        std::this_thread::sleep_for(50ms);
-    }
-    WARN("never saw " << run_id << " mid-upload; last status " << s.dump() << "\n" << d.stderr_text());
-    return false;
-}
-
 // A TCP listener that completes handshakes (kernel backlog) but never accepts or reads: a
 // receiver wedged for good.
 struct black_hole {

@@ -4,6 +4,7 @@
 #include "admin/admin_server.hpp"
 
 #include <fmt/format.h>
+#include <catch2/catch.hpp>
 
 #include <csignal>
 #include <cstring>
@@ -155,6 +156,22 @@ daemon_options to(const receiver_fixture& rx) {
 
 std::function<bool(const nlohmann::json&)> state_is(const std::string& s) {
     return [s](const nlohmann::json& j) { return j["state"] == s; };
+}
+
+bool wait_mid_upload(daemon_fixture& d, const std::string& run_id, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    nlohmann::json s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        s = d.status();
+        for (const auto& e : s["equipment"])
+            for (const auto& j : e["current"])
+                if (j["run_id"] == run_id && j["progress"].is_object() &&
+                    j["progress"]["phase"] == "uploading" && j["progress"]["done"].get<std::uint64_t>() > 0)
+                    return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    WARN("never saw " << run_id << " mid-upload; last status " << s.dump() << "\n" << d.stderr_text());
+    return false;
 }
 
 std::optional<nlohmann::json> receiver_record(const std::string& run_url, const std::filesystem::path& ca,

@@ -79,6 +79,10 @@ receiver_options tls_receiver();
 daemon_options to(const receiver_fixture& rx);
 // A wait_job predicate: the job is in state `s`.
 std::function<bool(const nlohmann::json&)> state_is(const std::string& s);
+// Waits until the run's job reports uploaded bytes in `syncd status` (it is mid-upload); false,
+// with a WARN naming the last status, when it does not within `timeout`.
+bool wait_mid_upload(daemon_fixture& d, const std::string& run_id,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // The receiver's record of a run (GET /v1/runs/E/R) through curl; nullopt on 404 or failure.
 std::optional<nlohmann::json> receiver_record(const std::string& run_url, const std::filesystem::path& ca,

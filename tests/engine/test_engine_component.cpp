@@ -388,3 +388,31 @@ TEST_CASE("engine: a transport whose push hashes the run ships without a manifes
     CHECK(j->manifest_digest);
     CHECK(j->tree_digest);
 }
+
+TEST_CASE("engine: run() serves the engine on the calling thread until close() from another", "[engine]") {
+    fixture f;
+    boost::asio::io_context io;
+    {
+        engine::engine never_opened(io, f.config(), f.deps());
+        CHECK(never_opened.run().code == engine::errc::not_open);
+    }
+    test::job_observer observer;
+    std::thread::id changed_on;
+    auto deps = f.deps();
+    deps.on_job_changed = [&](const queue::job& j) {
+        changed_on = std::this_thread::get_id();
+        observer.on_change(j);
+    };
+    engine::engine e(io, f.config(), std::move(deps));
+    REQUIRE_FALSE(e.open());
+    engine::engine_error result{engine::make_error_code(engine::errc::closed), "run() did not return"};
+    std::thread runner([&] { result = e.run(); });
+    const auto runner_id = runner.get_id();
+    REQUIRE_FALSE(e.enqueue(f.make_run("run-1")).error);
+    CHECK(observer.wait_run("run-1", job_state::verified, 10s));
+    e.close();  // ends run()
+    runner.join();
+    CHECK_FALSE(result);
+    CHECK(changed_on == runner_id);
+    CHECK(e.run().code == engine::errc::not_open);  // closed
+}

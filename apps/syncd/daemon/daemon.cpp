@@ -14,6 +14,7 @@
 #include "daemon_config.hpp"
 #include "logging.hpp"
 #include "metrics/metrics_http.hpp"
+#include "metrics/status_page.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -65,6 +66,10 @@ private:
     // stuck (the only _Exit: see there).
     int shut_down(int code);
     admin_response on_admin(const admin_request& request, const admin_peer& peer);
+    // What an admin request sees of the daemon (under the engine slot's lock).
+    admin_context context_of(engine::engine* eng, const engine::engine_config& config) const;
+    // The status page's data (metrics/status_page.hpp); the handler pool.
+    nlohmann::json status_page();
 
     run_options options_;
     daemon_config config_;  // main thread
@@ -105,6 +110,7 @@ std::string daemon::open_servers() {
     if (!config_.daemon.metrics_listen.empty()) {
         metrics_.emplace([this] { return health_.render_metrics(); }, log_, handlers_);
         if (auto err = metrics_->open(config_.daemon.metrics_listen); !err.empty()) return err;
+        metrics_->serve_status_page([this] { return status_page(); });
         metrics_->start();
     }
     admin_->start();
@@ -113,19 +119,32 @@ std::string daemon::open_servers() {
 
 admin_response daemon::on_admin(const admin_request& request, const admin_peer& peer) {
     auto response = host_.with([&](engine::engine* eng, const engine::engine_config& config) {
-        admin_context context;
+        admin_context context = context_of(eng, config);
         context.peer_user = peer.user;
-        context.engine = eng;
-        context.daemon = {static_cast<int>(::getpid()), health_.uptime_s(), config_source_,
-                          health_.is_ready()};
-        for (const auto& e : config.equipment) context.equipment.push_back(e.name);
-        context.progress = &health_.progress();
         return dispatch_admin(request, context);
     });
     if (auto line =
             admin_action_line(request, {peer.user, static_cast<unsigned>(peer.uid), peer.pid}, response))
         record_(line->level, line->message, line->fields);
     return response;
+}
+
+admin_context daemon::context_of(engine::engine* eng, const engine::engine_config& config) const {
+    admin_context context;
+    context.engine = eng;
+    context.daemon = {static_cast<int>(::getpid()), health_.uptime_s(), config_source_, health_.is_ready()};
+    for (const auto& e : config.equipment) context.equipment.push_back(e.name);
+    context.progress = &health_.progress();
+    return context;
+}
+
+nlohmann::json daemon::status_page() {
+    // The same document as `syncd status --json`, plus what only the page shows.
+    return host_.with([&](engine::engine* eng, const engine::engine_config& config) {
+        admin_response status = dispatch_admin({.op = admin_op::status}, context_of(eng, config));
+        return status_page_json(status, eng, config,
+                                health_.throughput().per_minute(std::chrono::steady_clock::now()));
+    });
 }
 
 bool daemon::reload() {
@@ -239,7 +258,9 @@ int daemon::run() {
     health_.ready();
     logger_->info("ready: {} equipment, admin socket {}{}", config_.engine.equipment.size(),
                   config_.daemon.admin_socket.string(),
-                  metrics_ ? fmt::format(", metrics http://{}/metrics", metrics_->bound_address()) : "");
+                  metrics_ ? fmt::format(", metrics http://{0}/metrics, status page http://{0}/",
+                                         metrics_->bound_address())
+                           : "");
     // Tests and scripts wait for this line (the metrics port may have been 0).
     std::printf("syncd ready admin=%s metrics=%s\n", config_.daemon.admin_socket.c_str(),
                 metrics_ ? metrics_->bound_address().c_str() : "off");

@@ -40,12 +40,15 @@ void health::observe(engine::engine_deps& deps) {
         metrics_.on_job_changed(job);
         if (job.state != queue::job_state::running && job.state != queue::job_state::awaiting_verify)
             progress_.forget(job.id);
+        if (job.state != queue::job_state::running) throughput_.forget(job.id);
         state_.on_job_changed(job, std::chrono::steady_clock::now());
     };
     deps.on_progress = [this](const engine::progress_event& e) {
         auto now = std::chrono::steady_clock::now();
         // Every phase feeds the watchdog: a long manifest or pack is work, not a stall.
         progress_.update(e.job_id, e.done, e.total, now, engine::to_string(e.phase));
+        if (e.phase == engine::progress_phase::uploading)
+            throughput_.on_upload_progress(e.job_id, e.done, now);
         state_.on_progress(now);
     };
 }

@@ -10,6 +10,7 @@
 #include "daemon/engine_host.hpp"
 #include "daemon/notify.hpp"
 #include "metrics/metrics_registry.hpp"
+#include "metrics/throughput_history.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -40,6 +41,7 @@ public:
     std::int64_t uptime_s() const;
     const progress_tracker& progress() const noexcept { return progress_; }
     metrics_registry& metrics() noexcept { return metrics_; }
+    const throughput_history& throughput() const noexcept { return throughput_; }
     // The /metrics document (any thread; waits for a reload in progress).
     std::string render_metrics();
     // "queued 1, running 0, ..." (the last one when the engine is busy or swapping).
@@ -60,6 +62,7 @@ private:
     daemon_state state_;
     metrics_registry metrics_;
     progress_tracker progress_;
+    throughput_history throughput_;  // bytes uploaded per minute, for the status page
     std::atomic<bool> ready_{false};
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
     std::string last_status_;  // io thread (and main before ready())

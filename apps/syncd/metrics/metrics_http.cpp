@@ -1,6 +1,8 @@
 // The /metrics listener; see metrics_http.hpp.
 #include "metrics/metrics_http.hpp"
 
+#include "metrics/status_page.hpp"
+
 #include "daemon/side_io.hpp"
 #include "daemon_config.hpp"
 
@@ -34,6 +36,7 @@ struct metrics_http::impl {
     asio::awaitable<void> serve(tcp::socket socket);
 
     render_fn render;
+    status_fn status;
     common::log_fn log;
     asio::thread_pool& handlers;
     side_limits limits;
@@ -104,6 +107,10 @@ std::string metrics_http::bound_address() const {
                                                  : fmt::format("{}:{}", m.host, m.port);
 }
 
+void metrics_http::serve_status_page(status_fn status) {
+    impl_->status = std::move(status);
+}
+
 void metrics_http::start() {
     auto& m = *impl_;
     if (!m.acceptor.is_open()) return;
@@ -135,35 +142,53 @@ asio::awaitable<void> metrics_http::impl::serve(tcp::socket socket) {
     if (!read || std::get<0>(*read)) co_return;  // no complete head in time, or too long: just close
     // Named (see common/on_pool.hpp about GCC 12 and co_await temporaries).
     const asio::any_io_executor pool = handlers.get_executor();
-    auto respond = [this, &head] { return metrics_response(head, render); };
+    auto respond = [this, &head] { return metrics_response(head, render, status); };
     std::string response = co_await common::on_pool(pool, respond);
     co_await side_io::within(asio::async_write(socket, asio::buffer(response), side_io::use_tuple),
                              limits.write_timeout);
 }
 
-std::string metrics_response(std::string_view head, const metrics_http::render_fn& render) {
+std::string metrics_response(std::string_view head, const metrics_http::render_fn& render,
+                             const metrics_http::status_fn& status) {
     std::string_view first = head.substr(0, head.find("\r\n"));
-    int status = 200;
+    int code = 200;
     std::string body, type = "text/plain; charset=utf-8";
     std::string_view method = first.substr(0, first.find(' '));
     std::string_view rest = first.substr(std::min(first.size(), method.size() + 1));
     std::string_view target = rest.substr(0, rest.find(' '));
+    target = target.substr(0, target.find('?'));  // the page asks for status.json?…, caches aside
+    std::string headers;
     if (method != "GET" && method != "HEAD") {
-        status = 405;
+        code = 405;
         body = "only GET\n";
     } else if (target == "/metrics") {
         body = render();
         type = "text/plain; version=0.0.4; charset=utf-8";
     } else if (target == "/healthz") {
         body = "ok\n";
+    } else if (status && (target == "/" || target == "/status.json")) {
+        const nlohmann::json data = status();
+        if (target == "/") {
+            body = render_status_page(data);
+            type = "text/html; charset=utf-8";
+        } else {
+            body = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+            type = "application/json";
+        }
+        // The page loads nothing from elsewhere; the policy makes sure it cannot.
+        headers =
+            "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+            "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "
+            "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'\r\n";
     } else {
-        status = 404;
-        body = "not found (try /metrics)\n";
+        code = 404;
+        body = status ? "not found (try / or /metrics)\n" : "not found (try /metrics)\n";
     }
-    const char* reason = status == 200 ? "OK" : status == 404 ? "Not Found" : "Method Not Allowed";
+    const char* reason = code == 200 ? "OK" : code == 404 ? "Not Found" : "Method Not Allowed";
     std::string response =
-        fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    status, reason, type, body.size());
+        fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
+                    code, reason, type, body.size(), headers);
     if (method != "HEAD") response += body;
     return response;
 }

@@ -6,6 +6,9 @@
 // Lifecycle:  engine e(io, config, deps);  e.open();  co_spawn(io, e.async_run(), ...);
 //             ... enqueue / status / retry / override from any thread ...
 //             e.close();   // or e.cancel() and let async_run() return
+// or, blocking: e.open(); e.run();   // on a thread of its own; close() from another thread ends it
+// (docs/embedding.md). The job store and the engine's state stay behind the pimpl: this header
+// declares neither.
 //
 // Thread safety: every public method except async_run() may be called from any thread, including
 // threads that know nothing about Asio. They act on the thread-safe job store and then post a
@@ -18,7 +21,6 @@
 #include "labsync/engine/gate_finding.hpp"
 #include "labsync/engine/unmarked_run.hpp"
 #include "labsync/queue/job.hpp"
-#include "labsync/queue/job_store.hpp"
 #include "labsync/transports/transport.hpp"
 #include "labsync/verifier/manifest_builder.hpp"
 
@@ -101,7 +103,6 @@ struct progress_event {
 struct engine_deps {
     transport_factory transports;              // empty = default_transport_factory()
     std::function<queue::time_point()> clock;  // wall clock for the store and retention
-    std::optional<queue::job_store> store;     // empty = open <state_dir>/jobs.db
     // The verifier: builds the local manifest of a run (blocking; called on the thread pool).
     // options.on_progress reports the bytes hashed (empty when nobody listens).
     std::function<verifier::build_result(const std::filesystem::path&, const verifier::build_options&)>
@@ -157,6 +158,11 @@ public:
 
     // Runs workers, watchers and timers until cancel()/close(). Co_spawn it on the io_context.
     boost::asio::awaitable<void> async_run();
+    // Blocking: co_spawns async_run() and runs the io_context on the calling thread until
+    // async_run() has returned (cancel() or close() from another thread; other work on the
+    // io_context runs meanwhile). errc::not_open before open(); errc::closed when the io_context
+    // was stopped first. The engine's state is as after async_run(): close() it.
+    engine_error run();
     // Asks async_run() to return: workers stop at their next await; a job in flight stays in
     // its durable state (running is replayed as queued on the next open). Thread-safe.
     void cancel();
@@ -206,9 +212,8 @@ public:
 
     const engine_config& config() const noexcept;
 
-    struct impl;
-
 private:
+    struct impl;
     std::unique_ptr<impl> impl_;
 };
 

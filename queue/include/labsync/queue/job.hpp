@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,5 +71,17 @@ struct job_override {
     std::string why;
     time_point at{};
 };
+
+// Which jobs job_store::list (and the engine's find_jobs) returns.
+struct job_filter {
+    std::optional<std::string> equipment{};
+    std::optional<job_state> state{};
+    std::optional<std::string> run_id{};
+    std::size_t limit = 0;  // 0 = no limit
+    bool newest_first = false;
+};
+
+// counts()[equipment][state] = number of jobs (states with no job are absent).
+using state_counts = std::map<std::string, std::map<job_state, std::int64_t>>;
 
 }  // namespace labsync::queue

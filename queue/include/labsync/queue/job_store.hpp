@@ -75,17 +75,6 @@ struct transition_request {
     transition_details details{};
 };
 
-struct job_filter {
-    std::optional<std::string> equipment{};
-    std::optional<job_state> state{};
-    std::optional<std::string> run_id{};
-    std::size_t limit = 0;  // 0 = no limit
-    bool newest_first = false;
-};
-
-// counts()[equipment][state] = number of jobs (states with no job are absent).
-using state_counts = std::map<std::string, std::map<job_state, std::int64_t>>;
-
 class job_store {
 public:
     // Opens (creating if missing) the store at `path` and replays (see replay_report). Refuses,
