@@ -67,17 +67,17 @@ bool zstd_output::open(const std::filesystem::path& out, int level, unsigned thr
         ec = write_error(errno);
         return false;
     }
-    return setup(level, threads, ec);
+    return setup(threads, ec);
 }
 
 bool zstd_output::open(sink_fn sink, int level, unsigned threads, std::error_code& ec,
                        std::uint64_t frame_bytes) {
     policy_ = frame_policy(level, frame_bytes);
     sink_ = std::move(sink);
-    return setup(level, threads, ec);
+    return setup(threads, ec);
 }
 
-bool zstd_output::setup(int level, unsigned threads, std::error_code& ec) {
+bool zstd_output::setup(unsigned threads, std::error_code& ec) {
     cctx_ = ZSTD_createCCtx();
     if (cctx_ == nullptr) {
         ec = std::make_error_code(std::errc::not_enough_memory);

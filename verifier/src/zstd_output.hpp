@@ -55,7 +55,7 @@ public:
     const std::filesystem::path& partial_path() const noexcept { return partial_path_; }
 
 private:
-    bool setup(int level, unsigned threads, std::error_code& ec);
+    bool setup(unsigned threads, std::error_code& ec);  // the compressor for policy_
     bool encode(std::span<const std::byte> data, std::error_code& ec);
     bool start_segment(std::span<const std::byte> sample, std::error_code& ec);
     bool end_frame(frame_mode mode, std::error_code& ec);
