@@ -98,7 +98,8 @@ TEST_CASE("list filters by equipment, state, time and count", "[cli]") {
         INFO(r.out << r.err);
         REQUIRE(r.exit_code == 0);
         std::vector<std::string> runs;
-        for (const auto& j : json::parse(r.out)["jobs"])
+        const json listed = json::parse(r.out);  // not a temporary: the loop reads into it
+        for (const auto& j : listed["jobs"])
             runs.push_back(j["equipment"].get<std::string>() + "/" + j["run_id"].get<std::string>());
         return runs;
     };

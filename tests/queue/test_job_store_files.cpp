@@ -245,7 +245,7 @@ TEST_CASE("files: a write lock held by another connection is store_busy, nothing
     CHECK(store.find(id)->state == job_state::running);
 }
 
-TEST_CASE("files: a v3 store gains fingerprint_digest; old rows have none, a transition records it",
+TEST_CASE("files: a v3 store gains fingerprint_digest, old rows have none, a transition records it",
           "[store][files]") {
     temp_dir dir;
     const auto path = dir / "jobs.db";

@@ -41,7 +41,7 @@ fs::path pack(const fs::path& run, const fs::path& out, int level) {
 
 }  // namespace
 
-TEST_CASE("member check: multi-frame archives are accepted; a damaged second frame is 422 naming the member",
+TEST_CASE("member check: multi-frame archives are accepted, a damaged second frame is 422 naming the member",
           "[receiver][http][member]") {
     std::string threads = GENERATE(as<std::string>{}, "1", "2");
     INFO("--check-threads " << threads);

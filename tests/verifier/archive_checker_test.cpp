@@ -286,7 +286,7 @@ TEST_CASE("checker: two threads give exactly the verdicts of one, valid or damag
         }
 }
 
-TEST_CASE("checker: an archive of several zstd frames passes; a damaged second frame names its member",
+TEST_CASE("checker: an archive of several zstd frames passes, a damaged second frame names its member",
           "[archive][component]") {
     std::vector<raw_member> members{{"a.bin", random_bytes(700'000, 31)},
                                     {"b.bin", random_bytes(900'000, 32)}};

@@ -266,7 +266,7 @@ TEST_CASE("pack: level 0 and adaptive archives are deterministic, checked, and r
     }
 }
 
-TEST_CASE("checker: a hand-made stored frame passes; a frame asking for a window over 8 MiB is refused",
+TEST_CASE("checker: a hand-made stored frame passes, a frame asking for a window over 8 MiB is refused",
           "[archive][unit]") {
     std::vector<labsync::test::raw_member> members{{"a", random_bytes(200'000, 6)}};
     const std::string tar = labsync::test::make_tar(members, labsync::test::manifest_text_of(members));
