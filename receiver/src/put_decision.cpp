@@ -53,6 +53,7 @@ put_verdict decide_put(const put_facts& f, const commit_allowlist* allowed) {
                     "the receiver"};
         }
     }
+    if (f.size_pending) return {};
     if (*f.content_length > f.max_body) {
         return {413, "too_large",
                 "body of " + std::to_string(*f.content_length) + " bytes exceeds this receiver's limit of " +

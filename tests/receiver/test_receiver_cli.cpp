@@ -150,6 +150,37 @@ TEST_CASE("Expect: 100-continue on a stored run is answered without the body", "
     }
 }
 
+TEST_CASE("Expect: 100-continue on a stored run over --max-body: 200 or 409 from the record, not 413",
+          "[receiver][cli]") {
+    // A sender that crashed after its resumable upload completed re-ships the run with one PUT
+    // (it finds the run stored): the receiver must answer from the stored copy, whatever its size.
+    temp_dir tmp;
+    auto blob = make_blob(tmp / "a", 5000, 3);
+    auto sha = sha256_of_file(blob);
+    auto options = blob_options();
+    options.store = tmp / "store";
+    {
+        receiver_fixture first(options);
+        REQUIRE(curl_put(first, "eq1", "r1", blob).status == 201);
+    }
+    options.extra_args.insert(options.extra_args.end(), {"--max-body", "1K"});
+    receiver_fixture rx(options);
+    for (auto [claimed, expected] :
+         {std::pair{sha, "HTTP/1.1 200"}, std::pair{std::string(64, 'b'), "HTTP/1.1 409"},
+          std::pair{std::string(64, 'c'), "HTTP/1.1 409"}}) {
+        raw_conn c(rx.port());
+        c.send("PUT /v1/runs/eq1/r1 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + rx.token() +
+               "\r\nX-Content-SHA256: " + claimed +
+               "\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n");
+        CHECK(c.read_until("\r\n\r\n").starts_with(expected));
+    }
+    // A run not stored yet is still refused before its body.
+    raw_conn c(rx.port());
+    c.send("PUT /v1/runs/eq1/r2 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + rx.token() +
+           "\r\nX-Content-SHA256: " + sha + "\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n");
+    CHECK(c.read_until("\r\n\r\n").starts_with("HTTP/1.1 413"));
+}
+
 TEST_CASE("under systemd the receiver sends READY, WATCHDOG and STOPPING", "[receiver][cli][watchdog]") {
     temp_dir tmp;
     notify_listener notify(tmp / "notify.sock");

@@ -139,6 +139,24 @@ TEST_CASE("PUT verdicts, one row per code, in order", "[receiver][unit]") {
              f.free_bytes = 1;
          },
          413},
+        {"size pending: no 413 yet (a stored run is answered first)",
+         [](put_facts& f) {
+             f.content_length = 2 << 20;
+             f.size_pending = true;
+         },
+         0},
+        {"size pending: no 507 yet",
+         [](put_facts& f) {
+             f.free_bytes = 1;
+             f.size_pending = true;
+         },
+         0},
+        {"size pending: auth still first",
+         [](put_facts& f) {
+             f.auth = auth_outcome::forbidden;
+             f.size_pending = true;
+         },
+         403},
     };
     for (const auto& r : rows) {
         auto f = good_facts();

@@ -46,6 +46,9 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         co_return co_await finish(req, std::move(res), !body_pending);
     };
 
+    // With 100-continue a run already stored is answered without its body, whatever its size
+    // (a sender re-shipping a run over --max-body after a crash): size and space come after.
+    facts.size_pending = expects_continue;
     if (auto verdict = decide_put(facts, allowed); !verdict.accepted()) co_return co_await refuse(verdict);
 
     // Blocking store calls, off the I/O thread.
@@ -64,7 +67,6 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         return p;
     });
     facts.free_bytes = prep.free;
-    if (auto verdict = decide_put(facts, allowed); !verdict.accepted()) co_return co_await refuse(verdict);
     bool same = prep.existing && prep.existing->sha256 == claimed;
     if (same) {
         // The record says "same": prove it on the stored bytes before answering without the body.
@@ -91,6 +93,8 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
         ctx_.log->info("{}: PUT {}/{} → {} (already stored)", peer_, r.equipment, r.run, res.result_int());
         co_return co_await finish(req, std::move(res), !body_pending);
     }
+    facts.size_pending = false;
+    if (auto verdict = decide_put(facts, allowed); !verdict.accepted()) co_return co_await refuse(verdict);
     // The checker starts (and, in discard, joins) its own thread: both on the pool too.
     std::unique_ptr<body_checker> checker;
     auto [file, open_ec] = co_await on_disk(ctx_, [&] {

@@ -25,6 +25,9 @@ struct put_facts {
     std::uint64_t max_body = 0;
     std::optional<std::uint64_t> free_bytes;  // statvfs of the store; nullopt if unknown
     std::uint64_t reserve_bytes = 0;          // kept free on the store (--min-free)
+    // Size and free space are judged later: with `Expect: 100-continue` a run already stored is
+    // answered (200 same, 409 different) without its body, whatever its size.
+    bool size_pending = false;
 };
 
 struct put_verdict {
@@ -35,7 +38,8 @@ struct put_verdict {
 };
 
 // Order of checks: ids (400) → auth (401/403) → length (411) → sha header (400) → commit
-// format (400) → allow-list (412) → size (413) → free space (507).
+// format (400) → allow-list (412) → size (413) → free space (507); the last two not while
+// `size_pending`.
 put_verdict decide_put(const put_facts& facts, const commit_allowlist* allowed);
 
 }  // namespace labsync::receiver
