@@ -19,7 +19,7 @@ using namespace labsync::apps;
 
 TEST_CASE("journal shape: a line with fields reaches journald as structured fields", "[logging][journal]") {
     if (!std::filesystem::exists("/run/systemd/journal/socket"))
-        labsync::test::skip_test("no journald on this host (/run/systemd/journal/socket is missing)");
+        labsync::test::skip_test_without_service("journald", "/run/systemd/journal/socket is missing");
     const std::string message =
         "labsync journal test " + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}());
     auto logger = make_daemon_logger(log_format::journal, "info");

@@ -5,6 +5,7 @@
 # own against the prefix and let it ship runs through rclone to a local directory, and check that
 # the public engine header declares neither the job store nor the engine's private state.
 #   cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DEXAMPLE_DIR=... -DWORK_DIR=... -DCXX=... -P run_consumer.cmake
+cmake_policy(SET CMP0057 NEW)  # if(... IN_LIST ...) in script mode
 file(REMOVE_RECURSE "${WORK_DIR}")
 function(step)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -51,10 +52,12 @@ step("${WORK_DIR}/pc-consumer" "${WORK_DIR}/pc-run")
 # The definitions of the exported CMake targets are all in the .pc file's Cflags.
 file(GLOB_RECURSE target_files "${WORK_DIR}/prefix/*/labsyncTargets.cmake")
 file(READ "${target_files}" targets_text)
+string(REPLACE ";" "|" targets_text "${targets_text}")  # a value's ';' would split the matches
 string(REGEX MATCHALL "INTERFACE_COMPILE_DEFINITIONS \"[^\"]*\"" define_lines "${targets_text}")
 set(cmake_defines "")
 foreach(line IN LISTS define_lines)
   string(REGEX REPLACE "INTERFACE_COMPILE_DEFINITIONS \"([^\"]*)\"" "\\1" defs "${line}")
+  string(REPLACE "|" ";" defs "${defs}")
   list(APPEND cmake_defines ${defs})
 endforeach()
 if(NOT cmake_defines)
