@@ -16,6 +16,13 @@ namespace fs = std::filesystem;
 
 namespace labsync::test {
 
+receiver_options small_parts(const std::filesystem::path& store) {
+    receiver_options o;
+    o.store = store;
+    o.extra_args = {"--max-body", "1M"};
+    return o;
+}
+
 void make_run(const fs::path& run, int files, std::size_t bytes_each, unsigned seed) {
     std::mt19937_64 rng(seed);
     for (int i = 0; i < files; ++i) {

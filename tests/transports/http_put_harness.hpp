@@ -4,6 +4,7 @@
 
 #include "labsync/transports/http_put.hpp"
 
+#include "receiver_fixture.hpp"
 #include "temp_dir.hpp"
 
 #include <atomic>
@@ -17,6 +18,10 @@ namespace labsync::test {
 // Writes a run of `files` files with `bytes_each` pseudo-random (incompressible) bytes; `seed`
 // changes the content.
 void make_run(const std::filesystem::path& run, int files, std::size_t bytes_each, unsigned seed);
+
+// A receiver on `store` that takes at most 1 MiB per request (--max-body 1M): a run of a few MiB
+// goes up in several parts.
+receiver_options small_parts(const std::filesystem::path& store);
 
 // The real archiver, counting packs and checks.
 struct counting_ops {

@@ -24,13 +24,6 @@ using labsync::test::request_for;
 
 namespace {
 
-test::receiver_options small_parts(const fs::path& store) {
-    test::receiver_options o;
-    o.store = store;
-    o.extra_args = {"--max-body", "1M"};
-    return o;
-}
-
 transports::http_put_config plain_config(const test::receiver_fixture& rx, const test::temp_dir& t) {
     auto token = t / "token";
     if (!fs::exists(token)) test::write_file(token, rx.token() + "\n");
@@ -50,7 +43,7 @@ TEST_CASE("http_put: a run larger than the receiver's --max-body ships in parts 
           "[http_put][upload]") {
     test::temp_dir t;
     fs::create_directories(t / "store");
-    test::receiver_fixture rx(small_parts(t / "store"), LABSYNC_RECEIVER);
+    test::receiver_fixture rx(test::small_parts(t / "store"), LABSYNC_RECEIVER);
     make_run(t / "runs" / "huge", 20, 1 << 20, 31);  // ~20 MiB, incompressible
     driver_harness h(plain_config(rx, t));
     REQUIRE(h.created());
@@ -80,7 +73,7 @@ TEST_CASE("http_put: after kill -9 of the receiver mid-upload, the next push sen
     test::temp_dir t;
     fs::create_directories(t / "store");
     std::optional<test::receiver_fixture> first;
-    first.emplace(small_parts(t / "store"), LABSYNC_RECEIVER);
+    first.emplace(test::small_parts(t / "store"), LABSYNC_RECEIVER);
     make_run(t / "runs" / "cut", 20, 1 << 20, 32);
     auto req = request_for("eq1", t / "runs" / "cut");
     fs::path archive;
@@ -110,7 +103,7 @@ TEST_CASE("http_put: after kill -9 of the receiver mid-upload, the next push sen
     req.on_progress = nullptr;
 
     // A new receiver on the same store and a new driver (a sender restart): HEAD, then the rest.
-    test::receiver_fixture second(small_parts(t / "store"), LABSYNC_RECEIVER);
+    test::receiver_fixture second(test::small_parts(t / "store"), LABSYNC_RECEIVER);
     driver_harness h(plain_config(second, t));
     REQUIRE(h.created());
     auto resumed = h.push_with_proof(req);

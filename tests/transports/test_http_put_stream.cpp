@@ -30,13 +30,6 @@ using labsync::test::request_for;
 
 namespace {
 
-test::receiver_options small_parts(const fs::path& store) {
-    test::receiver_options o;
-    o.store = store;
-    o.extra_args = {"--max-body", "1M"};
-    return o;
-}
-
 transports::http_put_config stream_config(const std::string& url, const std::string& token,
                                           const test::temp_dir& t) {
     test::write_file(t / "token", token + "\n");
@@ -117,7 +110,7 @@ TEST_CASE("upload_spool: bytes below the skip offset are counted, not held", "[h
 TEST_CASE("http_put: a push streams the archive without an outbox copy and brings the run's manifest",
           "[http_put][stream]") {
     test::temp_dir t;
-    test::receiver_fixture rx(small_parts(t / "store"), LABSYNC_RECEIVER);
+    test::receiver_fixture rx(test::small_parts(t / "store"), LABSYNC_RECEIVER);
     make_run(t / "runs" / "s1", 12, 1 << 20, 41);  // ~12 MiB incompressible: 12+ parts
     test::counting_ops counter;
     driver_harness h(stream_config(rx.url(), rx.token(), t), counter.ops());
@@ -151,7 +144,7 @@ TEST_CASE("http_put: a push streams the archive without an outbox copy and bring
 TEST_CASE("http_put: a connection broken mid-upload resumes from the spool within the same push",
           "[http_put][stream]") {
     test::temp_dir t;
-    test::receiver_fixture rx(small_parts(t / "store"), LABSYNC_RECEIVER);
+    test::receiver_fixture rx(test::small_parts(t / "store"), LABSYNC_RECEIVER);
     // The first connection is reset after 6 MiB of requests; the next ones pass.
     test::child_process proxy({LABSYNC_FAULT_PROXY, "--target", "127.0.0.1:" + std::to_string(rx.port()),
                                "--mode", "reset", "--faulty", "1", "--bytes", std::to_string(6u << 20)});
@@ -185,7 +178,7 @@ TEST_CASE("http_put: a run changed between a failed push and its retry restarts 
     make_run(t / "runs" / "s3", 16, 1 << 20, 43);
     auto req = request_for("eq1", t / "runs" / "s3");
     {
-        test::receiver_fixture first(small_parts(t / "store"), LABSYNC_RECEIVER);
+        test::receiver_fixture first(test::small_parts(t / "store"), LABSYNC_RECEIVER);
         driver_harness h(stream_config(first.url(), first.token(), t));
         REQUIRE(h.created());
         bool killed = false;
@@ -208,7 +201,7 @@ TEST_CASE("http_put: a run changed between a failed push and its retry restarts 
     fs::copy_file(t / "scratch" / "data-0.bin", t / "runs" / "s3" / "data-0.bin",
                   fs::copy_options::overwrite_existing);
 
-    test::receiver_fixture second(small_parts(t / "store"), LABSYNC_RECEIVER);
+    test::receiver_fixture second(test::small_parts(t / "store"), LABSYNC_RECEIVER);
     test::counting_ops counter;
     driver_harness h(stream_config(second.url(), second.token(), t), counter.ops());
     REQUIRE(h.created());
