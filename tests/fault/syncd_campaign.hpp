@@ -159,9 +159,10 @@ struct landing_tally {
 };
 
 // The kill point of an iteration: the moment an upload that `before` did not show has received
-// at least `bytes`, or, with `bytes` unset, the moment an upload that `before` did not show
-// complete has completed (a resumed one included). Polls the store every millisecond (the receiver writes
-// `data` as bytes arrive and replaces state.json when it acknowledges); nullopt after `timeout`.
+// at least `bytes` (or has completed, when the poll came too late), or, with `bytes` unset, the
+// moment an upload that `before` did not show complete has completed (a resumed one included).
+// Polls the store every millisecond (the receiver writes `data` as bytes arrive and replaces
+// state.json when it acknowledges); nullopt after `timeout`.
 inline std::optional<std::string> await_upload_point(const fs::path& store, const upload_map& before,
                                                      std::optional<std::uint64_t> bytes,
                                                      std::chrono::milliseconds timeout) {
@@ -172,13 +173,12 @@ inline std::optional<std::string> await_upload_point(const fs::path& store, cons
             const auto uid = dir.path().filename().string();
             const auto was = before.find(uid);
             if (was != before.end() && (bytes || was->second.complete)) continue;
-            if (bytes) {
-                std::error_code size_ec;
-                const auto size = fs::file_size(dir.path() / "data", size_ec);
-                if (!size_ec && size >= *bytes) return uid;
-            } else if (read_upload(dir.path()).complete) {
-                return uid;
-            }
+            std::error_code size_ec;
+            const auto size = fs::file_size(dir.path() / "data", size_ec);
+            if (bytes && !size_ec && size >= *bytes) return uid;
+            // Complete (its data released): the point aimed at, or one this poll did not see in
+            // time (a starved test thread on a loaded machine); the kill lands after completion.
+            if (size_ec && read_upload(dir.path()).complete) return uid;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
