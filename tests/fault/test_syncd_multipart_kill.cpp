@@ -182,7 +182,7 @@ TEST_CASE(
 
     // .uploads: completed uploads hold no data; the rest are abandoned, and expire.
     const auto uploads = scan_uploads(rx->store());
-    std::size_t completed = 0, abandoned = 0, resumed = 0;
+    std::size_t completed = 0, abandoned = 0, abandoned_with_data = 0, resumed = 0;
     std::int64_t newest = 0;
     for (const auto& [uid, u] : uploads) {
         INFO("upload " << uid << " of " << u.run);
@@ -190,7 +190,12 @@ TEST_CASE(
             ++completed;
             CHECK_FALSE(u.has_data);
         } else {
+            // syncd records an upload's location before its first part, so it resumes every
+            // upload it sent bytes to: only one cut between its creation and that record is
+            // left behind (to expire), and it holds nothing.
             ++abandoned;
+            CHECK(u.data_bytes == 0);
+            abandoned_with_data += u.data_bytes > 0;
         }
         newest = std::max(newest, u.updated);
     }
@@ -206,17 +211,17 @@ TEST_CASE(
     // The campaign is about kills inside uploads: most must land there.
     const bool mostly_mid = landings.mid * 2 > iterations;
     CHECK(mostly_mid);
-    const bool all_ok =
-        failed == 0 && drained && proven.size() == written.size() && left.empty() && mostly_mid;
+    const bool all_ok = failed == 0 && drained && proven.size() == written.size() && left.empty() &&
+                        mostly_mid && abandoned_with_data == 0;
     std::printf(
-        "syncd multi-part kill -9 campaign: %d passed, %d failed (%u kills: %s; "
-        "%zu runs of %zu KiB in 128 KiB parts; checked after each kill: nothing partial visible, deleted "
-        "runs "
-        "stored identical and verified, jobs.db ok; at the end: drained=%s in %.1f s, %zu/%zu runs stored "
-        "exactly once and identical, .uploads: %zu completed (data released), %zu abandoned, %zu of %zu cut "
+        "syncd multi-part kill -9 campaign: %d passed, %d failed (%u kills: %s; %zu runs of %zu KiB in 128 "
+        "KiB parts; checked after each kill: nothing partial visible, deleted runs stored identical and "
+        "verified, jobs.db ok; at the end: drained=%s in %.1f s, %zu/%zu runs stored exactly once and "
+        "identical, .uploads: %zu completed (data released), %zu abandoned (%zu holding data), %zu of %zu "
+        "cut "
         "uploads resumed to completion, all expired with --upload-expiry 1s: %s)\n",
         passed, failed, iterations, landings.text().c_str(), written.size(), run_bytes / 1024,
-        drained ? "yes" : "NO", drain_s, proven.size(), written.size(), completed, abandoned, resumed,
-        cut_uploads.size(), left.empty() ? "yes" : "NO");
+        drained ? "yes" : "NO", drain_s, proven.size(), written.size(), completed, abandoned,
+        abandoned_with_data, resumed, cut_uploads.size(), left.empty() ? "yes" : "NO");
     CHECK(all_ok);
 }
