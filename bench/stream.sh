@@ -9,13 +9,16 @@
 #   d  kill -9 of the receiver at ~90 % of a 2 GiB incompressible run, restarted on the same port:
 #      bytes sent after the restart / archive size (the push resumes from its memory spool); and a
 #      sender crash at ~90 % (kill -9 of `syncd put`, then again): re-pack + skip, its time
+#   n  a network cut at ~90 % of a 2 GiB incompressible run: the fault proxy resets (RST) the
+#      upload's connection after 90 % of the run went through; bytes sent after the cut (counted by
+#      the proxy on the later connections) / archive size (the push asks the offset, resumes)
 #   r  re-pack + skip versus a durable spool: `syncd pack` of the run (a durable copy: wchar +
 #      fsync) against the time of packing without writing (the re-pack a resume pays)
 #   e  a run larger than --max-body ships: see the ctest test http_put_tests
 #      "a run larger than the receiver's --max-body ships in parts" (1 MiB per request, 20 MiB)
 #   f  `mixed` end to end vs `rsync -a` over ssh: bench/http_put.sh with WITH_RSYNC=1 (root)
 #
-#   bench/stream.sh [a|p|d|r|all]     (a and p cover a, b and c)
+#   bench/stream.sh [a|p|d|n|r|all]     (a and p cover a, b and c)
 # Environment: SYNCD, RECEIVER (binaries; default build/), BENCH_DATA (default /tmp/benchdata,
 # made by bench/make-datasets.sh), SPOOL (http_put spool_bytes, default the built-in default).
 set -euo pipefail
@@ -23,6 +26,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 syncd="${SYNCD:-$here/build/apps/syncd/syncd}"
 receiver="${RECEIVER:-$here/build/apps/syncd-receiver/syncd-receiver}"
 tbench="${TBENCH:-$here/build/tests/transports/transport_bench}"
+proxy="${PROXY:-$here/build/tests/fault/labsync-fault-proxy}"
 data="${BENCH_DATA:-/tmp/benchdata}"
 what="${1:-all}"
 work="$(mktemp -d /var/tmp/labsync-bench-stream.XXXXXX)"
@@ -180,6 +184,40 @@ measure_kill() {  # d: receiver kill -9 at ~90 % of a 2 GiB incompressible run, 
     kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
 }
 
+measure_cut() {  # n: a network cut (the fault proxy) at ~90 % of a 2 GiB incompressible run
+    local w="$work/n" size proxy_pid paddr rc=0
+    mkdir -p "$w/runs/big"
+    # CUT_PART_MIB (default 512): four parts of this size (a smaller run for a quick try).
+    for i in 0 1 2 3; do head -c $((${CUT_PART_MIB:-512} << 20)) /dev/urandom >"$w/runs/big/part-$i.bin"; done
+    size=$(bytes_of "$w/runs/big")
+    start_receiver "$w/store"
+    # The first connection (GET, POST, then every PATCH: kept alive) is reset both ways once 90 %
+    # of the run's bytes went through it; later connections are forwarded cleanly.
+    "$proxy" --target "$addr" --mode reset --faulty 1 --bytes $((size * 9 / 10)) >"$w/proxy.out" 2>&1 &
+    proxy_pid=$!
+    for _ in $(seq 200); do grep -q "listening on" "$w/proxy.out" && break; sleep 0.05; done
+    paddr="$(grep -o 'listening on [^ ]*' "$w/proxy.out" | cut -d' ' -f3)"
+    local t0; t0=$(date +%s%N)
+    PUSH_ONLY=1 IO_TIMEOUT=30 LEVEL=1 "$tbench" http "http://$paddr" "$w/outbox" eq "$w/runs/big" \
+        >"$w/put.json" 2>"$w/put.err" || rc=$?
+    local t1; t1=$(date +%s%N)
+    kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
+    local archive stored_sha
+    archive=$(stat -c %s "$w/store/eq/big.tar.zst" 2>/dev/null || echo 0)
+    stored_sha=$(sha256sum "$w/store/eq/big.tar.zst" 2>/dev/null | cut -d' ' -f1)
+    awk -v a="$archive" -v t="$((t1 - t0))" -v rc="$rc" -v sha="$stored_sha" -v side="$(jq -r .sha256 "$w/store/eq/big.json" 2>/dev/null)" '
+        $1 == "fault" { cut = 1 }
+        $1 == "end" && $2 == 1 { first = $4 }
+        $1 == "end" && $2 > 1 { later += $4; n++ }
+        END {
+            printf "(n) network cut at ~90 %%: archive %.0f bytes; the first connection carried %.0f request bytes and was reset (%s)\n", a, first, cut ? "fault seen" : "NO fault"
+            printf "    sent after the cut %.0f bytes on %d later connection(s) = %.1f %% of the archive (goal <= 15 %%), push exit %d, %.2f s in all\n", later, n, later * 100 / a, rc, t / 1e9
+            printf "    stored archive sha256 %s the sidecar'"'"'s\n", sha != "" && sha == side ? "==" : "!="
+        }' "$w/proxy.out"
+    head -1 "$w/put.err" || true
+    kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
+}
+
 measure_durable() {  # r: the cost of a durable spool (a whole copy) versus re-pack + skip
     local src="$data/mixed/run-0001" w="$work/r" t0 t1 t2
     mkdir -p "$w"
@@ -203,7 +241,8 @@ case "$what" in
     a) measure_run ;;
     p) measure_push ;;
     d) measure_kill ;;
+    n) measure_cut ;;
     r) measure_durable ;;
     all) measure_run; measure_push; measure_kill; measure_durable ;;
-    *) echo "usage: $0 [a|p|d|r|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [a|p|d|n|r|all]" >&2; exit 2 ;;
 esac

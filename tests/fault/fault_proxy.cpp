@@ -10,7 +10,9 @@
 //   drip         forward both directions --drip-bytes at a time every --drip-ms milliseconds
 //
 // Each accepted connection prints `conn N MODE`, each fault applied `fault N MODE`, so a test can
-// await the event instead of sleeping. Single-threaded: one io_context, one coroutine per pump.
+// await the event instead of sleeping; each connection's end `end N up BYTES down BYTES` (bytes
+// forwarded from the client and from the server), so a bench can count what crossed the link.
+// Single-threaded: one io_context, one coroutine per pump.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -172,6 +174,8 @@ asio::awaitable<void> serve(tcp::socket client, unsigned number, options o) {
     auto l = std::make_shared<link>(std::move(client), std::move(server), number, mode);
     co_await (pump(l, true, o) && pump(l, false, o));
     if (!l->done) l->close_both(false);
+    say("end " + std::to_string(number) + " up " + std::to_string(l->up_bytes) + " down " +
+        std::to_string(l->down_bytes));
 }
 
 asio::awaitable<void> listen(tcp::acceptor& acceptor, options o) {

@@ -12,7 +12,8 @@ status=0
 "$build/tests/fault/fault_kill_tests" 2>&1 | grep -E 'campaign:|disk full:|contention:|test cases|FAILED' || status=1
 # kill -9 of syncd-receiver during multi-part resumable uploads (HEAD, resume, stored once).
 "$build/tests/fault/fault_resumable_tests" 2>&1 | grep -E 'campaign:|test cases|FAILED' || status=1
-# kill -9 of syncd during its multi-part uploads (stored once, nothing partial, deleted after verification).
+# kill -9 of syncd, then of syncd-receiver, during syncd's multi-part uploads (kills aimed mid-upload
+# from the store; stored once, nothing partial, deleted after verification, cut uploads resumed).
 "$build/tests/fault/fault_syncd_multipart_tests" 2>&1 | grep -E 'campaign:|test cases|FAILED' || status=1
 # Load: ITERATIONS uploads from 20 concurrent clients with 300 hostile idle connections.
 "$build/tests/fault/fault_load_tests" 2>&1 | grep -E 'campaign:|test cases|FAILED' || status=1

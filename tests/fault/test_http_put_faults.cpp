@@ -7,6 +7,7 @@
 #include "fault_env.hpp"
 
 #include <cstdio>
+#include <string_view>
 
 using namespace labsync;
 using namespace labsync::fault;
@@ -45,6 +46,13 @@ TEST_CASE(
     auto stored = rx.archive("scope-1", "run-001");
     const bool first_failed = first.exit_code != 0;
     bool ok = true;
+    if (std::string_view(c.mode) == "reset" || std::string_view(c.mode) == "close-after") {
+        // The proxy reports what crossed each connection (bench/stream.sh n counts the bytes sent
+        // after a cut with it): the faulty one carried exactly --bytes from the client.
+        auto end = proxy.process().wait_for_line("end 1 ", std::chrono::seconds(10));
+        REQUIRE(end);
+        CHECK(end->starts_with("end 1 up " + std::to_string(c.bytes) + " down "));
+    }
     if (c.link_breaks && first.exit_code != 0) {
         ok = ok && first.doc.is_object() && first.doc.value("error_kind", "") == "network";
         REQUIRE(first.doc.is_object());

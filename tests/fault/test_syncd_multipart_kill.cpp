@@ -1,11 +1,17 @@
 // Fault campaign: kill -9 of `syncd run` at random points while it ships runs in multi-part
 // resumable uploads (issue 13, "Bad input and faults"; docs/reliability.md "Round 4").
-// The receiver takes at most 128 KiB per request (--max-body) and syncd sends 64 KiB parts
-// (part_bytes), so each 1.5 MiB incompressible run is about 24 PATCHes; a global bandwidth of
-// 6 MiB/s stretches an upload over a quarter of a second or more, so kills land mid-upload.
-// Each iteration adds a run, starts syncd, SIGKILLs it by PID after a random 100-1500 ms
-// (LABSYNC_FAULT_SEED) and checks the disk as the kill left it. LABSYNC_FAULT_ITERATIONS
-// (default 6 here). Driven through `syncd run`, the store and jobs.db only (no outbox internals).
+// The receiver takes at most 128 KiB per request (--max-body) and syncd sends 128 KiB parts
+// (part_bytes) in 64 KiB chunks, so each 1.5 MiB incompressible run is about 12 PATCHes (and a
+// kill can fall between the two halves of one); a global bandwidth of
+// 6 MiB/s stretches an upload over a quarter of a second or more.
+// Each iteration adds a run, starts syncd and SIGKILLs it by PID at a point chosen at random
+// (LABSYNC_FAULT_SEED): 8 in 10 inside an upload, when the receiver has received a random share
+// of the run (seen in its store, `.uploads/ID/data`); 1 in 10 right after an upload completed;
+// 1 in 10 after a random 0-300 ms (mostly before any upload). Each kill's landing is judged from
+// the store (before any upload / mid-upload with its offset / after completion) and printed;
+// more than half must land mid-upload. Then the disk is checked as the kill left it.
+// LABSYNC_FAULT_ITERATIONS (default 6 here). Driven through `syncd run`, the store and jobs.db
+// only (no outbox internals).
 //
 // Checked after every kill:
 //  - nothing partial under a final name: every file of the store outside .tmp and .uploads is the
@@ -36,64 +42,6 @@ namespace {
 
 constexpr std::size_t run_bytes = 1536 * 1024;
 
-struct upload_entry {
-    std::string run;
-    std::uint64_t offset = 0;
-    bool complete = false;
-    std::int64_t updated = 0;
-    bool has_data = false;
-};
-
-// The resumable uploads in the store (`.uploads/<id>/state.json`), by id.
-std::map<std::string, upload_entry> scan_uploads(const fs::path& store) {
-    std::map<std::string, upload_entry> out;
-    std::error_code ec;
-    for (const auto& dir : fs::directory_iterator(store / ".uploads", ec)) {
-        upload_entry u;
-        auto doc = nlohmann::json::parse(test::read_file(dir.path() / "state.json"), nullptr, false);
-        if (doc.is_object()) {
-            u.run = doc.value("run", "");
-            u.offset = doc.value("offset", std::uint64_t{0});
-            u.complete = doc.value("complete", false);
-            u.updated = doc.value("updated", std::int64_t{0});
-        }
-        u.has_data = fs::exists(dir.path() / "data");
-        out[dir.path().filename().string()] = u;
-    }
-    return out;
-}
-
-// Everything a reader of the store could see that is not a complete archive (or sidecar) of a run
-// of this campaign. Archives already proven are not extracted again: a final name never changes.
-std::vector<std::string> store_problems(const receiver& rx, const std::map<std::string, run_files>& written,
-                                        std::set<std::string>& proven, const fs::path& scratch) {
-    std::vector<std::string> problems;
-    for (const auto& f : visible_files(rx.store())) {
-        const std::string prefix = "scope-1/";
-        std::string run = f.starts_with(prefix) ? f.substr(prefix.size()) : "";
-        bool archive = run.ends_with(".tar.zst");
-        if (archive) run.resize(run.size() - 8);
-        if (!archive && run.ends_with(".json")) run.resize(run.size() - 5);
-        const auto it = written.find(run);
-        if (it == written.end() || (!archive && !f.ends_with(".json"))) {
-            problems.push_back("unexpected file visible: " + f);
-            continue;
-        }
-        if (!archive || proven.count(run)) continue;
-        std::string why;
-        if (stored_matches(rx, run, it->second, scratch, why))
-            proven.insert(run);
-        else
-            problems.push_back(f + ": " + why);
-    }
-    return problems;
-}
-
-bool verified_in_db(const fs::path& db, const std::string& run) {
-    return sqlite(db, "SELECT count(*) FROM events e JOIN jobs j ON j.id = e.job_id WHERE j.run_id = '" +
-                          run + "' AND e.to_state = 'verified';") != "0\n";
-}
-
 }  // namespace
 
 TEST_CASE(
@@ -109,7 +57,7 @@ TEST_CASE(
     auto rx = std::make_unique<receiver>(dir / "store", std::vector<std::string>{"--max-body", "128K"});
     const fs::path config = dir / "syncd.toml";
     test::write_file(config, daemon_config_text(dir.path(), runs, state, rx->port(), "bandwidth = \"6M\"\n",
-                                                "part_bytes = \"64K\"\nchunk_bytes = \"64K\"\n"));
+                                                "part_bytes = \"128K\"\nchunk_bytes = \"64K\"\n"));
     const std::vector<std::string> syncd{LABSYNC_SYNCD,   "run",         "--config",
                                          config.string(), "--log-level", "warning"};
 
@@ -117,30 +65,56 @@ TEST_CASE(
     std::set<std::string> proven;       // runs whose stored archive was shown byte-identical
     std::set<std::string> deleted_ok;   // runs deleted locally, shown stored and verified before
     std::set<std::string> cut_uploads;  // uploads left incomplete by a kill that had moved them
-    int passed = 0, failed = 0, mid_upload = 0;
+    int passed = 0, failed = 0;
+    landing_tally landings;
     for (unsigned i = 0; i < iterations; ++i) {
         INFO("iteration " << i);
         const std::string id = "run-" + std::to_string(i);
         written[id] = make_recorded_run(runs, id, 7000 + i, run_bytes);
         const auto before = scan_uploads(rx->store());
         std::vector<std::string> seen_before_kill;
+        // The kill point: mostly inside an upload, at a random share of the run received by the
+        // receiver (its `.uploads/ID/data`); some right after an upload completed; some at a
+        // random time (usually before any upload).
+        const int aim = std::uniform_int_distribution<int>(0, 9)(rng);
+        const auto bytes = std::uniform_int_distribution<std::uint64_t>(0, run_bytes - 1)(rng);
+        const auto after_ms = std::uniform_int_distribution<int>(0, 300)(rng);
         {
             test::child_process daemon(syncd);
-            std::this_thread::sleep_for(
-                std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 1500)(rng)));
+            if (aim == 0) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(after_ms));
+            } else {
+                const auto point = aim == 9 ? std::nullopt : std::optional<std::uint64_t>(bytes);
+                const bool reached =
+                    await_upload_point(rx->store(), before, point, std::chrono::seconds(30)).has_value();
+                INFO("syncd stderr: " << daemon.stderr_text());
+                CHECK(reached);  // each iteration adds a run, so an upload must happen
+                if (aim == 9) std::this_thread::sleep_for(std::chrono::milliseconds(after_ms / 10));
+            }
             seen_before_kill = visible_files(rx->store());
             REQUIRE(::kill(daemon.pid(), SIGKILL) == 0);
             daemon.wait(std::chrono::seconds(10));
         }
-        bool moved = false;
-        for (const auto& [uid, u] : scan_uploads(rx->store())) {
+        const auto after = scan_uploads(rx->store());
+        const auto landing = landing_of(before, after);
+        landings.add(landing, run_bytes);
+        std::printf("kill %u (aimed %s): %s", i,
+                    aim == 0   ? "at a random time"
+                    : aim == 9 ? "after a completion"
+                               : ("at " + std::to_string(bytes) + " bytes received").c_str(),
+                    landing.where == kill_landing::before_upload      ? "before any upload\n"
+                    : landing.where == kill_landing::after_completion ? "after an upload completed\n"
+                                                                      : "");
+        if (landing.where == kill_landing::mid_upload)
+            std::printf("mid-upload, acknowledged %llu, received %llu of ~%zu bytes\n",
+                        static_cast<unsigned long long>(landing.offset),
+                        static_cast<unsigned long long>(landing.data_bytes), run_bytes);
+        for (const auto& [uid, u] : after) {
             const auto was = before.find(uid);
-            if (!u.complete && (was == before.end() || was->second.offset != u.offset)) {
-                moved = true;
+            if (!u.complete && (was == before.end() || was->second.offset != u.offset ||
+                                was->second.data_bytes != u.data_bytes))
                 cut_uploads.insert(uid);
-            }
         }
-        mid_upload += moved;
         bool ok = true;
         for (const auto& f : seen_before_kill)
             if (!f.starts_with("scope-1/run-")) {
@@ -192,12 +166,7 @@ TEST_CASE(
     CHECK(drained);
 
     // Exactly once, byte-identical, one job per run, each cleaned after a verification.
-    std::vector<std::string> expected_files;
-    for (const auto& [run, files] : written) {
-        expected_files.push_back("scope-1/" + run + ".json");
-        expected_files.push_back("scope-1/" + run + ".tar.zst");
-    }
-    std::sort(expected_files.begin(), expected_files.end());
+    const auto expected_files = expected_store_files(written);
     CHECK(visible_files(rx->store()) == expected_files);
     proven.clear();  // every archive and sidecar once more, as they are now
     for (const auto& p : store_problems(*rx, written, proven, dir.path())) FAIL_CHECK("at the end: " << p);
@@ -213,7 +182,7 @@ TEST_CASE(
 
     // .uploads: completed uploads hold no data; the rest are abandoned, and expire.
     const auto uploads = scan_uploads(rx->store());
-    std::size_t completed = 0, abandoned = 0, resumed = 0;
+    std::size_t completed = 0, abandoned = 0, abandoned_with_data = 0, resumed = 0;
     std::int64_t newest = 0;
     for (const auto& [uid, u] : uploads) {
         INFO("upload " << uid << " of " << u.run);
@@ -221,7 +190,12 @@ TEST_CASE(
             ++completed;
             CHECK_FALSE(u.has_data);
         } else {
+            // syncd records an upload's location before its first part, so it resumes every
+            // upload it sent bytes to: only one cut between its creation and that record is
+            // left behind (to expire), and it holds nothing.
             ++abandoned;
+            CHECK(u.data_bytes == 0);
+            abandoned_with_data += u.data_bytes > 0;
         }
         newest = std::max(newest, u.updated);
     }
@@ -234,15 +208,20 @@ TEST_CASE(
     CHECK(left.empty());
     CHECK(visible_files(rx->store()) == expected_files);
 
-    const bool all_ok = failed == 0 && drained && proven.size() == written.size() && left.empty();
+    // The campaign is about kills inside uploads: most must land there.
+    const bool mostly_mid = landings.mid * 2 > iterations;
+    CHECK(mostly_mid);
+    const bool all_ok = failed == 0 && drained && proven.size() == written.size() && left.empty() &&
+                        mostly_mid && abandoned_with_data == 0;
     std::printf(
-        "syncd multi-part kill -9 campaign: %d passed, %d failed (%u kills, %d with an upload cut mid-way, "
-        "%zu runs of %zu KiB in 64 KiB parts; checked after each kill: nothing partial visible, deleted runs "
-        "stored identical and verified, jobs.db ok; at the end: drained=%s in %.1f s, %zu/%zu runs stored "
-        "exactly once and identical, .uploads: %zu completed (data released), %zu abandoned, %zu of %zu cut "
+        "syncd multi-part kill -9 campaign: %d passed, %d failed (%u kills: %s; %zu runs of %zu KiB in 128 "
+        "KiB parts; checked after each kill: nothing partial visible, deleted runs stored identical and "
+        "verified, jobs.db ok; at the end: drained=%s in %.1f s, %zu/%zu runs stored exactly once and "
+        "identical, .uploads: %zu completed (data released), %zu abandoned (%zu holding data), %zu of %zu "
+        "cut "
         "uploads resumed to completion, all expired with --upload-expiry 1s: %s)\n",
-        passed, failed, iterations, mid_upload, written.size(), run_bytes / 1024, drained ? "yes" : "NO",
-        drain_s, proven.size(), written.size(), completed, abandoned, resumed, cut_uploads.size(),
-        left.empty() ? "yes" : "NO");
+        passed, failed, iterations, landings.text().c_str(), written.size(), run_bytes / 1024,
+        drained ? "yes" : "NO", drain_s, proven.size(), written.size(), completed, abandoned,
+        abandoned_with_data, resumed, cut_uploads.size(), left.empty() ? "yes" : "NO");
     CHECK(all_ok);
 }
