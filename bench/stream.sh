@@ -4,6 +4,9 @@
 #   a  bytes read by syncd (rchar of /proc/PID/io) / run size, `syncd run` from enqueue to verified
 #   b  peak extra local disk of the job: the outbox directory, sampled every 20 ms
 #   c  peak RSS of syncd (VmHWM)
+#   g  a, b, c through `syncd run` on a generated 8 GiB run under /var/tmp (GEN_GIB, default 8):
+#      4 large files, half AES-CTR keystream (incompressible), half its base64 text (zstd ~0.76),
+#      deleted afterwards (with the receiver's store)
 #   p  a, b, c for the driver alone: transport_bench http (push + verify probe, as the engine
 #      does, without the queue), the same http_put code as syncd
 #   d  kill -9 of the receiver at ~90 % of a 2 GiB incompressible run, restarted on the same port:
@@ -15,7 +18,7 @@
 #      "a run larger than the receiver's --max-body ships in parts" (1 MiB per request, 20 MiB)
 #   f  `mixed` end to end vs `rsync -a` over ssh: bench/http_put.sh with WITH_RSYNC=1 (root)
 #
-#   bench/stream.sh [a|p|d|r|all]     (a and p cover a, b and c)
+#   bench/stream.sh [a|g|p|d|r|all]   (a, g and p cover a, b and c; all leaves g out)
 # Environment: SYNCD, RECEIVER (binaries; default build/), BENCH_DATA (default /tmp/benchdata,
 # made by bench/make-datasets.sh), SPOOL (http_put spool_bytes, default the built-in default).
 set -euo pipefail
@@ -46,8 +49,8 @@ start_receiver() {  # $1 store, $2 listen address (default 127.0.0.1:0)
 }
 bytes_of() { find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
-measure_run() {  # a, b, c: `syncd run` on mixed until verified
-    local src="$data/mixed/run-0001" w="$work/a"
+measure_run() {  # a, b, c: `syncd run` on $1 (default mixed) until verified; $2 its name
+    local src="${1:-$data/mixed/run-0001}" name="${2:-mixed}" w="$work/a"
     local size; size=$(bytes_of "$src")
     mkdir -p "$w/runs" "$w/state"
     cp -al "$src" "$w/runs/"
@@ -79,12 +82,36 @@ measure_run() {  # a, b, c: `syncd run` on mixed until verified
     local t1; t1=$(date +%s%N)
     kill -TERM "$pid"; wait "$pid" || true
     kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
-    awk -v r="$rchar" -v n="$size" -v d="$peak_disk" -v h="$hwm" -v t="$((t1 - t0))" -v s="$state" 'BEGIN {
-        printf "mixed: %.0f bytes, job %s in %.2f s\n", n, s, t / 1e9
+    RUN_NAME="$name" awk -v r="$rchar" -v n="$size" -v d="$peak_disk" -v h="$hwm" -v t="$((t1 - t0))" -v s="$state" 'BEGIN {
+        printf "%s: %.0f bytes, job %s in %.2f s\n", ENVIRON["RUN_NAME"], n, s, t / 1e9
         printf "(a) rchar of syncd / run size: %.0f / %.0f = %.3f (goal <= 1.05)\n", r, n, r / n
         printf "(b) peak extra local disk (outbox dir): %.0f bytes = %.1f MiB (goal <= 256 MiB)\n", d, d / 1048576
         printf "(c) peak RSS of syncd (VmHWM): %.1f MiB (goal <= 64 MiB)\n", h / 1024
     }'
+}
+
+generate_big() {  # g: $1 directory; GEN_GIB GiB in 4 files (2 incompressible, 2 base64 text)
+    local dir="$1" gib="${GEN_GIB:-8}" i key each
+    mkdir -p "$dir"
+    each=$(((gib << 30) / 4))
+    for i in 0 1 2 3; do  # `head` ends each pipe early: openssl and base64 die of SIGPIPE (|| true)
+        key=$(printf 'labsync-bench-v1/stream-g/%d' "$i" | sha256sum | cut -c1-64)
+        if ((i % 2 == 0)); then
+            openssl enc -aes-256-ctr -nosalt -K "$key" -iv 0 -in /dev/zero 2>/dev/null | head -c "$each" >"$dir/part-$i.bin" || true
+        else  # base64 of 3/4 as many random bytes: text, zstd -3 keeps ~76 %
+            openssl enc -aes-256-ctr -nosalt -K "$key" -iv 0 -in /dev/zero 2>/dev/null | base64 -w 76 |
+                head -c "$each" >"$dir/part-$i.txt" || true
+        fi
+    done
+    touch "$dir/done.marker"
+    (($(bytes_of "$dir") == each * 4)) || { echo "generating $dir failed" >&2; exit 1; }
+}
+
+measure_big() {  # g: a, b, c through `syncd run` on a generated run (the spool bound is size-free)
+    local src="$work/gen/run-big"
+    generate_big "$src"
+    sync
+    measure_run "$src" "generated ${GEN_GIB:-8} GiB"
 }
 
 measure_push() {  # p: a, b, c for transport_bench http (push + verify probe)
@@ -201,9 +228,10 @@ measure_durable() {  # r: the cost of a durable spool (a whole copy) versus re-p
 
 case "$what" in
     a) measure_run ;;
+    g) measure_big ;;
     p) measure_push ;;
     d) measure_kill ;;
     r) measure_durable ;;
     all) measure_run; measure_push; measure_kill; measure_durable ;;
-    *) echo "usage: $0 [a|p|d|r|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [a|g|p|d|r|all]" >&2; exit 2 ;;
 esac
