@@ -16,9 +16,12 @@
 #      fsync) against the time of packing without writing (the re-pack a resume pays)
 #   e  a run larger than --max-body ships: see the ctest test http_put_tests
 #      "a run larger than the receiver's --max-body ships in parts" (1 MiB per request, 20 MiB)
-#   f  `mixed` end to end vs `rsync -a` over ssh: bench/http_put.sh with WITH_RSYNC=1 (root)
+#   f  `mixed` end to end: `syncd run` from its start to the job verified (as a) against
+#      `rsync -a -e ssh` of the same run into a private sshd (bench/rsync.sh one bare-mixed; root),
+#      RUNS (default 3) alternating pairs after a warm-up of each, medians and their ratio; the
+#      syncd side is sampled only for its job state (every 50 ms), not for rchar/disk/RSS
 #
-#   bench/stream.sh [a|g|p|d|r|all]   (a, g and p cover a, b and c; all leaves g out)
+#   bench/stream.sh [a|g|f|p|d|r|all] (a, g and p cover a, b and c; all leaves g and f out)
 # Environment: SYNCD, RECEIVER (binaries; default build/), BENCH_DATA (default /tmp/benchdata,
 # made by bench/make-datasets.sh), SPOOL (http_put spool_bytes, default the built-in default).
 set -euo pipefail
@@ -32,6 +35,7 @@ work="$(mktemp -d /var/tmp/labsync-bench-stream.XXXXXX)"
 rx_pid=""
 cleanup() {
     [[ -n "$rx_pid" ]] && kill "$rx_pid" 2>/dev/null && wait "$rx_pid" 2>/dev/null
+    [[ -f "$work/rsync/port" ]] && STATE="$work/rsync" "$here/bench/rsync.sh" teardown
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,8 +54,9 @@ start_receiver() {  # $1 store, $2 listen address (default 127.0.0.1:0)
 bytes_of() { find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
 measure_run() {  # a, b, c: `syncd run` on $1 (default mixed) until verified; $2 its name
-    local src="${1:-$data/mixed/run-0001}" name="${2:-mixed}" w="$work/a"
+    local src="${1:-$data/mixed/run-0001}" name="${2:-mixed}" w="$work/a" timing="${TIMING_ONLY:-0}"
     local size; size=$(bytes_of "$src")
+    rm -rf "$w"
     mkdir -p "$w/runs" "$w/state"
     cp -al "$src" "$w/runs/"
     start_receiver "$w/store"
@@ -70,6 +75,12 @@ measure_run() {  # a, b, c: `syncd run` on $1 (default mixed) until verified; $2
         if [[ -f "$w/state/jobs.db" ]]; then
             state=$(sqlite3 -readonly "$w/state/jobs.db" "SELECT state FROM jobs LIMIT 1;" 2>/dev/null || true)
         fi
+        case "$state" in verified | cleanup_eligible | cleaned) break ;; esac
+        if ((timing)); then
+            kill -0 "$pid" 2>/dev/null || { echo "syncd exited: $(tail -3 "$w/err")" >&2; break; }
+            sleep 0.05
+            continue
+        fi
         rchar=$(awk '/^rchar/ { print $2 }' "/proc/$pid/io" 2>/dev/null || echo "$rchar")
         hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo "$hwm")
         d=$(du -sb "$w/outbox" 2>/dev/null | cut -f1 || echo 0)
@@ -82,6 +93,9 @@ measure_run() {  # a, b, c: `syncd run` on $1 (default mixed) until verified; $2
     local t1; t1=$(date +%s%N)
     kill -TERM "$pid"; wait "$pid" || true
     kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
+    run_ns=$((t1 - t0))
+    [[ "$state" == verified || "$state" == cleanup_eligible || "$state" == cleaned ]] || run_ns=-1
+    ((timing)) && return 0
     RUN_NAME="$name" awk -v r="$rchar" -v n="$size" -v d="$peak_disk" -v h="$hwm" -v t="$((t1 - t0))" -v s="$state" 'BEGIN {
         printf "%s: %.0f bytes, job %s in %.2f s\n", ENVIRON["RUN_NAME"], n, s, t / 1e9
         printf "(a) rchar of syncd / run size: %.0f / %.0f = %.3f (goal <= 1.05)\n", r, n, r / n
@@ -112,6 +126,31 @@ measure_big() {  # g: a, b, c through `syncd run` on a generated run (the spool 
     generate_big "$src"
     sync
     measure_run "$src" "generated ${GEN_GIB:-8} GiB"
+}
+
+measure_vs_rsync() {  # f: `syncd run` (mixed, until verified) against rsync -a over ssh, alternating
+    local runs="${RUNS:-3}" i t0 t1 a=() b=()
+    chmod 755 "$work"  # the private sshd's user writes below it
+    mkdir -p "$work/rsync" && STATE="$work/rsync" "$here/bench/rsync.sh" setup
+    rsync_one() { STATE="$work/rsync" DATA="$data" "$here/bench/rsync.sh" one bare-mixed >/dev/null; }
+    TIMING_ONLY=1 measure_run; rsync_one  # warm-up of each
+    for ((i = 0; i < runs; i++)); do
+        sync
+        TIMING_ONLY=1 measure_run
+        ((run_ns > 0)) || { echo "syncd run did not verify the job" >&2; exit 1; }
+        a+=("$run_ns")
+        sync
+        t0=$(date +%s%N); rsync_one; t1=$(date +%s%N)
+        b+=($((t1 - t0)))
+        echo "pair $((i + 1)): syncd run $(awk -v n="$run_ns" 'BEGIN { printf "%.2f", n / 1e9 }') s, rsync $(awk -v n="$((t1 - t0))" 'BEGIN { printf "%.2f", n / 1e9 }') s (load $(cut -d' ' -f1 /proc/loadavg))"
+    done
+    local ma mb
+    ma=$(printf '%s\n' "${a[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    mb=$(printf '%s\n' "${b[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    awk -v a="$ma" -v b="$mb" -v r="$runs" 'BEGIN {
+        printf "(f) mixed, median of %d alternating pairs: syncd run (http_put, until verified) %.2f s,\n", r, a / 1e9
+        printf "    rsync -a -e ssh %.2f s; ratio %.2f (goal <= 0.8)\n", b / 1e9, a / b
+    }'
 }
 
 measure_push() {  # p: a, b, c for transport_bench http (push + verify probe)
@@ -229,9 +268,10 @@ measure_durable() {  # r: the cost of a durable spool (a whole copy) versus re-p
 case "$what" in
     a) measure_run ;;
     g) measure_big ;;
+    f) measure_vs_rsync ;;
     p) measure_push ;;
     d) measure_kill ;;
     r) measure_durable ;;
     all) measure_run; measure_push; measure_kill; measure_durable ;;
-    *) echo "usage: $0 [a|g|p|d|r|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [a|g|f|p|d|r|all]" >&2; exit 2 ;;
 esac
