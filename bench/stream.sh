@@ -23,7 +23,9 @@
 #
 #   bench/stream.sh [a|g|f|p|d|r|all] (a, g and p cover a, b and c; all leaves g and f out)
 # Environment: SYNCD, RECEIVER (binaries; default build/), BENCH_DATA (default /tmp/benchdata,
-# made by bench/make-datasets.sh), SPOOL (http_put spool_bytes, default the built-in default).
+# made by bench/make-datasets.sh), SPOOL (http_put spool_bytes, default the built-in default),
+# LEVEL (zstd_level of `syncd run` in a, g, f: default the driver's; "\"adaptive\"" with its
+# quotes), BEFORE (f: a directory with the syncd and syncd-receiver of another build, timed too).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 syncd="${SYNCD:-$here/build/apps/syncd/syncd}"
@@ -42,7 +44,7 @@ trap cleanup EXIT
 
 start_receiver() {  # $1 store, $2 listen address (default 127.0.0.1:0)
     mkdir -p "$1"
-    "$receiver" --listen "${2:-127.0.0.1:0}" --store "$1" --insecure-no-auth >"$work/rx.out" 2>>"$work/rx.err" &
+    "${RUN_RECEIVER:-$receiver}" --listen "${2:-127.0.0.1:0}" --store "$1" --insecure-no-auth >"$work/rx.out" 2>>"$work/rx.err" &
     rx_pid=$!
     for _ in $(seq 200); do
         grep -q "listening on" "$work/rx.out" 2>/dev/null && break
@@ -64,12 +66,13 @@ measure_run() {  # a, b, c: `syncd run` on $1 (default mixed) until verified; $2
         printf '[global]\nstate_dir = "%s/state"\nadmin_socket = "%s/syncd.sock"\nmetrics_listen = ""\n' "$w" "$w"
         printf 'outbox_dir = "%s/outbox"\nrescan_interval = "60s"\ncleanup_interval = "1h"\n' "$w"
         printf '[equipment.bench]\nruns_root = "%s/runs"\nsettle = "0s"\nretention = "30d"\ncleanup = false\n' "$w"
-        printf '[equipment.bench.transport]\nkind = "http_put"\nurl = "http://%s"\nzstd_level = 3\n' "$addr"
+        printf '[equipment.bench.transport]\nkind = "http_put"\nurl = "http://%s"\n' "$addr"
+        [[ -n "${LEVEL:-}" ]] && printf 'zstd_level = %s\n' "$LEVEL"
         [[ -n "${SPOOL:-}" ]] && printf 'spool_bytes = "%s"\n' "$SPOOL"
     } >"$w/syncd.toml"
     sync
     local t0; t0=$(date +%s%N)
-    "$syncd" run --config "$w/syncd.toml" --log-level warning >"$w/out" 2>"$w/err" &
+    "${RUN_SYNCD:-$syncd}" run --config "$w/syncd.toml" --log-level warning >"$w/out" 2>"$w/err" &
     local pid=$! peak_disk=0 rchar=0 hwm=0 state="" d
     while :; do
         if [[ -f "$w/state/jobs.db" ]]; then
@@ -91,6 +94,8 @@ measure_run() {  # a, b, c: `syncd run` on $1 (default mixed) until verified; $2
         sleep 0.02
     done
     local t1; t1=$(date +%s%N)
+    cpu_s=$(awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    cpu_r=$(awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$rx_pid/stat" 2>/dev/null || echo 0)
     kill -TERM "$pid"; wait "$pid" || true
     kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
     run_ns=$((t1 - t0))
@@ -129,7 +134,7 @@ measure_big() {  # g: a, b, c through `syncd run` on a generated run (the spool 
 }
 
 measure_vs_rsync() {  # f: `syncd run` (mixed, until verified) against rsync -a over ssh, alternating
-    local runs="${RUNS:-3}" i t0 t1 a=() b=()
+    local runs="${RUNS:-3}" before="${BEFORE:-}" i t0 t1 a=() b=() c=()
     chmod 755 "$work"  # the private sshd's user writes below it
     mkdir -p "$work/rsync" && STATE="$work/rsync" "$here/bench/rsync.sh" setup
     rsync_one() { STATE="$work/rsync" DATA="$data" "$here/bench/rsync.sh" one bare-mixed >/dev/null; }
@@ -142,16 +147,28 @@ measure_vs_rsync() {  # f: `syncd run` (mixed, until verified) against rsync -a 
         sync
         t0=$(date +%s%N); rsync_one; t1=$(date +%s%N)
         b+=($((t1 - t0)))
-        echo "pair $((i + 1)): syncd run $(awk -v n="$run_ns" 'BEGIN { printf "%.2f", n / 1e9 }') s, rsync $(awk -v n="$((t1 - t0))" 'BEGIN { printf "%.2f", n / 1e9 }') s (load $(cut -d' ' -f1 /proc/loadavg))"
+        local line; line="round $((i + 1)): syncd run $(secs "$run_ns") s (cpu syncd $cpu_s s, receiver $cpu_r s)"
+        line+=", rsync $(secs $((t1 - t0))) s"
+        if [[ -n "$before" ]]; then
+            sync
+            RUN_SYNCD="$before/syncd" RUN_RECEIVER="$before/syncd-receiver" TIMING_ONLY=1 measure_run
+            c+=("$run_ns")
+            line+=", before $(secs "$run_ns") s (cpu $cpu_s s, $cpu_r s)"
+        fi
+        echo "$line (load $(cut -d' ' -f1 /proc/loadavg))"
     done
     local ma mb
-    ma=$(printf '%s\n' "${a[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-    mb=$(printf '%s\n' "${b[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+    ma=$(med "${a[@]}")
+    mb=$(med "${b[@]}")
     awk -v a="$ma" -v b="$mb" -v r="$runs" 'BEGIN {
-        printf "(f) mixed, median of %d alternating pairs: syncd run (http_put, until verified) %.2f s,\n", r, a / 1e9
+        printf "(f) mixed, median of %d alternating rounds: syncd run (http_put, until verified) %.2f s,\n", r, a / 1e9
         printf "    rsync -a -e ssh %.2f s; ratio %.2f (goal <= 0.8)\n", b / 1e9, a / b
     }'
+    [[ -z "$before" ]] || awk -v c="$(med "${c[@]}")" -v b="$mb" 'BEGIN {
+        printf "    before (%s): syncd run %.2f s; ratio %.2f\n", ENVIRON["BEFORE"], c / 1e9, c / b }'
 }
+secs() { awk -v n="$1" 'BEGIN { printf "%.2f", n / 1e9 }'; }
+med() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 measure_push() {  # p: a, b, c for transport_bench http (push + verify probe)
     local src="$data/mixed/run-0001" w="$work/p" size
