@@ -152,6 +152,7 @@ measure_vs_rsync() {  # f: `syncd run` (mixed, until verified) against rsync -a 
         if [[ -n "$before" ]]; then
             sync
             RUN_SYNCD="$before/syncd" RUN_RECEIVER="$before/syncd-receiver" TIMING_ONLY=1 measure_run
+            ((run_ns > 0)) || { echo "syncd run of $before did not verify the job" >&2; exit 1; }
             c+=("$run_ns")
             line+=", before $(secs "$run_ns") s (cpu $cpu_s s, $cpu_r s)"
         fi
