@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end shipping of one run into a local syncd-receiver: `syncd put` (pack tar+zstd with the
-# sha in the same pass, PUT with Expect: 100-continue, receiver hash + member check + fsync, GET
-# probe and compare) against the seed pipeline done with public tools
+# End-to-end shipping of one run into a local syncd-receiver: `syncd put --level 3` (the run packed
+# tar+zstd with the sha in the same pass and streamed as a resumable upload, POST + PATCH parts,
+# receiver hash + member check + fsync per part, then a GET ?verify=1 probe: a re-hash of the
+# stored archive that `syncd run` does not do) against the seed pipeline done with public tools
 # (tar | zstd -3 -T0 > outbox/RUN.tar.zst.partial; sha256sum; mv; curl -T ... PUT; rm).
 # Both ship to the same receiver, alternating, with a fresh equipment name per run (every PUT is
 # a 201 that stores the full archive); the store is emptied between runs.
@@ -11,6 +12,8 @@
 #   WITH_RSYNC=1 bench/http_put.sh              also time `rsync -a -e ssh` of the same run into a
 #                                               private sshd (bench/rsync.sh setup / one bare-mixed;
 #                                               needs root; DATA = the bench data root, mixed only)
+# The issue-13 comparison (`syncd run` until verified vs rsync, what each side does) is
+# bench/stream.sh f.
 #
 # SYNCD / RECEIVER (env): binaries; default build-httpput/, else build/.
 set -euo pipefail

@@ -4,6 +4,9 @@
 #   a  bytes read by syncd (rchar of /proc/PID/io) / run size, `syncd run` from enqueue to verified
 #   b  peak extra local disk of the job: the outbox directory, sampled every 20 ms
 #   c  peak RSS of syncd (VmHWM)
+#   g  a, b, c through `syncd run` on a generated 8 GiB run under /var/tmp (GEN_GIB, default 8):
+#      4 large files, half AES-CTR keystream (incompressible), half its base64 text (zstd ~0.76),
+#      deleted afterwards (with the receiver's store)
 #   p  a, b, c for the driver alone: transport_bench http (push + verify probe, as the engine
 #      does, without the queue), the same http_put code as syncd
 #   d  kill -9 of the receiver at ~90 % of a 2 GiB incompressible run, restarted on the same port:
@@ -16,11 +19,16 @@
 #      fsync) against the time of packing without writing (the re-pack a resume pays)
 #   e  a run larger than --max-body ships: see the ctest test http_put_tests
 #      "a run larger than the receiver's --max-body ships in parts" (1 MiB per request, 20 MiB)
-#   f  `mixed` end to end vs `rsync -a` over ssh: bench/http_put.sh with WITH_RSYNC=1 (root)
+#   f  `mixed` end to end: `syncd run` from its start to the job verified (as a) against
+#      `rsync -a -e ssh` of the same run into a private sshd (bench/rsync.sh one bare-mixed; root),
+#      RUNS (default 3) alternating pairs after a warm-up of each, medians and their ratio; the
+#      syncd side is sampled only for its job state (every 50 ms), not for rchar/disk/RSS
 #
-#   bench/stream.sh [a|p|d|n|r|all]     (a and p cover a, b and c)
+#   bench/stream.sh [a|g|f|p|d|n|r|all] (a, g and p cover a, b and c; all leaves g, f and n out)
 # Environment: SYNCD, RECEIVER (binaries; default build/), BENCH_DATA (default /tmp/benchdata,
-# made by bench/make-datasets.sh), SPOOL (http_put spool_bytes, default the built-in default).
+# made by bench/make-datasets.sh), SPOOL (http_put spool_bytes, default the built-in default),
+# LEVEL (zstd_level of `syncd run` in a, g, f: default the driver's; "\"adaptive\"" with its
+# quotes), BEFORE (f: a directory with the syncd and syncd-receiver of another build, timed too).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 syncd="${SYNCD:-$here/build/apps/syncd/syncd}"
@@ -33,13 +41,14 @@ work="$(mktemp -d /var/tmp/labsync-bench-stream.XXXXXX)"
 rx_pid=""
 cleanup() {
     [[ -n "$rx_pid" ]] && kill "$rx_pid" 2>/dev/null && wait "$rx_pid" 2>/dev/null
+    [[ -f "$work/rsync/port" ]] && STATE="$work/rsync" "$here/bench/rsync.sh" teardown
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 start_receiver() {  # $1 store, $2 listen address (default 127.0.0.1:0)
     mkdir -p "$1"
-    "$receiver" --listen "${2:-127.0.0.1:0}" --store "$1" --insecure-no-auth >"$work/rx.out" 2>>"$work/rx.err" &
+    "${RUN_RECEIVER:-$receiver}" --listen "${2:-127.0.0.1:0}" --store "$1" --insecure-no-auth >"$work/rx.out" 2>>"$work/rx.err" &
     rx_pid=$!
     for _ in $(seq 200); do
         grep -q "listening on" "$work/rx.out" 2>/dev/null && break
@@ -50,9 +59,10 @@ start_receiver() {  # $1 store, $2 listen address (default 127.0.0.1:0)
 }
 bytes_of() { find "$@" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
-measure_run() {  # a, b, c: `syncd run` on mixed until verified
-    local src="$data/mixed/run-0001" w="$work/a"
+measure_run() {  # a, b, c: `syncd run` on $1 (default mixed) until verified; $2 its name
+    local src="${1:-$data/mixed/run-0001}" name="${2:-mixed}" w="$work/a" timing="${TIMING_ONLY:-0}"
     local size; size=$(bytes_of "$src")
+    rm -rf "$w"
     mkdir -p "$w/runs" "$w/state"
     cp -al "$src" "$w/runs/"
     start_receiver "$w/store"
@@ -60,16 +70,23 @@ measure_run() {  # a, b, c: `syncd run` on mixed until verified
         printf '[global]\nstate_dir = "%s/state"\nadmin_socket = "%s/syncd.sock"\nmetrics_listen = ""\n' "$w" "$w"
         printf 'outbox_dir = "%s/outbox"\nrescan_interval = "60s"\ncleanup_interval = "1h"\n' "$w"
         printf '[equipment.bench]\nruns_root = "%s/runs"\nsettle = "0s"\nretention = "30d"\ncleanup = false\n' "$w"
-        printf '[equipment.bench.transport]\nkind = "http_put"\nurl = "http://%s"\nzstd_level = 3\n' "$addr"
+        printf '[equipment.bench.transport]\nkind = "http_put"\nurl = "http://%s"\n' "$addr"
+        [[ -n "${LEVEL:-}" ]] && printf 'zstd_level = %s\n' "$LEVEL"
         [[ -n "${SPOOL:-}" ]] && printf 'spool_bytes = "%s"\n' "$SPOOL"
     } >"$w/syncd.toml"
     sync
     local t0; t0=$(date +%s%N)
-    "$syncd" run --config "$w/syncd.toml" --log-level warning >"$w/out" 2>"$w/err" &
+    "${RUN_SYNCD:-$syncd}" run --config "$w/syncd.toml" --log-level warning >"$w/out" 2>"$w/err" &
     local pid=$! peak_disk=0 rchar=0 hwm=0 state="" d
     while :; do
         if [[ -f "$w/state/jobs.db" ]]; then
             state=$(sqlite3 -readonly "$w/state/jobs.db" "SELECT state FROM jobs LIMIT 1;" 2>/dev/null || true)
+        fi
+        case "$state" in verified | cleanup_eligible | cleaned) break ;; esac
+        if ((timing)); then
+            kill -0 "$pid" 2>/dev/null || { echo "syncd exited: $(tail -3 "$w/err")" >&2; break; }
+            sleep 0.05
+            continue
         fi
         rchar=$(awk '/^rchar/ { print $2 }' "/proc/$pid/io" 2>/dev/null || echo "$rchar")
         hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$pid/status" 2>/dev/null || echo "$hwm")
@@ -81,15 +98,82 @@ measure_run() {  # a, b, c: `syncd run` on mixed until verified
         sleep 0.02
     done
     local t1; t1=$(date +%s%N)
+    cpu_s=$(awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    cpu_r=$(awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$rx_pid/stat" 2>/dev/null || echo 0)
     kill -TERM "$pid"; wait "$pid" || true
     kill "$rx_pid"; wait "$rx_pid" 2>/dev/null || true; rx_pid=""
-    awk -v r="$rchar" -v n="$size" -v d="$peak_disk" -v h="$hwm" -v t="$((t1 - t0))" -v s="$state" 'BEGIN {
-        printf "mixed: %.0f bytes, job %s in %.2f s\n", n, s, t / 1e9
+    run_ns=$((t1 - t0))
+    [[ "$state" == verified || "$state" == cleanup_eligible || "$state" == cleaned ]] || run_ns=-1
+    ((timing)) && return 0
+    RUN_NAME="$name" awk -v r="$rchar" -v n="$size" -v d="$peak_disk" -v h="$hwm" -v t="$((t1 - t0))" -v s="$state" 'BEGIN {
+        printf "%s: %.0f bytes, job %s in %.2f s\n", ENVIRON["RUN_NAME"], n, s, t / 1e9
         printf "(a) rchar of syncd / run size: %.0f / %.0f = %.3f (goal <= 1.05)\n", r, n, r / n
         printf "(b) peak extra local disk (outbox dir): %.0f bytes = %.1f MiB (goal <= 256 MiB)\n", d, d / 1048576
         printf "(c) peak RSS of syncd (VmHWM): %.1f MiB (goal <= 64 MiB)\n", h / 1024
     }'
 }
+
+generate_big() {  # g: $1 directory; GEN_GIB GiB in 4 files (2 incompressible, 2 base64 text)
+    local dir="$1" gib="${GEN_GIB:-8}" i key each
+    mkdir -p "$dir"
+    each=$(((gib << 30) / 4))
+    for i in 0 1 2 3; do  # `head` ends each pipe early: openssl and base64 die of SIGPIPE (|| true)
+        key=$(printf 'labsync-bench-v1/stream-g/%d' "$i" | sha256sum | cut -c1-64)
+        if ((i % 2 == 0)); then
+            openssl enc -aes-256-ctr -nosalt -K "$key" -iv 0 -in /dev/zero 2>/dev/null | head -c "$each" >"$dir/part-$i.bin" || true
+        else  # base64 of 3/4 as many random bytes: text, zstd -3 keeps ~76 %
+            openssl enc -aes-256-ctr -nosalt -K "$key" -iv 0 -in /dev/zero 2>/dev/null | base64 -w 76 |
+                head -c "$each" >"$dir/part-$i.txt" || true
+        fi
+    done
+    touch "$dir/done.marker"
+    (($(bytes_of "$dir") == each * 4)) || { echo "generating $dir failed" >&2; exit 1; }
+}
+
+measure_big() {  # g: a, b, c through `syncd run` on a generated run (the spool bound is size-free)
+    local src="$work/gen/run-big"
+    generate_big "$src"
+    sync
+    measure_run "$src" "generated ${GEN_GIB:-8} GiB"
+}
+
+measure_vs_rsync() {  # f: `syncd run` (mixed, until verified) against rsync -a over ssh, alternating
+    local runs="${RUNS:-3}" before="${BEFORE:-}" i t0 t1 a=() b=() c=()
+    chmod 755 "$work"  # the private sshd's user writes below it
+    mkdir -p "$work/rsync" && STATE="$work/rsync" "$here/bench/rsync.sh" setup
+    rsync_one() { STATE="$work/rsync" DATA="$data" "$here/bench/rsync.sh" one bare-mixed >/dev/null; }
+    TIMING_ONLY=1 measure_run; rsync_one  # warm-up of each
+    for ((i = 0; i < runs; i++)); do
+        sync
+        TIMING_ONLY=1 measure_run
+        ((run_ns > 0)) || { echo "syncd run did not verify the job" >&2; exit 1; }
+        a+=("$run_ns")
+        sync
+        t0=$(date +%s%N); rsync_one; t1=$(date +%s%N)
+        b+=($((t1 - t0)))
+        local line; line="round $((i + 1)): syncd run $(secs "$run_ns") s (cpu syncd $cpu_s s, receiver $cpu_r s)"
+        line+=", rsync $(secs $((t1 - t0))) s"
+        if [[ -n "$before" ]]; then
+            sync
+            RUN_SYNCD="$before/syncd" RUN_RECEIVER="$before/syncd-receiver" TIMING_ONLY=1 measure_run
+            ((run_ns > 0)) || { echo "syncd run of $before did not verify the job" >&2; exit 1; }
+            c+=("$run_ns")
+            line+=", before $(secs "$run_ns") s (cpu $cpu_s s, $cpu_r s)"
+        fi
+        echo "$line (load $(cut -d' ' -f1 /proc/loadavg))"
+    done
+    local ma mb
+    ma=$(med "${a[@]}")
+    mb=$(med "${b[@]}")
+    awk -v a="$ma" -v b="$mb" -v r="$runs" 'BEGIN {
+        printf "(f) mixed, median of %d alternating rounds: syncd run (http_put, until verified) %.2f s,\n", r, a / 1e9
+        printf "    rsync -a -e ssh %.2f s; ratio %.2f (goal <= 0.8)\n", b / 1e9, a / b
+    }'
+    [[ -z "$before" ]] || awk -v c="$(med "${c[@]}")" -v b="$mb" 'BEGIN {
+        printf "    before (%s): syncd run %.2f s; ratio %.2f\n", ENVIRON["BEFORE"], c / 1e9, c / b }'
+}
+secs() { awk -v n="$1" 'BEGIN { printf "%.2f", n / 1e9 }'; }
+med() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 measure_push() {  # p: a, b, c for transport_bench http (push + verify probe)
     local src="$data/mixed/run-0001" w="$work/p" size
@@ -239,10 +323,12 @@ measure_durable() {  # r: the cost of a durable spool (a whole copy) versus re-p
 
 case "$what" in
     a) measure_run ;;
+    g) measure_big ;;
+    f) measure_vs_rsync ;;
     p) measure_push ;;
     d) measure_kill ;;
     n) measure_cut ;;
     r) measure_durable ;;
     all) measure_run; measure_push; measure_kill; measure_durable ;;
-    *) echo "usage: $0 [a|p|d|n|r|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [a|g|f|p|d|n|r|all]" >&2; exit 2 ;;
 esac

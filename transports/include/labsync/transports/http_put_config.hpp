@@ -24,7 +24,9 @@ struct http_put_config {
     // Archives go to <outbox>/<equipment>/<run>.tar.zst. Not a syncd.toml key: the engine sets it
     // from engine_config::outbox_dir.
     std::filesystem::path outbox;
-    int zstd_level = 3;  // 1..19, 0 = store, verifier::zstd_level_adaptive ("adaptive" in syncd.toml)
+    // 1..19, 0 = store, verifier::zstd_level_adaptive ("adaptive" in syncd.toml). 1: on `mixed`
+    // level 3 took 1.8 x the pack CPU for a 0.7 % larger archive (bench/results/2026-12-02-e2e.md).
+    int zstd_level = 1;
     std::chrono::milliseconds connect_timeout{10'000};  // resolve + connect + TLS handshake
     std::chrono::milliseconds io_timeout{60'000};       // one read or write making no progress
     std::string code_commit;                            // sent as X-Code-Commit when not empty

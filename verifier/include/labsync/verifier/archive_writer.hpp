@@ -44,7 +44,7 @@ struct pack_options {
     // zstd worker threads; with any, a reading and a writing thread run beside them (see
     // docs/architecture.md, "Archiver"). 0, or a run under 4 MiB: everything on the calling thread.
     unsigned threads = 2;
-    std::size_t read_size = 2u << 20;  // bytes per read(); raised to 1 MiB when smaller
+    std::size_t read_size = 1u << 20;  // bytes per read(); raised to 1 MiB when smaller
     // Test hook: called right before a file is opened and read (path relative to the run), on
     // the reading thread when threads are used.
     std::function<void(std::string_view)> before_read;
