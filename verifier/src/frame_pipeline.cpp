@@ -1,8 +1,12 @@
 #include "frame_pipeline.hpp"
 
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_createDCtx_advanced, ZSTD_customMem
 #include <zstd.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -13,7 +17,45 @@ namespace {
 // What a decoder context holds besides its window (input block, tables), for the budget.
 constexpr std::size_t context_overhead = 256u << 10;
 
+// A block starts with its size, on a 64-byte header that keeps the data aligned for zstd.
+constexpr std::size_t block_header = 64;
+constexpr std::size_t map_threshold = 128u << 10;
+
+void* allocate_block(void*, std::size_t n) {
+    std::size_t total = n + block_header;
+    void* p = nullptr;
+    if (total >= map_threshold) {
+        p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return nullptr;
+    } else {
+        p = std::malloc(total);
+        if (p == nullptr) return nullptr;
+    }
+    *static_cast<std::size_t*>(p) = total;
+    return static_cast<char*>(p) + block_header;
+}
+
+void free_block(void*, void* data) {
+    if (data == nullptr) return;
+    void* p = static_cast<char*>(data) - block_header;
+    std::size_t total = *static_cast<std::size_t*>(p);
+    if (total >= map_threshold)
+        ::munmap(p, total);
+    else
+        std::free(p);
+}
+
+constexpr ZSTD_customMem block_memory{allocate_block, free_block, nullptr};
+
 }  // namespace
+
+void frame_pipeline::unmap::operator()(std::byte* p) const noexcept {
+    free_block(nullptr, p);
+}
+
+std::byte* frame_pipeline::allocate(std::size_t n) {
+    return static_cast<std::byte*>(allocate_block(nullptr, n));
+}
 
 frame_pipeline::frame_pipeline(limits lim, std::shared_ptr<check_budget> budget, consumer consume)
     : lim_(lim), budget_(std::move(budget)), consume_(std::move(consume)) {
@@ -45,7 +87,8 @@ bool frame_pipeline::feed(std::span<const std::byte> data) {
         bool frame_end = false;
         std::size_t n = scanner_.scan(data, frame_end);
         input_chunk c;
-        c.data.reset(new std::byte[n]);
+        c.data.reset(allocate(n));
+        if (c.data == nullptr) throw std::bad_alloc();
         c.size = n;
         std::memcpy(c.data.get(), data.data(), n);
         data = data.subspan(n);
@@ -138,7 +181,7 @@ void frame_pipeline::give_back(piece p) {
         own_free_.push_back(p.data);
         return;
     }
-    delete[] p.data;
+    free_block(nullptr, p.data);
     budget_->give_back(lim_.slot_size);
     lookahead_used_ -= lim_.slot_size;
 }
@@ -201,7 +244,7 @@ bool frame_pipeline::take_slot(job& j, std::unique_lock<std::mutex>& lock, piece
         // The head job's own slots keep it going with the walk; the budget is for decoding ahead.
         if (!is_head(j) && budget_ && lookahead_used_ + lim_.slot_size <= lim_.lookahead &&
             budget_->try_take(lim_.slot_size)) {
-            auto* p = new (std::nothrow) std::byte[lim_.slot_size];
+            std::byte* p = allocate(lim_.slot_size);
             if (p != nullptr) {
                 lookahead_used_ += lim_.slot_size;
                 out = {p, 0, true};
@@ -220,7 +263,7 @@ bool frame_pipeline::take_slot(job& j, std::unique_lock<std::mutex>& lock, piece
 // has its output dropped. So an error names the same member as with one thread.
 void frame_pipeline::decode(job& j, std::unique_lock<std::mutex>& lock) {
     lock.unlock();
-    ZSTD_DCtx* dctx = ZSTD_createDCtx();
+    ZSTD_DCtx* dctx = ZSTD_createDCtx_advanced(block_memory);
     if (dctx != nullptr) ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, lim_.window_log_max);
     lock.lock();
     if (dctx == nullptr) j.error = "cannot allocate a zstd decoder";
