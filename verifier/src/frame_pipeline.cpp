@@ -361,6 +361,7 @@ void frame_pipeline::walker_loop() {
         ++jobs_walked_;
         last_frame_done_ = j.frame_done;
         for (auto& c : j.input) give_back(c);
+        if (&j == feeding_) feeding_ = nullptr;  // after a failure its decoder stopped before its end
         jobs_.pop_front();
         cv_.notify_all();
     }

@@ -17,6 +17,7 @@
 #include "labsync/verifier/check_budget.hpp"
 #include "zstd_frame_scanner.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -127,8 +128,8 @@ private:
     std::vector<std::unique_ptr<std::byte[]>> own_;
     std::vector<std::byte*> own_free_;
     std::size_t own_input_used_ = 0;
-    std::size_t lookahead_used_ = 0;  // budget held by this pipeline
-    std::size_t lookahead_jobs_ = 0;
+    std::size_t lookahead_used_ = 0;              // budget held by this pipeline
+    std::atomic<std::size_t> lookahead_jobs_{0};  // read by tests without the lock
     bool walking_ = false;
     bool finishing_ = false;
     bool stop_ = false;
