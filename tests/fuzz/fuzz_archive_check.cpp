@@ -21,8 +21,7 @@ struct verdict {
 
 // The first four bytes seed the chunk sizes (1 .. 4096); the rest is the stream.
 verdict check_in_chunks(std::span<const std::byte> stream, std::uint32_t seed,
-                        labsync::verifier::archive_check_threads threads) {
-    labsync::verifier::archive_checker checker(true, threads);
+                        labsync::verifier::archive_checker checker) {
     verdict v;
     std::size_t pos = 0;
     while (pos < stream.size() && !v.feed_error) {
@@ -49,9 +48,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                          std::uint32_t(data[3]) << 24;
     std::span<const std::byte> stream(reinterpret_cast<const std::byte*>(data + 4), size - 4);
 
-    verdict split = check_in_chunks(stream, seed, labsync::verifier::archive_check_threads::one);
-    // The receiver's two-thread pipeline: the same verdict as one thread, whatever the splits.
-    verdict piped = check_in_chunks(stream, seed, labsync::verifier::archive_check_threads::two);
+    using labsync::verifier::archive_check_threads;
+    using labsync::verifier::archive_checker;
+    verdict split = check_in_chunks(stream, seed, archive_checker(true, archive_check_threads::one));
+    // The two-thread pipeline: the same verdict as one thread, whatever the splits.
+    verdict piped = check_in_chunks(stream, seed, archive_checker(true, archive_check_threads::two));
+    // The receiver's parallel frames (a budget shared across inputs, as across uploads): the same.
+    static const auto budget = std::make_shared<labsync::verifier::check_budget>(16u << 20);
+    verdict frames =
+        check_in_chunks(stream, seed, archive_checker(true, labsync::verifier::parallel_frames{2, budget}));
 
     labsync::verifier::archive_checker whole;
     std::error_code whole_feed = whole.feed(stream);
@@ -61,6 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (whole_finish != split_result) std::abort();
     if ((piped.feed_error ? piped.feed_error : piped.finish_error) != split_result) std::abort();
     if (!split_result && (piped.sha256 != split.sha256 || piped.files != split.files)) std::abort();
+    if ((frames.feed_error ? frames.feed_error : frames.finish_error) != split_result) std::abort();
+    if (!split_result && (frames.sha256 != split.sha256 || frames.files != split.files)) std::abort();
     if (!split_result && (split.sha256 != whole.sha256() || split.files != whole.files_checked()))
         std::abort();
     // A stream accepted as complete must have had its manifest member.

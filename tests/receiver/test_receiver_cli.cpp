@@ -37,6 +37,9 @@ TEST_CASE("the receiver refuses to start without credentials or with bad files",
     r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--insecure-no-auth", "--check-threads", "3"});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("--check-threads: `3` is not 1 or 2") != std::string::npos);
+    r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--insecure-no-auth", "--check-memory", "lots"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--check-memory: `lots` is not a byte count") != std::string::npos);
     // An unreadable --config says why (the OS's reason), not only that it could not be opened.
     r = receiver({"--config", (tmp / "absent.toml").string(), "--store", store});
     CHECK(r.exit_code == 2);

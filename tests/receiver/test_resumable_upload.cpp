@@ -1,9 +1,12 @@
 // Resumable uploads (docs/protocol.md "Resumable uploads") against the real syncd-receiver with
 // curl and python's http.client: create, offset retrieval, append in parts larger in total than
 // --max-body, completion with the PUT answers and checks, cancellation, and a second receiver on
-// the same store continuing an upload the first one started.
+// the same store continuing an upload the first one started; zstd frames spanning parts checked.
 #include "upload_client.hpp"
 
+#include "labsync/verifier/archive_writer.hpp"
+
+#include <zstd.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -226,4 +229,44 @@ TEST_CASE("resumable upload: a PATCH without a body completes an upload of unkno
     CHECK(done.offset() == size);
     CHECK(nlohmann::json::parse(done.body)["sha256"] == sha256_of_file(archive));
     CHECK(read_file(rx.store() / "eq1" / "run-zero.tar.zst") == read_file(archive));
+}
+
+TEST_CASE(
+    "member check: zstd frames spanning PATCH parts are checked, a damaged one is 422 naming its member",
+    "[receiver][upload][member]") {
+    receiver_fixture rx;  // the member check on its default: frames decoded in parallel
+    temp_dir tmp;
+    make_blob(tmp.path() / "run" / "a.bin", 20u << 20, 9);  // two frames (one per 16 MiB of input)
+    write_file(tmp.path() / "run" / "done.marker", "");
+    const auto archive = tmp.path() / "run.tar.zst";
+    auto packed = labsync::verifier::pack_run(tmp.path() / "run", archive);
+    INFO(packed.error_message);
+    REQUIRE(packed.ok());
+    std::string bytes = read_file(archive);
+    const std::size_t first_frame = ZSTD_findFrameCompressedSize(bytes.data(), bytes.size());
+    REQUIRE_FALSE(ZSTD_isError(first_frame));
+    REQUIRE(first_frame < bytes.size());
+    // Parts of 3 MiB: every frame starts in one part and ends in another.
+    auto upload = [&](const std::string& run, const fs::path& file) {
+        upload_client c(rx);
+        const auto size = fs::file_size(file);
+        auto created = c.create("eq1", run, size);
+        REQUIRE(created.status == 201);
+        const auto location = created.header("location");
+        const std::uint64_t part = 3u << 20;
+        std::uint64_t at = 0;
+        for (; size - at > part; at += part)
+            REQUIRE(c.patch(location, file, at, at + part, false).status == 204);
+        return c.patch(location, file, at, size, true, {repr_digest_header(file)});
+    };
+    CHECK(upload("run-parts", archive).status == 201);
+    CHECK(read_file(rx.store() / "eq1" / "run-parts.tar.zst") == bytes);
+    // One flipped byte in the second frame (noise: a raw block, caught by the frame's checksum).
+    bytes[first_frame + (bytes.size() - first_frame) / 2] ^= 0x04;
+    write_file(tmp.path() / "damaged.tar.zst", bytes);
+    auto bad = upload("run-damaged", tmp.path() / "damaged.tar.zst");
+    CHECK(bad.status == 422);
+    INFO(bad.body);
+    CHECK(bad.body.find("archive member a.bin: zstd") != std::string::npos);
+    CHECK_FALSE(fs::exists(rx.store() / "eq1" / "run-damaged.tar.zst"));
 }

@@ -38,8 +38,7 @@ struct outcome {
     bool operator==(const outcome&) const = default;
 };
 
-outcome check_bytes_with(const std::string& bytes, std::size_t chunk, archive_check_threads threads) {
-    archive_checker checker(true, threads);
+outcome check_bytes_in(archive_checker& checker, const std::string& bytes, std::size_t chunk) {
     const auto* p = reinterpret_cast<const std::byte*>(bytes.data());
     for (std::size_t off = 0; off < bytes.size(); off += chunk)
         checker.feed({p + off, std::min(chunk, bytes.size() - off)});
@@ -54,13 +53,28 @@ outcome check_bytes_with(const std::string& bytes, std::size_t chunk, archive_ch
             checker.members_seen()};
 }
 
-// Every check runs on one thread and on two (the receiver's pipeline): the verdicts must agree.
+outcome check_bytes_with(const std::string& bytes, std::size_t chunk, archive_check_threads threads) {
+    archive_checker checker(true, threads);
+    return check_bytes_in(checker, bytes, chunk);
+}
+
+// Parallel frames, with room in the budget for decoding ahead.
+outcome check_bytes_frames(const std::string& bytes, std::size_t chunk) {
+    archive_checker checker(true, parallel_frames{2, std::make_shared<check_budget>(64u << 20)});
+    return check_bytes_in(checker, bytes, chunk);
+}
+
+// Every check runs on one thread, on two and with parallel frames (the receiver's pipelines):
+// the verdicts must agree.
 outcome check_bytes(const std::string& bytes, std::size_t chunk) {
     outcome one = check_bytes_with(bytes, chunk, archive_check_threads::one);
     outcome two = check_bytes_with(bytes, chunk, archive_check_threads::two);
+    outcome frames = check_bytes_frames(bytes, chunk);
     INFO("one thread: " << one.error.message() << " [" << one.path << "] " << one.reason);
     INFO("two threads: " << two.error.message() << " [" << two.path << "] " << two.reason);
+    INFO("parallel frames: " << frames.error.message() << " [" << frames.path << "] " << frames.reason);
     CHECK(one == two);
+    CHECK(one == frames);
     return one;
 }
 

@@ -1,6 +1,7 @@
 #include "labsync/verifier/archive_checker.hpp"
 
 #include "decoded_pipeline.hpp"
+#include "frame_pipeline.hpp"
 #include "labsync/verifier/errc.hpp"
 #include "labsync/verifier/unique_fd.hpp"
 #include "tar_stream_parser.hpp"
@@ -30,6 +31,17 @@ public:
         else
             out_.reset(new std::byte[out_size]);
     }
+    impl(bool hash_stream, parallel_frames frames) : hash_stream_(hash_stream), dctx_(nullptr) {
+        detail::frame_pipeline::limits lim;
+        lim.decoders = frames.decoders;
+        lim.own_slots = pipeline_slots;
+        lim.slot_size = slot_size;
+        lim.call_size = out_size;
+        lim.window_log_max = max_window_log;
+        frames_ = std::make_unique<detail::frame_pipeline>(
+            lim, std::move(frames.budget),
+            [this](const std::byte* p, std::size_t n) { return tar_.consume(p, n); });
+    }
     ~impl() { ZSTD_freeDCtx(dctx_); }
     impl(const impl&) = delete;
     impl& operator=(const impl&) = delete;
@@ -39,6 +51,7 @@ public:
         if (hash_stream_) whole_.update(data);
         bytes_fed_ += data.size();
         if (error_) return error_;
+        if (frames_) return frames_->feed(data) ? std::error_code{} : take_frames_error();
         if (pipe_ && pipe_->failed() && worker_failed()) return error_;
         ZSTD_inBuffer in{data.data(), data.size(), 0};
         for (;;) {
@@ -75,8 +88,9 @@ public:
         finished_ = true;
         if (hash_stream_) sha256_ = to_hex(whole_.finish());
         if (pipe_) worker_failed();  // waits for the worker: from here on tar_ is ours
+        if (frames_ && frames_->finish() != detail::frame_pipeline::outcome::complete) take_frames_error();
         if (error_) return error_;
-        if (!frame_done_)
+        if (!frames_ && !frame_done_)
             return fail(make_error_code(errc::archive_corrupt), "",
                         "truncated zstd stream (frame not complete)");
         if (!tar_.finish()) return take_tar_error();
@@ -92,6 +106,7 @@ public:
 
     std::uint64_t members_seen() {
         if (pipe_) worker_failed();
+        if (frames_) frames_->drain();
         return tar_.members_seen();
     }
 
@@ -159,6 +174,21 @@ private:
         return fail(make_error_code(errc::archive_corrupt), std::move(path), std::move(reason));
     }
 
+    // Parallel frames, once the walk stopped (the walker no longer touches tar_).
+    std::error_code take_frames_error() {
+        switch (frames_->current()) {
+            case detail::frame_pipeline::outcome::consumer_failed:
+                return take_tar_error();
+            case detail::frame_pipeline::outcome::zstd_error:
+                return fail_stream(frames_->zstd_error());
+            case detail::frame_pipeline::outcome::truncated:
+                return fail(make_error_code(errc::archive_corrupt), "",
+                            "truncated zstd stream (frame not complete)");
+            default:
+                return error_;
+        }
+    }
+
     // Both sides sorted by path; the first difference in path order is reported.
     std::error_code compare() {
         auto& files = tar_.files();
@@ -194,7 +224,8 @@ private:
     // Two threads: decoded buffers in flight to the worker walking tar_. Declared after tar_
     // (and destroyed before it) since the worker uses it.
     std::unique_ptr<detail::decoded_pipeline> pipe_;
-    std::byte* slot_ = nullptr;  // the slot being filled, not yet handed over
+    std::unique_ptr<detail::frame_pipeline> frames_;  // parallel frames: decoders and walker
+    std::byte* slot_ = nullptr;                       // the slot being filled, not yet handed over
     std::size_t slot_fill_ = 0;
     verifier::sha256 whole_;
     bool output_pending_ = false;
@@ -204,6 +235,8 @@ private:
 
 archive_checker::archive_checker(bool hash_stream, archive_check_threads threads)
     : impl_(std::make_unique<impl>(hash_stream, threads)) {}
+archive_checker::archive_checker(bool hash_stream, parallel_frames frames)
+    : impl_(std::make_unique<impl>(hash_stream, std::move(frames))) {}
 archive_checker::~archive_checker() = default;
 archive_checker::archive_checker(archive_checker&&) noexcept = default;
 archive_checker& archive_checker::operator=(archive_checker&&) noexcept = default;

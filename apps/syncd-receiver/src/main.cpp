@@ -21,7 +21,7 @@ using labsync::receiver::server_config;
 struct options {
     std::string listen = "127.0.0.1:8443";
     std::string store, tls_cert, tls_key, client_ca, tokens, allowed_commits,
-        max_body = "64G", min_body_rate = "1K", min_free = "0", upload_expiry = "7d";
+        max_body = "64G", min_body_rate = "1K", check_memory = "64M", min_free = "0", upload_expiry = "7d";
     bool require_client_cert = false, insecure_no_auth = false, no_member_check = false;
     double header_timeout = 30, body_timeout = 60, shutdown_grace = 30;
     std::size_t max_connections = 256, io_threads = 2, disk_threads = 4, check_threads = 2;
@@ -121,9 +121,11 @@ int main(int argc, char** argv) {
     app.add_option("--min-free", o.min_free, "bytes to keep free on the store (507 below), K/M/G/T suffix");
     app.add_flag("--insecure-no-auth", o.insecure_no_auth, "run without --tokens (tests and loopback only)");
     app.add_flag("--no-member-check", o.no_member_check, "do not check archive members against the manifest");
-    app.add_option(
-        "--check-threads", o.check_threads,
-        "threads per upload for the member check: 2 (default: decompression apart from member hashes) or 1");
+    app.add_option("--check-threads", o.check_threads,
+                   "member check per upload: 2 (default: zstd frames decoded on 2 threads, members hashed on "
+                   "a third) or 1");
+    app.add_option("--check-memory", o.check_memory,
+                   "memory all uploads together may use to decode frames ahead of the member check (K/M/G)");
     app.add_option("--header-timeout", o.header_timeout,
                    "seconds to receive a request header (and TLS handshake)");
     app.add_option("--body-timeout", o.body_timeout, "seconds a request body may stall");
@@ -204,6 +206,9 @@ int main(int argc, char** argv) {
     if (o.check_threads != 1 && o.check_threads != 2)
         return fail("--check-threads: `" + std::to_string(o.check_threads) + "` is not 1 or 2");
     cfg.check_threads = o.check_threads;
+    auto check_memory = labsync::receiver::parse_byte_size(o.check_memory);
+    if (!check_memory) return fail("--check-memory: `" + o.check_memory + "` is not a byte count");
+    cfg.check_budget = std::make_shared<labsync::verifier::check_budget>(*check_memory);
     auto ms = [](double s) { return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000)); };
     if (o.header_timeout <= 0 || o.body_timeout <= 0 || o.shutdown_grace < 0)
         return fail("timeouts must be positive");

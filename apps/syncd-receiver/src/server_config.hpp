@@ -3,10 +3,12 @@
 
 #include "labsync/receiver/commit_allowlist.hpp"
 #include "labsync/receiver/token_file.hpp"
+#include "labsync/verifier/check_budget.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,9 +27,11 @@ struct server_config {
     std::optional<commit_allowlist> allowed_commits;
     bool insecure_no_auth = false;
     bool member_check = true;
-    // 1: the member check runs on the pool thread feeding it; 2: that thread only decompresses and
-    // the checker's own thread walks the tar stream and hashes the members.
+    // 1: the member check runs on the pool thread feeding it; 2: that thread only finds the zstd
+    // frames, two threads of the checker's own decode them, a third walks the tar and hashes.
     std::size_t check_threads = 2;
+    // Shared by every upload's checker for decoding frames ahead (--check-memory); null: none.
+    std::shared_ptr<verifier::check_budget> check_budget;
     std::uint64_t max_body = 64ULL << 30;
     std::uint64_t min_free = 0;
     std::chrono::seconds upload_expiry{7 * 24 * 3600};  // resumable uploads untouched this long are removed

@@ -98,7 +98,7 @@ awaitable<bool> session<Stream>::put(http::request_parser<http::empty_body>& par
     // The checker starts (and, in discard, joins) its own thread: both on the pool too.
     std::unique_ptr<body_checker> checker;
     auto [file, open_ec] = co_await on_disk(ctx_, [&] {
-        if (cfg.member_check) checker = make_archive_member_checker(cfg.check_threads);
+        if (cfg.member_check) checker = make_archive_member_checker(cfg.check_threads, cfg.check_budget);
         std::error_code e;
         auto f = ctx_.store.begin_upload(e);
         if (f && !e) e = f->reserve(length);

@@ -34,7 +34,7 @@ void set_upload_fields(response& res, const upload_state& s, std::uint64_t max_a
 }
 
 std::function<std::unique_ptr<body_checker>()> member_checker_factory(const server_config& cfg) {
-    return [&cfg] { return cfg.member_check ? make_archive_member_checker(cfg.check_threads) : nullptr; };
+    return [&cfg] { return cfg.member_check ? make_archive_member_checker(cfg.check_threads, cfg.check_budget) : nullptr; };
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // server feeds every chunk in order on its disk pool, then calls finish(); the first error wins
 // and failure() names what did not match, for the 422 body.
 
+#include "labsync/verifier/check_budget.hpp"
+
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -21,8 +23,10 @@ public:
 };
 
 // The tar+zstd member check against the embedded `.labsync/manifest.sha256`, or nullptr when
-// this build has no archive checker. threads: 1, or 2 (decompression on the feeding thread, tar
-// walk and member hashes on a thread the checker owns).
-std::unique_ptr<body_checker> make_archive_member_checker(std::size_t threads = 2);
+// this build has no archive checker. threads: 1, or 2 (the feeding thread finds the zstd frames,
+// two threads of the checker decode them, frames ahead of the walk on `budget`, and a third walks
+// the tar and hashes the members: verifier::parallel_frames).
+std::unique_ptr<body_checker> make_archive_member_checker(
+    std::size_t threads = 2, std::shared_ptr<verifier::check_budget> budget = nullptr);
 
 }  // namespace labsync::receiver

@@ -7,6 +7,7 @@
 // receiver gets the upload's sha256 from the same pass. Memory is bounded by fixed buffers plus
 // one (path, digest) per member and the manifest text. Optionally two threads (see below).
 
+#include "labsync/verifier/check_budget.hpp"
 #include "labsync/verifier/manifest.hpp"
 #include "labsync/verifier/sha256.hpp"
 
@@ -27,12 +28,26 @@ namespace labsync::verifier {
 // (finish() always reports it), and the destructor joins the thread.
 enum class archive_check_threads { one, two };
 
+// Frames decompressed in parallel, for archives of several independent zstd frames (what
+// pack_run writes): feed() only finds the frame boundaries (from the frame and block headers) and
+// queues copies of the compressed bytes; `decoders` threads of the checker's own decompress up to
+// that many frames at once, and one more walks the tar stream and hashes the members, frame after
+// frame in stream order. A frame is decoded ahead of the walk only on memory taken from `budget`
+// (without waiting; see check_budget); otherwise the checker's own memory holds 4 × 512 KiB
+// decoded, 1 MiB compressed and one decoder context. A single-frame archive is decoded by one
+// decoder, pipelined with the walk as with two threads. The verdicts are the same as with one.
+struct parallel_frames {
+    std::size_t decoders = 2;
+    std::shared_ptr<check_budget> budget;  // null: no frame is decoded ahead of the walk
+};
+
 class archive_checker {
 public:
     // hash_stream=false skips the sha256 of the raw bytes (sha256() stays empty) for callers
     // that hash them elsewhere in parallel, such as the receiver's writing thread.
     explicit archive_checker(bool hash_stream = true,
                              archive_check_threads threads = archive_check_threads::one);
+    archive_checker(bool hash_stream, parallel_frames frames);
     ~archive_checker();
     archive_checker(archive_checker&&) noexcept;
     archive_checker& operator=(archive_checker&&) noexcept;
