@@ -34,10 +34,12 @@ TEST_CASE("the receiver refuses to start without credentials or with bad files",
     r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--tokens", (tmp / "missing").string()});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("missing: cannot read: No such file or directory") != std::string::npos);
-    r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--insecure-no-auth", "--check-threads", "3"});
+    r = receiver(
+        {"--listen", "127.0.0.1:0", "--store", store, "--insecure-no-auth", "--check-threads", "10"});
     CHECK(r.exit_code == 2);
-    CHECK(r.err.find("--check-threads: `3` is not 1 or 2") != std::string::npos);
-    r = receiver({"--listen", "127.0.0.1:0", "--store", store, "--insecure-no-auth", "--check-memory", "lots"});
+    CHECK(r.err.find("--check-threads: `10` is not between 1 and 9") != std::string::npos);
+    r = receiver(
+        {"--listen", "127.0.0.1:0", "--store", store, "--insecure-no-auth", "--check-memory", "lots"});
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("--check-memory: `lots` is not a byte count") != std::string::npos);
     // An unreadable --config says why (the OS's reason), not only that it could not be opened.

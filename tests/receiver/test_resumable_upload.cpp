@@ -234,7 +234,10 @@ TEST_CASE("resumable upload: a PATCH without a body completes an upload of unkno
 TEST_CASE(
     "member check: zstd frames spanning PATCH parts are checked, a damaged one is 422 naming its member",
     "[receiver][upload][member]") {
-    receiver_fixture rx;  // the member check on its default: frames decoded in parallel
+    auto threads = GENERATE(as<std::string>{}, "2", "3");  // pipelined (default); frames in parallel
+    receiver_options options;
+    options.extra_args = {"--check-threads", threads};
+    receiver_fixture rx(options);
     temp_dir tmp;
     make_blob(tmp.path() / "run" / "a.bin", 20u << 20, 9);  // two frames (one per 16 MiB of input)
     write_file(tmp.path() / "run" / "done.marker", "");

@@ -1,10 +1,9 @@
 // syncd-receiver: the central HTTP(S) receiver that stores runs (SPEC §8, docs/protocol.md).
-#include "labsync/receiver/request_rules.hpp"
-#include "labsync/receiver/upload_rules.hpp"
+#include "cli_conventions.hpp"
 #include "labsync/common/read_file.hpp"
 #include "labsync/common/secret_file.hpp"
 #include "labsync/receiver/request_rules.hpp"
-#include "cli_conventions.hpp"
+#include "labsync/receiver/upload_rules.hpp"
 #include "server_config.hpp"
 
 #include <toml++/toml.h>
@@ -122,8 +121,9 @@ int main(int argc, char** argv) {
     app.add_flag("--insecure-no-auth", o.insecure_no_auth, "run without --tokens (tests and loopback only)");
     app.add_flag("--no-member-check", o.no_member_check, "do not check archive members against the manifest");
     app.add_option("--check-threads", o.check_threads,
-                   "member check per upload: 2 (default: zstd frames decoded on 2 threads, members hashed on "
-                   "a third) or 1");
+                   "member check per upload: 1 (all on the disk-pool thread), 2 (default: decoding on the "
+                   "pool thread, tar walk and member hashing on a second), 3-9 (zstd frames decoded in "
+                   "parallel on N-1 threads, walk and hashing on one more)");
     app.add_option("--check-memory", o.check_memory,
                    "memory all uploads together may use to decode frames ahead of the member check (K/M/G)");
     app.add_option("--header-timeout", o.header_timeout,
@@ -203,8 +203,8 @@ int main(int argc, char** argv) {
     if (!min_body_rate) return fail("--min-body-rate: `" + o.min_body_rate + "` is not a byte count");
     cfg.min_body_rate = *min_body_rate;
     cfg.member_check = !o.no_member_check;
-    if (o.check_threads != 1 && o.check_threads != 2)
-        return fail("--check-threads: `" + std::to_string(o.check_threads) + "` is not 1 or 2");
+    if (o.check_threads < 1 || o.check_threads > 9)
+        return fail("--check-threads: `" + std::to_string(o.check_threads) + "` is not between 1 and 9");
     cfg.check_threads = o.check_threads;
     auto check_memory = labsync::receiver::parse_byte_size(o.check_memory);
     if (!check_memory) return fail("--check-memory: `" + o.check_memory + "` is not a byte count");

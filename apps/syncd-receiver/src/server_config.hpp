@@ -27,8 +27,9 @@ struct server_config {
     std::optional<commit_allowlist> allowed_commits;
     bool insecure_no_auth = false;
     bool member_check = true;
-    // 1: the member check runs on the pool thread feeding it; 2: that thread only finds the zstd
-    // frames, two threads of the checker's own decode them, a third walks the tar and hashes.
+    // 1: the member check runs on the pool thread feeding it; 2: that thread decompresses, a thread
+    // of the checker's own walks the tar and hashes; 3-9: the pool thread only finds the zstd frames,
+    // check_threads - 1 threads of the checker decode them in parallel, one more walks and hashes.
     std::size_t check_threads = 2;
     // Shared by every upload's checker for decoding frames ahead (--check-memory); null: none.
     std::shared_ptr<verifier::check_budget> check_budget;
