@@ -23,7 +23,7 @@ run_result syncd_admin(daemon_fixture& d, std::vector<std::string> args) {
 }
 
 // The run is stored byte-identical to what the daemon shipped, and deleted locally.
-void check_arrived(daemon_fixture& d, receiver_fixture& rx, const std::string& run_id) {
+void check_enqueued_arrived(daemon_fixture& d, receiver_fixture& rx, const std::string& run_id) {
     auto j = d.wait_job(run_id, state_is("cleaned"));
     INFO(d.stderr_text());
     REQUIRE(j);
@@ -45,7 +45,7 @@ TEST_CASE("syncd enqueue ships a run the watcher does not take (no marker)", "[e
     // A marked run written after it: once the watcher has shipped this one, it has seen (and left)
     // the unmarked run.
     d.write_run("marked", 1, 1 << 10);
-    check_arrived(d, rx, "marked");
+    check_enqueued_arrived(d, rx, "marked");
     REQUIRE_FALSE(d.job("manual"));
 
     auto r = syncd_admin(d, {"enqueue", manual.string()});
@@ -53,7 +53,7 @@ TEST_CASE("syncd enqueue ships a run the watcher does not take (no marker)", "[e
     REQUIRE(r.exit_code == 0);
     CHECK_THAT(r.out, Catch::Contains("queued"));
     CHECK_THAT(r.out, Catch::Contains("marker_missing"));  // said, as a soft finding
-    check_arrived(d, rx, "manual");
+    check_enqueued_arrived(d, rx, "manual");
 
     // Enqueueing a path outside every runs root is refused, naming the path.
     auto outside = syncd_admin(d, {"enqueue", d.dir().string()});
@@ -79,7 +79,7 @@ TEST_CASE("syncd override releases a run blocked by the gate and records why", "
     auto r = syncd_admin(d, {"override", "eq1/linked", "--why", "calibration link is known"});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    check_arrived(d, rx, "linked");
+    check_enqueued_arrived(d, rx, "linked");
     CHECK(fs::exists(d.dir() / "calibration"));  // the link was removed, not followed
     auto again = syncd_admin(d, {"override", "eq1/linked", "--why", "again"});
     CHECK(again.exit_code == 1);
@@ -161,7 +161,7 @@ TEST_CASE("a run blocked by the gate says why: list, enqueue, show and the log",
     CHECK(data["findings"][0]["code"] == "symlink_escape");
     // Released: the block's error is gone.
     CHECK(data["job"]["last_error"].is_null());
-    check_arrived(d, rx, "linked");
+    check_enqueued_arrived(d, rx, "linked");
 
     // An unknown run is an error naming it.
     auto unknown = syncd_admin(d, {"show", "eq1/nothing"});

@@ -21,11 +21,11 @@ using queue::job_state;
 using test::engine_runner;
 namespace fs = std::filesystem;
 
-using fixture = test::cleanup_fixture;
+using cleanup_fixture = test::cleanup_fixture;
 using test::has_event;
 
 TEST_CASE("cleanup: retention 0 deletes the run once verified and re-confirmed", "[engine][cleanup]") {
-    fixture f;
+    cleanup_fixture f;
     auto e = f.start(0s);
     const auto run = f.make_run("r1");
     fs::create_directories(f.dir / "outside");
@@ -44,7 +44,7 @@ TEST_CASE("cleanup: retention 0 deletes the run once verified and re-confirmed",
 }
 
 TEST_CASE("cleanup: retention not passed keeps the run until the clock passes it", "[engine][cleanup]") {
-    fixture f;
+    cleanup_fixture f;
     auto e = f.start(std::chrono::hours(24));
     const auto run = f.make_run("r2");
     auto res = (*e)->enqueue(run);
@@ -59,7 +59,7 @@ TEST_CASE("cleanup: retention not passed keeps the run until the clock passes it
 }
 
 TEST_CASE("cleanup: remote altered - the run is not deleted", "[engine][cleanup]") {
-    fixture f;
+    cleanup_fixture f;
     auto e = f.start(std::chrono::hours(1));
     const auto run = f.make_run("r3");
     auto res = (*e)->enqueue(run);
@@ -76,7 +76,7 @@ TEST_CASE("cleanup: remote altered - the run is not deleted", "[engine][cleanup]
 }
 
 TEST_CASE("cleanup: local files changed after verification - kept and failed", "[engine][cleanup]") {
-    fixture f;
+    cleanup_fixture f;
     auto e = f.start(std::chrono::hours(1));
     const auto run = f.make_run("r4");
     auto res = (*e)->enqueue(run);
@@ -92,7 +92,7 @@ TEST_CASE("cleanup: local files changed after verification - kept and failed", "
 
 TEST_CASE("cleanup: a push's evidence verifies without a probe, cleanup still probes the remote",
           "[engine][cleanup][evidence]") {
-    fixture f;
+    cleanup_fixture f;
     f.remote->push_evidence = true;  // pushes return the stored manifest as their proof
     auto e = f.start(std::chrono::hours(1));
     const auto run = f.make_run("r6");
@@ -118,7 +118,7 @@ TEST_CASE("cleanup: a push's evidence verifies without a probe, cleanup still pr
 }
 
 TEST_CASE("cleanup: the remote cannot be asked - back to verified, kept", "[engine][cleanup]") {
-    fixture f;
+    cleanup_fixture f;
     auto e = f.start(std::chrono::hours(1));
     const auto run = f.make_run("r5");
     auto res = (*e)->enqueue(run);
@@ -136,7 +136,7 @@ TEST_CASE("cleanup: the remote cannot be asked - back to verified, kept", "[engi
 
 TEST_CASE("cleanup: under the watermark the oldest verified runs go first, until space is back",
           "[engine][cleanup]") {
-    fixture f;
+    cleanup_fixture f;
     // The fake disk: 512 MiB free while all three runs are there, and 256 MiB more per deleted
     // run, so two deletions bring it back to the 1 GiB watermark.
     const std::vector<fs::path> runs{f.dir / "runs/w1", f.dir / "runs/w2", f.dir / "runs/w3"};
@@ -182,7 +182,7 @@ TEST_CASE("cleanup: under the watermark the oldest verified runs go first, until
 
 TEST_CASE("cleanup: orphan outbox archives are swept and old quarantine pruned on start",
           "[engine][cleanup]") {
-    fixture f;
+    cleanup_fixture f;
     test::write_file(f.dir / "outbox/seq-2/ghost.tar.zst", "x");
     test::write_file(f.dir / "quarantine/seq-2/old-run/a.bin", "old");
     test::write_file(f.dir / "quarantine/seq-2/new-run/a.bin", "new");
@@ -202,7 +202,7 @@ TEST_CASE("cleanup: orphan outbox archives are swept and old quarantine pruned o
 
 TEST_CASE("cleanup: a quarantined run is kept forever by default, pruned only when opted in",
           "[engine][cleanup][quarantine]") {
-    fixture f;
+    cleanup_fixture f;
     // A run quarantined ten years ago: the only copy of its data.
     const auto entry = f.dir / "quarantine/seq-2/run-old";
     test::write_file(entry / "data/a.bin", "only copy");
@@ -239,7 +239,7 @@ namespace {
 // the job failed as a local change, and the refusal logged at warning.
 void check_local_change_refused(const std::string& run_id,
                                 const std::function<void(const fs::path&)>& change) {
-    fixture f;
+    cleanup_fixture f;
     auto logs = std::make_shared<std::vector<std::string>>();
     auto mutex = std::make_shared<std::mutex>();
     auto deps = f.deps();

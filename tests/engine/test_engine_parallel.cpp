@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct fixture {
+struct parallel_fixture {
     test::temp_dir dir;
     std::shared_ptr<test::fake_remote> remote = std::make_shared<test::fake_remote>();
 
@@ -61,7 +61,7 @@ struct fixture {
     }
 };
 
-std::unique_ptr<engine_runner> start(fixture& f, engine::engine_config c) {
+std::unique_ptr<engine_runner> start(parallel_fixture& f, engine::engine_config c) {
     auto r = std::make_unique<engine_runner>(std::move(c), test::fake_transport_deps(f.remote));
     REQUIRE_FALSE(r->open());
     r->start();
@@ -69,7 +69,7 @@ std::unique_ptr<engine_runner> start(fixture& f, engine::engine_config c) {
 }
 
 // Every job verified, after the held pushes were let go.
-void release_and_finish(fixture& f, engine_runner& e, const std::vector<std::int64_t>& ids) {
+void release_and_finish(parallel_fixture& f, engine_runner& e, const std::vector<std::int64_t>& ids) {
     f.remote->release_pushes();
     for (auto id : ids) REQUIRE(e.observer.wait_for(id, job_state::verified));
 }
@@ -77,7 +77,7 @@ void release_and_finish(fixture& f, engine_runner& e, const std::vector<std::int
 }  // namespace
 
 TEST_CASE("engine: an equipment ships at most max_parallel runs at once", "[engine][parallel]") {
-    fixture f;
+    parallel_fixture f;
     f.remote->hold_push = true;
     auto e = start(f, f.config(8, {f.equipment("scope-1", 2)}));
     const auto ids = f.enqueue_runs(*e, "scope-1", 5);
@@ -89,7 +89,7 @@ TEST_CASE("engine: an equipment ships at most max_parallel runs at once", "[engi
 }
 
 TEST_CASE("engine: all equipment together ship at most max_parallel_global runs", "[engine][parallel]") {
-    fixture f;
+    parallel_fixture f;
     f.remote->hold_push = true;
     auto e = start(f, f.config(3, {f.equipment("scope-1", 3), f.equipment("scope-2", 3)}));
     auto ids = f.enqueue_runs(*e, "scope-1", 3);
@@ -106,7 +106,7 @@ TEST_CASE("engine: all equipment together ship at most max_parallel_global runs"
 TEST_CASE("engine: a due job behind a page of jobs in backoff is still picked", "[engine][parallel]") {
     // The worker reads the oldest few queued jobs first and the whole list only when none of them
     // is due: ten jobs waiting out a long backoff must not hide the eleventh and twelfth.
-    fixture f;
+    parallel_fixture f;
     for (int i = 0; i < 10; ++i)
         f.remote->push_script.push_back(
             transports::transport_result::failure(transports::error_kind::network, "scripted"));

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct fixture {
+struct watch_fixture {
     test::temp_dir dir;
     std::shared_ptr<test::fake_remote> remote = std::make_shared<test::fake_remote>();
 
@@ -44,7 +44,7 @@ struct fixture {
 }  // namespace
 
 TEST_CASE("watch: a marker dropped into a new run directory enqueues the run", "[engine][watch]") {
-    fixture f;
+    watch_fixture f;
     engine_runner r(f.config(), f.deps());
     REQUIRE_FALSE(r.open());
     r.start();
@@ -67,7 +67,7 @@ TEST_CASE("watch: a marker dropped into a new run directory enqueues the run", "
 }
 
 TEST_CASE("watch: the startup scan finds runs written while the engine was down", "[engine][watch]") {
-    fixture f;
+    watch_fixture f;
     for (const auto* eq : {"cam-a", "cam-b"})
         for (int i = 0; i < 3; ++i) {
             const auto run = f.dir / "runs" / eq / ("r" + std::to_string(i));
@@ -88,7 +88,7 @@ TEST_CASE("watch: the startup scan finds runs written while the engine was down"
 }
 
 TEST_CASE("watch: an unsettled run waits for its settle time", "[engine][watch]") {
-    fixture f;
+    watch_fixture f;
     const auto run = f.dir / "runs/cam-b/slow";
     test::write_file(run / "f.bin", "data");
     test::write_file(run / "done.marker", "");
@@ -128,7 +128,7 @@ TEST_CASE("watch: an idle engine with 50 equipment uses ~0 CPU", "[engine][watch
 
 TEST_CASE("watch: a run whose newest mtime is in the future is listed as waiting, then ships once fixed",
           "[engine][watch]") {
-    fixture f;
+    watch_fixture f;
     const auto run = f.dir / "runs/cam-a/run-7";
     test::write_file(run / "img.raw", "pixels");
     test::write_file(run / "done.marker", "");
@@ -171,7 +171,7 @@ TEST_CASE("watch: a run whose newest mtime is in the future is listed as waiting
 
 TEST_CASE("watch: runs without their marker are listed, with marker-like files of another name",
           "[engine][watch]") {
-    fixture f;
+    watch_fixture f;
     const auto near_miss = f.dir / "runs/cam-a/run-8";
     test::write_file(near_miss / "img.raw", "pixels");
     test::write_file(near_miss / "DONE", "");  // the instrument's name for the marker

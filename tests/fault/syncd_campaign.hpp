@@ -18,6 +18,9 @@ namespace labsync::fault {
 
 using run_files = std::map<std::string, std::string>;  // relative path -> sha256
 
+// The run size of the multi-part kill campaigns: twelve 128 KiB parts.
+constexpr std::size_t run_bytes = 1536 * 1024;
+
 inline run_files make_recorded_run(const fs::path& root, const std::string& run, unsigned seed,
                                    std::size_t bytes = 300 * 1024) {
     fs::path staging = root.parent_path() / ".staging" / run;

@@ -33,8 +33,6 @@ using namespace labsync::fault;
 
 namespace {
 
-constexpr std::size_t run_bytes = 1536 * 1024;
-
 // Waits until `run` has a `verified` event in jobs.db (syncd checked the stored copy).
 bool await_verified(const fs::path& db, const std::string& run, std::chrono::seconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -38,12 +38,6 @@
 using namespace labsync;
 using namespace labsync::fault;
 
-namespace {
-
-constexpr std::size_t run_bytes = 1536 * 1024;
-
-}  // namespace
-
 TEST_CASE(
     "kill -9 of syncd during multi-part uploads: stored once, identical, nothing partial, deleted "
     "only after verification") {

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string metric(const receiver_fixture& rx, const std::string& name) {
+std::string metric_value(const receiver_fixture& rx, const std::string& name) {
     auto m = curl(rx.url() + "/metrics", tls_args(rx));
     auto at = m.body.find("\n" + name + " ");
     if (at == std::string::npos) return "";
@@ -127,7 +127,7 @@ TEST_CASE("resumable upload: two clients appending at once, exactly one wins", "
     auto loc = c.create("eq1", "race", 200000).header("location");
     raw_conn first(rx.port());
     REQUIRE(first.send(patch_head(loc, rx, 0, 200000, false) + read_file(blob).substr(0, 50000)));
-    REQUIRE(eventually([&] { return metric(rx, "labsync_receiver_uploads_in_flight") == "1"; }));
+    REQUIRE(eventually([&] { return metric_value(rx, "labsync_receiver_uploads_in_flight") == "1"; }));
     auto second = c.patch(loc, blob, 0, 100000, false);
     CHECK(second.status == 423);
     CHECK(nlohmann::json::parse(second.body)["error"] == "upload_busy");
@@ -159,7 +159,8 @@ TEST_CASE("resumable upload: kill -9 mid-append, HEAD reports what survived, res
                           read_file(archive).substr(half, written + 500000)));
         // Received and written, but not acknowledged (no checkpoint before 64 MiB or the end).
         REQUIRE(eventually([&] {
-            return metric(rx, "labsync_receiver_bytes_received_total") == std::to_string(half + written);
+            return metric_value(rx, "labsync_receiver_bytes_received_total") ==
+                   std::to_string(half + written);
         }));
         rx.process().stop(SIGKILL);
     }
@@ -222,11 +223,11 @@ TEST_CASE("resumable upload: expiry at access and by the sweep at start, counted
         CHECK(append.status == 404);
         CHECK(nlohmann::json::parse(append.body)["error"] == "upload_expired");
         CHECK_FALSE(fs::exists(rx.store() / ".uploads" / at_access.substr(12)));
-        CHECK(metric(rx, "labsync_receiver_resumable_uploads_total{event=\"expired\"}") == "1");
+        CHECK(metric_value(rx, "labsync_receiver_resumable_uploads_total{event=\"expired\"}") == "1");
         age_upload(rx.store(), at_start);
     }
     receiver_fixture restarted(o);
     CHECK_FALSE(fs::exists(restarted.store() / ".uploads" / at_start.substr(12)));
-    CHECK(metric(restarted, "labsync_receiver_resumable_uploads_total{event=\"expired\"}") == "1");
+    CHECK(metric_value(restarted, "labsync_receiver_resumable_uploads_total{event=\"expired\"}") == "1");
     CHECK(store_files(restarted.store()).empty());
 }
