@@ -24,7 +24,6 @@
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 
-#include <malloc.h>
 #include <unistd.h>
 #include <csignal>
 #include <cstdio>
@@ -280,12 +279,6 @@ int run_daemon(const run_options& options) {
     for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
-    // Every job allocates and frees a few MiB (the packer's buffers, zstd's context, the upload
-    // spool). By default glibc hands such blocks back to the kernel at once (munmap, heap trim)
-    // and the next job faults them in again: ~13 % of syncd's CPU shipping 500 runs of 1 MiB.
-    // Freed memory stays for reuse instead; the peak is unchanged (issue 16, bench/small.sh many).
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 128 << 20);
 
     load_result loaded = load_and_validate(options.config_path);
     if (!loaded.ok()) {
