@@ -66,11 +66,12 @@ TEST_CASE(
     test::temp_dir dir;
     small_fs outbox_fs(dir / "outbox", "1m");
     if (!outbox_fs.mounted) test::skip_test(outbox_fs.why_not);
-    make_run(dir / "runs" / "run-big", 3 << 20, 9);
+    // 5 MiB: above one upload part (4 MiB), so not a small run (one PUT from memory, no outbox).
+    make_run(dir / "runs" / "run-big", 5 << 20, 9);
     auto before = tree_shas(dir / "runs" / "run-big");
     receiver rx(dir / "store");
 
-    // The streamed upload needs no outbox space: a 3 MiB run ships through a 1 MiB outbox.
+    // The streamed upload needs no outbox space: a 5 MiB run ships through a 1 MiB outbox.
     auto streamed = syncd_put(rx.port(), "scope-1", dir / "runs" / "run-big", outbox_fs.dir);
     INFO("streamed: " << streamed.doc.dump() << " " << streamed.err);
     CHECK(streamed.exit_code == 0);

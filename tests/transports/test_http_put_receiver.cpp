@@ -234,7 +234,10 @@ TEST_CASE("http_put: outbox archive reused intact, re-packed when corrupt", "[ht
     auto run = t / "runs" / "run-005";
     make_run(run, 2, 200'000, 6);
     test::counting_ops counter;
-    driver_harness h(config_for(rx, t), counter.ops());
+    auto config = config_for(rx, t);
+    config.chunk_bytes = 64u << 10;  // parts of 64 KiB: the archive is not small (one PUT from memory)
+    config.part_bytes = 64u << 10;
+    driver_harness h(config, counter.ops());
     auto req = request_for("eq1", run);
     REQUIRE(h.push(req).ok);  // streamed: no outbox archive
     CHECK(*counter.packs == 1);

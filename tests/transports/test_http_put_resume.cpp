@@ -166,6 +166,8 @@ TEST_CASE("http_put: a receiver without resumable uploads gets one PUT", "[http_
     c.token_file = t / "token";
     c.outbox = t / "outbox";
     c.zstd_level = 1;
+    c.chunk_bytes = 64u << 10;  // parts of 64 KiB: the archive is not small (one PUT from memory)
+    c.part_bytes = 64u << 10;
     make_run(t / "runs" / "legacy", 2, 300'000, 33);
     driver_harness h(c);
     REQUIRE(h.created());

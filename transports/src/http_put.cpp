@@ -5,6 +5,7 @@
 #include "labsync/transports/http_put.hpp"
 
 #include "http_put_client.hpp"
+#include "http_put_small.hpp"
 #include "http_put_spool.hpp"
 #include "http_put_upload.hpp"
 #include "labsync/common/ids.hpp"
@@ -24,7 +25,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 // GCC 12 reports a false mismatched-new-delete on Asio's coroutine frames (its frame allocator
 // pairs a custom operator new with the sized delete; GCC bug 109224).
@@ -110,31 +110,14 @@ std::string http_put::run_url(const push_request& request) const {
     return fmt::format("{}/v1/runs/{}/{}", url_.base_path, request.equipment, request.run_id);
 }
 
-asio::awaitable<outbox_archive> http_put::stream(const push_request& request, detail::upload_session& session,
+asio::awaitable<outbox_archive> http_put::stream(detail::spool_pack& pack, detail::upload_session& session,
                                                  detail::upload_outcome& up) {
-    auto spool = std::make_shared<detail::upload_spool>(co_await asio::this_coro::executor,
-                                                        config_.spool_bytes, session.offset());
-    // The packer, on a thread of its own: it waits for the receiver whenever the spool is full, so
-    // on the CPU pool it would hold a pool thread for the whole upload, and as many uploads as pool
-    // threads would stall every other job's manifest and gate walk. It ends when the pack does or
-    // the spool is cancelled; every way out of this frame, its destruction included, cancels the
-    // spool (guard) before it joins the thread (packer), in that order.
-    std::jthread packer([spool, pack = ops_.stream, run = request.run_path, level = config_.zstd_level,
-                         progress = request.on_pack_progress] {
-        const verifier::archive_sink sink = [&spool](std::span<const std::byte> bytes) {
-            return spool->append(bytes);
-        };
-        spool->finish(pack(run, sink, level, progress));
-    });
-    struct cancel_on_exit {
-        std::shared_ptr<detail::upload_spool> spool;
-        ~cancel_on_exit() { spool->cancel(); }
-    } guard{spool};
-    co_await session.send(*spool, up);
-    const bool packed_first = spool->snapshot().finished;
-    spool->cancel();  // a send that stopped early: the packer's next append fails
-    while (!spool->snapshot().finished) co_await spool->wait();
-    outbox_archive result = std::move(spool->result());
+    auto& spool = pack.spool();
+    co_await session.send(spool, up);
+    const bool packed_first = spool.snapshot().finished;
+    spool.cancel();  // a send that stopped early: the packer's next append fails
+    while (!spool.snapshot().finished) co_await spool.wait();
+    outbox_archive result = std::move(spool.result());
     if (!packed_first) result = {};  // its error is our cancellation: the send's failure is the news
     co_return result;
 }
@@ -176,15 +159,50 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
     detail::upload_outcome up;
     outbox_archive packed;
     bool streamed = false;
+    const asio::any_io_executor io = co_await asio::this_coro::executor;
+    const auto start_pack = [&](std::uint64_t skip) {
+        return std::make_unique<detail::spool_pack>(io, config_.spool_bytes, skip, ops_.stream, request,
+                                                    config_.zstd_level);
+    };
+    std::unique_ptr<detail::spool_pack> pack;
+    // No upload to continue and an archive within one part: ONE PUT from memory (http_put_small).
+    auto small_run = [&job, &request] {
+        std::error_code ec;
+        return !fs::exists(job.sidecar, ec) && detail::archive_fits(request.run_path, job.part_bytes);
+    };
+    if (co_await common::on_pool(cpu_, small_run)) {
+        pack = start_pack(0);
+        switch (co_await detail::put_small(*client_, job, *pack, up.last)) {
+            case detail::small_put_outcome::not_small:
+                up.last = {};
+                break;
+            case detail::small_put_outcome::pack_failed:
+                streamed = true;
+                packed = std::move(pack->spool().result());
+                up.put_instead = true;  // no upload round
+                break;
+            case detail::small_put_outcome::answered:
+                streamed = true;
+                packed = std::move(pack->spool().result());
+                up.method = "PUT";
+                up.bytes_sent = up.last.body_sent ? packed.bytes : 0;
+                up.put_instead = true;  // no upload round; `small` below: no outbox PUT either
+                break;
+        }
+    }
+    const bool small = streamed;
     // A second round only after the receiver refused a resumed upload (the run changed since).
     for (int round = 0; round < 2 && !up.put_instead; ++round) {
         up = {};
         if (!co_await session.open(up)) break;
         streamed = true;
-        packed = co_await stream(request, session, up);
+        if (!pack || pack->skip() != session.offset()) pack = start_pack(session.offset());
+        packed = co_await stream(*pack, session, up);
+        pack.reset();
         co_await session.close(up);
         if (!up.restart) break;
     }
+    pack.reset();
     if (streamed && packed.error)
         co_return push_result::failed(transport_result::failure(
             kind_of_local_error(packed.error),
@@ -196,7 +214,7 @@ asio::awaitable<push_result> http_put::push(const push_request& request) {
     std::string how;
     bool reused = false;
     std::optional<verifier::build_result> built;
-    if (up.put_instead) {  // stored already, or an older receiver: pack into the outbox, one PUT
+    if (up.put_instead && !small) {  // stored already, or an older receiver: pack into the outbox, one PUT
         // The tree's shape before the pack (metadata only): an entry added meanwhile shows up
         // as a changed tree at cleanup, never as one shipped that was not.
         auto walk_job = [&request] { return verifier::walk_run(request.run_path); };

@@ -20,6 +20,7 @@ namespace labsync::transports {
 
 namespace detail {
 class http_client;
+class spool_pack;
 class upload_session;
 struct upload_outcome;
 }  // namespace detail
@@ -54,9 +55,8 @@ public:
 private:
     http_put(http_put_config config, parsed_url url, boost::asio::any_io_executor cpu, outbox_ops ops);
     std::string run_url(const push_request& request) const;
-    // Packs the run into the upload's spool while `session` sends it; the pack's result.
-    boost::asio::awaitable<outbox_archive> stream(const push_request& request,
-                                                  detail::upload_session& session,
+    // Sends the spool `pack` fills through `session`; the pack's result.
+    boost::asio::awaitable<outbox_archive> stream(detail::spool_pack& pack, detail::upload_session& session,
                                                   detail::upload_outcome& up);
 
     http_put_config config_;
