@@ -5,6 +5,7 @@
 #include "labsync/verifier/errc.hpp"
 
 #include "archive_test_util.hpp"
+#include "checker_outcome.hpp"
 #include "temp_dir.hpp"
 
 #include <zstd.h>
@@ -16,8 +17,10 @@
 
 using namespace labsync::verifier;
 namespace fs = std::filesystem;
+using labsync::test::check_bytes_in;
 using labsync::test::make_tar;
 using labsync::test::manifest_text_of;
+using labsync::test::outcome;
 using labsync::test::random_bytes;
 using labsync::test::raw_member;
 using labsync::test::read_file;
@@ -26,32 +29,6 @@ using labsync::test::write_file;
 using labsync::test::zstd_compress;
 
 namespace {
-
-struct outcome {
-    std::error_code error;
-    std::string path;
-    std::string reason;
-    std::string sha256;
-    std::uint64_t files = 0;
-    std::uint64_t members = 0;
-
-    bool operator==(const outcome&) const = default;
-};
-
-outcome check_bytes_in(archive_checker& checker, const std::string& bytes, std::size_t chunk) {
-    const auto* p = reinterpret_cast<const std::byte*>(bytes.data());
-    for (std::size_t off = 0; off < bytes.size(); off += chunk)
-        checker.feed({p + off, std::min(chunk, bytes.size() - off)});
-    auto ec = checker.finish();
-    CHECK(checker.bytes_fed() == bytes.size());
-    CHECK(ec == checker.error());
-    return {ec,
-            checker.error_path(),
-            checker.error_reason(),
-            checker.sha256(),
-            checker.files_checked(),
-            checker.members_seen()};
-}
 
 outcome check_bytes_with(const std::string& bytes, std::size_t chunk, archive_check_threads threads) {
     archive_checker checker(true, threads);

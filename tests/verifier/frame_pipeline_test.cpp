@@ -6,6 +6,7 @@
 #include "labsync/verifier/errc.hpp"
 
 #include "archive_test_util.hpp"
+#include "checker_outcome.hpp"
 #include "frame_pipeline.hpp"
 #include "zstd_frame_scanner.hpp"
 
@@ -19,8 +20,10 @@
 #include <thread>
 
 using namespace labsync::verifier;
+using labsync::test::check_bytes_in;
 using labsync::test::make_tar;
 using labsync::test::manifest_text_of;
+using labsync::test::outcome;
 using labsync::test::random_bytes;
 using labsync::test::raw_member;
 using labsync::test::zstd_compress;
@@ -80,24 +83,8 @@ const std::vector<raw_member>& members() {
     return m;
 }
 
-struct outcome {
-    std::error_code error;
-    std::string path, reason, sha256;
-    std::uint64_t files = 0, members = 0;
-    bool operator==(const outcome&) const = default;
-};
-
 outcome check(archive_checker checker, const std::string& bytes, std::size_t chunk) {
-    const auto* p = reinterpret_cast<const std::byte*>(bytes.data());
-    for (std::size_t off = 0; off < bytes.size(); off += chunk)
-        checker.feed({p + off, std::min(chunk, bytes.size() - off)});
-    auto ec = checker.finish();
-    return {ec,
-            checker.error_path(),
-            checker.error_reason(),
-            checker.sha256(),
-            checker.files_checked(),
-            checker.members_seen()};
+    return check_bytes_in(checker, bytes, chunk);
 }
 
 }  // namespace
