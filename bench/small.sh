@@ -6,13 +6,14 @@
 #            of `many` vs ONE `rsync -a` of all 500 over ssh (private sshd)          goal <= 1.0x
 #   small    `syncd run` (http_put, verified) on small/run-0001 (20,000 x 4 KiB) vs the seed
 #            pipeline at zstd -3 (tar | zstd, sha256sum, curl -T into nginx, no verification)  <= 0.7x
-#   memory   peak RSS of `syncd manifest` / `syncd pack` on 1,000 and MEM_FILES tiny files:
-#            bytes per file above the 1,000-file case                                 <= 150 B
+#   memory   peak RSS of `syncd manifest` / `syncd pack` on 1,000 and on each of MEM_FILES
+#            ("200000 1000000") tiny files: bytes per file above the 1,000-file case   <= 150 B
 #   idle     one `syncd run` with IDLE_EQUIPMENT (1,000) equipment, each its own runs root, idle
 #            for IDLE_SECONDS (60): CPU (utime+stime of /proc/PID/stat) and VmHWM     <= 0.1 %, <= 64 MiB
 #
 # Env: SYNCD, RECEIVER (default build/), BENCH_DATA (/tmp/benchdata, bench/make-datasets.sh),
-# BENCH_WORK (/tmp/labsync-bench-small), SSH_PORT (2292), NGINX_PORT (18092), MEM_FILES (200000).
+# BENCH_WORK (/tmp/labsync-bench-small), SSH_PORT (2292), NGINX_PORT (18092), MEM_FILES ("200000 1000000"),
+# MEM_ROOT (/var/tmp: where the memory trees are made, then deleted unless MEM_KEEP=1).
 # `many` and `small` need root (a private sshd user). Every server is stopped by its PID.
 set -euo pipefail
 CASE=${1:-}
@@ -96,12 +97,14 @@ case $CASE in
              'awaiting_verify->verified', round(avg(v-a),1), 'span s', round((max(v)-min(c))/1000.0,2) FROM t;" | sed 's/^/events: /' >&2
     ;;
   memory)
-    MEM_FILES=${MEM_FILES:-200000}
-    MEM=/tmp/labsync-bench-${MEM_FILES}files
-    if [ ! -f "$MEM.complete" ]; then
-      log "generating $MEM_FILES tiny files in $MEM (once)"
-      rm -rf "$MEM"; mkdir -p "$MEM/run"
-      python3 - "$MEM/run" "$MEM_FILES" <<'PY'
+    # Each count's tree is generated under MEM_ROOT and deleted afterwards (MEM_KEEP=1 keeps it).
+    MEM_ROOT=${MEM_ROOT:-/var/tmp}
+    for count in ${MEM_FILES:-200000 1000000}; do
+      MEM=$MEM_ROOT/labsync-bench-${count}files
+      if [ ! -f "$MEM.complete" ]; then
+        log "generating $count tiny files in $MEM"
+        rm -rf "$MEM"; mkdir -p "$MEM/run"
+        python3 - "$MEM/run" "$count" <<'PY'
 import os, sys
 root, n = sys.argv[1], int(sys.argv[2])
 per = 1000
@@ -110,17 +113,19 @@ for d in range((n + per - 1) // per):
     for i in range(min(per, n - d * per)):
         with open(os.path.join(dd, "f%06d.dat" % i), "wb") as f: f.write(b"%d\n" % (d * per + i))
 PY
-      touch "$MEM.complete"
-    fi
-    for tool in manifest pack; do
-      if [ $tool = manifest ]; then c1="$SYNCD manifest --allow-findings $MEM/run/d0000 > /dev/null"; cn="$SYNCD manifest --allow-findings $MEM/run > /dev/null"
-      else c1="$SYNCD pack $MEM/run/d0000 $BENCH_WORK/m.tar.zst > /dev/null"; cn="$SYNCD pack $MEM/run $BENCH_WORK/m.tar.zst > /dev/null"; fi
-      read -r _ _ r1 < <(timed "$tool-1000" "rm -f $BENCH_WORK/m.tar.zst; $c1")
-      read -r wn cpun rn < <(timed "$tool-$MEM_FILES" "rm -f $BENCH_WORK/m.tar.zst; $cn")
-      log "RESULT memory: syncd $tool peak RSS ${r1} KiB (1,000 files), ${rn} KiB ($MEM_FILES files, ${wn} s, ${cpun} s CPU):" \
-        "$(awk -v a="$r1" -v b="$rn" -v n="$MEM_FILES" 'BEGIN{printf "%.0f B/file above the 1,000-file case", (b-a)*1024/(n-1000)}')"
+        touch "$MEM.complete"
+      fi
+      for tool in manifest pack; do
+        if [ $tool = manifest ]; then c1="$SYNCD manifest --allow-findings $MEM/run/d0000 > /dev/null"; cn="$SYNCD manifest --allow-findings $MEM/run > /dev/null"
+        else c1="$SYNCD pack $MEM/run/d0000 $BENCH_WORK/m.tar.zst > /dev/null"; cn="$SYNCD pack $MEM/run $BENCH_WORK/m.tar.zst > /dev/null"; fi
+        read -r _ _ r1 < <(timed "$tool-1000" "rm -f $BENCH_WORK/m.tar.zst; $c1")
+        read -r wn cpun rn < <(timed "$tool-$count" "rm -f $BENCH_WORK/m.tar.zst; $cn")
+        log "RESULT memory: syncd $tool peak RSS ${r1} KiB (1,000 files), ${rn} KiB ($count files, ${wn} s, ${cpun} s CPU):" \
+          "$(awk -v a="$r1" -v b="$rn" -v n="$count" 'BEGIN{printf "%.0f B/file above the 1,000-file case", (b-a)*1024/(n-1000)}')"
+      done
+      rm -f "$BENCH_WORK/m.tar.zst"
+      [ "${MEM_KEEP:-0}" = 1 ] || rm -rf "$MEM" "$MEM.complete"
     done
-    rm -f "$BENCH_WORK/m.tar.zst"
     ;;
   idle)
     N=${IDLE_EQUIPMENT:-1000} SECS=${IDLE_SECONDS:-60}

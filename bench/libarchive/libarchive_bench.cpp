@@ -112,21 +112,22 @@ std::string libarchive_pack(const fs::path& run, const fs::path& out, int level,
     std::vector<char> buf(2u << 20);
     std::string manifest_text;
     for (const auto& f : walk.files) {
-        set_entry(e, f.path, f.size, f.mode, f.mtime_s);
+        const std::string path(f.path);
+        set_entry(e, path, f.size, f.mode, f.mtime_s);
         check_la(archive_write_header(a, e), a, "header");
-        const int fd = ::open((run / f.path).c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw std::runtime_error("open " + f.path);
+        const int fd = ::open((run / path).c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw std::runtime_error("open " + path);
         v::sha256 h;
         for (;;) {
             const ssize_t n = ::read(fd, buf.data(), buf.size());
-            if (n < 0) throw std::runtime_error("read " + f.path);
+            if (n < 0) throw std::runtime_error("read " + path);
             if (n == 0) break;
             h.update(std::string_view(buf.data(), static_cast<size_t>(n)));
             if (archive_write_data(a, buf.data(), static_cast<size_t>(n)) != n)
                 throw std::runtime_error(std::string("write: ") + archive_error_string(a));
         }
         ::close(fd);
-        manifest_text += v::to_hex(h.finish()) + "  " + f.path + "\n";
+        manifest_text += v::to_hex(h.finish()) + "  " + path + "\n";
     }
     set_entry(e, std::string(v::archive_manifest_path), manifest_text.size(), 0644, 0);
     check_la(archive_write_header(a, e), a, "manifest header");

@@ -131,7 +131,8 @@ public:
         auto it = remote_->stored.find(req.run_id);
         r.present = it != remote_->stored.end();
         if (r.present) {
-            auto entries = it->second.entries();
+            const auto& stored = it->second.entries();
+            std::vector<verifier::manifest_entry> entries(stored.begin(), stored.end());
             if (remote_->tamper && !entries.empty()) entries.front().sha256[0] ^= 0xff;
             r.remote_manifest = verifier::manifest(std::move(entries));
         }

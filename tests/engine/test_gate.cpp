@@ -33,11 +33,11 @@ bool has_code(const std::vector<gate_finding>& f, std::string_view code, severit
     return std::any_of(f.begin(), f.end(), [&](const auto& x) { return x.code == code && x.level == s; });
 }
 
-gate_inputs clean_inputs() {
+gate_inputs clean_inputs(std::int64_t marker_mtime_ns = 2'000'000'000'000'000'000) {
     gate_inputs in;
     in.marker_present = true;
-    in.walk.files = {{"a.bin", 100, 1'000'000'000'000'000'000, 0100644},
-                     {"done.marker", 0, 2'000'000'000'000'000'000, 0100644}};
+    in.walk.files.push_back({"a.bin", 100, 1'000'000'000'000'000'000, 0100644});
+    in.walk.files.push_back({"done.marker", 0, marker_mtime_ns, 0100644});
     return in;
 }
 
@@ -251,8 +251,7 @@ TEST_CASE("external check: a number out of range is bad output, not an exception
 }
 
 TEST_CASE("gate: a newest mtime at the end of the nanosecond range saturates settled_at", "[gate]") {
-    auto in = clean_inputs();
-    in.walk.files[1].mtime_ns = std::numeric_limits<std::int64_t>::max();  // a file dated past 2262
+    auto in = clean_inputs(std::numeric_limits<std::int64_t>::max());  // a file dated past 2262
     const auto out = evaluate_gate(in, eq(), true);
     CHECK(out.newest_mtime == std::chrono::system_clock::time_point(
                                   std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::max())));

@@ -159,7 +159,7 @@ TEST_CASE("rclone: every probe hashes the remote bytes now - a byte flipped in p
     auto after = drive([&] { return d->probe(req); });
     REQUIRE(after.status.ok);
     REQUIRE(after.remote_manifest);
-    const auto* entry = after.remote_manifest->find("meta.json");
+    const auto entry = after.remote_manifest->find("meta.json");
     REQUIRE(entry);
     CHECK(entry->sha256 != local.find("meta.json")->sha256);
 }

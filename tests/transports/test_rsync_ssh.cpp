@@ -110,7 +110,7 @@ TEST_CASE("rsync_ssh: a remote file altered after upload shows in the probe", "[
     REQUIRE(probed.status.ok);
     REQUIRE(probed.remote_manifest);
     CHECK_FALSE(labsync::verifier::same_files(*probed.remote_manifest, local));
-    const auto* entry = probed.remote_manifest->find("meta.json");
+    const auto entry = probed.remote_manifest->find("meta.json");
     REQUIRE(entry);
     CHECK(entry->sha256 != local.find("meta.json")->sha256);
 }
@@ -135,7 +135,7 @@ TEST_CASE("rsync_ssh: every probe hashes the remote files now - a byte flipped a
     auto probed = drive([&] { return d->probe(req); });
     REQUIRE(probed.status.ok);
     REQUIRE(probed.remote_manifest);
-    const auto* entry = probed.remote_manifest->find("meta.json");
+    const auto entry = probed.remote_manifest->find("meta.json");
     REQUIRE(entry);
     CHECK(entry->sha256 != local.find("meta.json")->sha256);
 }

@@ -47,9 +47,9 @@ TEST_CASE("manifest sorts by path bytes like LC_ALL=C sort", "[manifest]") {
     CHECK(m.entries()[2].path == "b/x");
     CHECK(m.entries()[3].path == "\xc3\xbc.txt");
     CHECK(m.total_bytes() == 10);
-    REQUIRE(m.find("a/b") != nullptr);
+    REQUIRE(m.find("a/b").has_value());
     CHECK(m.find("a/b")->size == 2);
-    CHECK(m.find("a") == nullptr);
+    CHECK_FALSE(m.find("a").has_value());
 }
 
 TEST_CASE("canonical form is sha256sum text and the digest is its sha256", "[manifest]") {

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <deque>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -28,8 +29,9 @@ TEST_CASE("builder hashes every regular file, any thread count", "[builder]") {
     for (std::size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>(i);
     write_file(run / "big.bin", big);
     std::vector<manifest_entry> expected{{"big.bin", big.size(), sha256::of(big)}};
+    std::deque<std::string> names;  // what `expected` views (a deque never moves its strings)
     for (int i = 0; i < 40; ++i) {
-        std::string name = "d" + std::to_string(i % 4) + "/f" + std::to_string(i);
+        const auto& name = names.emplace_back("d" + std::to_string(i % 4) + "/f" + std::to_string(i));
         std::string content(static_cast<std::size_t>(i) * 37, static_cast<char>('a' + i % 26));
         write_file(run / name, content);
         expected.push_back({name, content.size(), sha256::of(content)});

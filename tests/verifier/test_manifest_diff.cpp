@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <deque>
+
 using namespace labsync::verifier;
 
 namespace {
@@ -48,7 +50,8 @@ TEST_CASE("size 0 from a sha256sum manifest means unknown", "[diff]") {
 
 TEST_CASE("summary truncates long lists and keeps control characters on one line", "[diff]") {
     std::vector<manifest_entry> many;
-    for (int i = 0; i < 8; ++i) many.push_back({"f" + std::to_string(i), 1, d("x")});
+    std::deque<std::string> names;  // what `many` views (a deque never moves its strings)
+    for (int i = 0; i < 8; ++i) many.push_back({names.emplace_back("f" + std::to_string(i)), 1, d("x")});
     many.push_back({"new\nline", 1, d("x")});
     auto diff = compare(manifest(many), manifest());
     CHECK(diff.missing.size() == 9);

@@ -35,7 +35,7 @@ const walk_finding* finding(const walk_result& r, std::string_view path) {
 
 std::vector<std::string> paths(const walk_result& r) {
     std::vector<std::string> out;
-    for (const auto& f : r.files) out.push_back(f.path);
+    for (const auto& f : r.files) out.emplace_back(f.path);
     return out;
 }
 

@@ -113,7 +113,7 @@ verifier::manifest parse_rc_hash_list(std::string_view body, std::error_code& ec
             return fail("a list entry without a \"Path\"");
         if (item.value("IsDir", false)) continue;
         verifier::manifest_entry e;
-        e.path = item["Path"].get<std::string>();
+        e.path = item["Path"].get_ref<const std::string&>();  // `doc` outlives the manifest's copy
         const auto size = item.find("Size");
         if (size != item.end() && size->is_number_unsigned()) e.size = size->get<std::uint64_t>();
         const auto hashes = item.find("Hashes");
@@ -121,7 +121,7 @@ verifier::manifest parse_rc_hash_list(std::string_view body, std::error_code& ec
         if (hashes != item.end() && hashes->is_object() && hashes->contains("sha256") &&
             (*hashes)["sha256"].is_string())
             digest = verifier::digest_from_hex((*hashes)["sha256"].get<std::string>());
-        if (!digest) return fail("no SHA-256 for '" + e.path + "'");
+        if (!digest) return fail("no SHA-256 for '" + std::string(e.path) + "'");
         e.sha256 = *digest;
         entries.push_back(std::move(e));
     }

@@ -193,8 +193,8 @@ private:
     std::error_code compare() {
         auto& files = tar_.files();
         std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
-        auto mismatch = [&](const std::string& path, std::string what) {
-            return fail(make_error_code(errc::member_mismatch), path, std::move(what));
+        auto mismatch = [&](std::string_view path, std::string what) {
+            return fail(make_error_code(errc::member_mismatch), std::string(path), std::move(what));
         };
         for (std::size_t i = 1; i < files.size(); ++i)
             if (files[i].path == files[i - 1].path) return mismatch(files[i].path, "member appears twice");

@@ -58,8 +58,6 @@ public:
         result_.findings = std::move(walk.findings);
         result_.directories = walk.directories;
         result_.walk_started_ns = walk.started_ns;
-        result_.fingerprints.reserve(walk.files.size());
-        for (const auto& f : walk.files) result_.fingerprints.push_back(fingerprint_of(f));
         for (const auto& f : walk.files)
             if (f.path == archive_manifest_path)
                 return fail_input(make_error_code(errc::unsafe_path), f.path,
@@ -71,6 +69,16 @@ public:
         std::uint64_t total = 0;
         for (const auto& f : walk.files) total += f.size;
         total_input_ = total;
+        // Before any buffer of the pass exists: the manifest's records (path, size; the digest is
+        // filled as each file is read) are made from the walk, whose stats become the fingerprints
+        // and whose arena the manifest's paths; its own records are dropped. The tar header's mode
+        // and mtime come from the fstat of the open file (its size and mtime must be the walk's).
+        std::vector<manifest_record> entries;
+        entries.reserve(walk.files.size());
+        for (std::size_t i = 0; i < walk.files.size(); ++i)
+            entries.push_back({walk.files.path_of(i), walk.files.fingerprints()[i].size, {}});
+        result_.fingerprints = walk.files.take_fingerprints();
+        path_arena paths = walk.files.take_paths();
         unsigned threads = total < single_thread_below ? 0 : options_.threads;
         std::error_code ec;
         if (sink_ ? !out_.open(*sink_, options_.level, threads, ec)
@@ -81,7 +89,7 @@ public:
         if (threads == 0) {
             inline_buffer_.reset(new std::byte[staging_cap_]);
             staging_ = inline_buffer_.get();
-            produced = produce(walk);
+            produced = produce(walk, paths, entries);
         } else {
             // Two stages, like `tar | zstd` but without copies: a reading thread (read + member
             // hash) fills buffers while this thread feeds libzstd, hashes and writes its output.
@@ -91,7 +99,7 @@ public:
             std::error_code write_ec;
             {
                 std::jthread reader([&] {
-                    produced = produce(walk);
+                    produced = produce(walk, paths, entries);
                     pipe_->close();
                 });
                 std::byte* chunk = nullptr;
@@ -113,28 +121,24 @@ public:
 private:
     // Every member, then the manifest and the end marker, into the staging buffers. Runs on the
     // reading thread (or the calling thread when zstd has no workers).
-    bool produce(walk_result& walk) {
-        std::vector<manifest_entry> entries;
-        entries.reserve(walk.files.size());
+    bool produce(const walk_result& walk, path_arena& paths, std::vector<manifest_record>& entries) {
         std::int64_t newest = 0;
         // Directories and files merged in path byte order (a directory sorts before its contents).
         std::size_t d = 0, f = 0;
-        while (d < walk.directories.size() || f < walk.files.size()) {
-            bool take_dir = f == walk.files.size() ||
-                            (d < walk.directories.size() && walk.directories[d] < walk.files[f].path);
+        while (d < walk.directories.size() || f < entries.size()) {
+            bool take_dir = f == entries.size() ||
+                            (d < walk.directories.size() && walk.directories[d] < paths.get(entries[f].path));
             if (take_dir) {
                 if (!add_directory(walk.directories[d++], newest)) return false;
             } else {
-                run_file& file = walk.files[f++];
-                manifest_entry entry;
-                if (!add_file(file, entry)) return false;  // moves the path into the entry
-                newest = std::max(newest, file.mtime_s);
-                result_.input_bytes += file.size;
-                entries.push_back(std::move(entry));
+                manifest_record& entry = entries[f];
+                const stat_fingerprint& walked = result_.fingerprints[f++];
+                if (!add_file(paths.get(entry.path), walked, entry.sha256, newest)) return false;
+                result_.input_bytes += walked.size;
             }
         }
         result_.file_count = entries.size();
-        result_.manifest = manifest(std::move(entries));
+        result_.manifest = manifest(std::move(paths), std::move(entries));
 
         // The manifest is the last member: a streaming reader has seen every member before it.
         // Its text is streamed in 64 KiB pieces (sized first), never held whole: ~100 bytes per
@@ -176,23 +180,27 @@ private:
         return queue(header);
     }
 
-    bool add_file(run_file& file, manifest_entry& entry) {
-        if (options_.before_read) options_.before_read(file.path);
+    // Reads `path` into the archive and its digest; `newest` takes its mtime.
+    bool add_file(std::string_view path, const stat_fingerprint& file, sha256_digest& digest,
+                  std::int64_t& newest) {
+        if (options_.before_read) options_.before_read(path);
         std::error_code ec;
-        unique_fd fd = open_run_file(run_fd_.get(), file.path, ec);
-        if (ec) return fail_input(ec, file.path, "cannot open"), false;
+        unique_fd fd = open_run_file(run_fd_.get(), path, ec);
+        if (ec) return fail_input(ec, path, "cannot open"), false;
         struct stat before {};
-        if (::fstat(fd.get(), &before) != 0) return fail_input(read_error(errno), file.path, "fstat"), false;
+        if (::fstat(fd.get(), &before) != 0) return fail_input(read_error(errno), path, "fstat"), false;
         // The header is written from the walk's size: the file must still be exactly that.
         if (static_cast<std::uint64_t>(before.st_size) != file.size ||
             mtime_ns(before.st_mtim) != file.mtime_ns)
-            return changed(file.path, "size or mtime differs from the directory walk"), false;
+            return changed(path, "size or mtime differs from the directory walk"), false;
         // Read-ahead only matters for files spanning several reads; skip the syscall for the rest.
         if (file.size > read_size_) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
 
+        const std::int64_t mtime_s = before.st_mtim.tv_sec;
+        newest = std::max(newest, mtime_s);
         std::string header;
-        append_tar_header(header,
-                          {file.path, tar_entry_type::regular, file.size, file.mtime_s, file.mode & 07777u});
+        append_tar_header(header, {std::string(path), tar_entry_type::regular, file.size, mtime_s,
+                                   static_cast<std::uint32_t>(before.st_mode) & 07777u});
         if (!queue(header)) return false;
 
         std::uint64_t remaining = file.size;
@@ -205,11 +213,11 @@ private:
             ssize_t n = ::read(fd.get(), staging_ + staging_used_, want);
             if (n < 0) {
                 if (errno == EINTR) continue;
-                return fail_input(read_error(errno), file.path, "read"), false;
+                return fail_input(read_error(errno), path, "read"), false;
             }
             if (n == 0) break;
             auto got = static_cast<std::uint64_t>(n);
-            if (got > remaining) return changed(file.path, "grew while being read"), false;
+            if (got > remaining) return changed(path, "grew while being read"), false;
             hasher_.update(std::span<const std::byte>(staging_ + staging_used_, static_cast<std::size_t>(n)));
             staging_used_ += static_cast<std::size_t>(n);
             remaining -= got;
@@ -217,19 +225,19 @@ private:
             if (options_.on_progress) options_.on_progress(read_input_, total_input_);
             if (remaining == 0 && want > got) break;  // a short read at the expected end: EOF
         }
-        if (remaining != 0) return changed(file.path, "shrank while being read"), false;
+        if (remaining != 0) return changed(path, "shrank while being read"), false;
         struct stat after {};
-        if (::fstat(fd.get(), &after) != 0) return fail_input(read_error(errno), file.path, "fstat"), false;
+        if (::fstat(fd.get(), &after) != 0) return fail_input(read_error(errno), path, "fstat"), false;
         if (after.st_nlink == 0) {
-            fail_input(make_error_code(errc::local_file_vanished), file.path, "deleted while being read");
+            fail_input(make_error_code(errc::local_file_vanished), path, "deleted while being read");
             return false;
         }
         if (static_cast<std::uint64_t>(after.st_size) != file.size ||
             mtime_ns(after.st_mtim) != file.mtime_ns)
-            return changed(file.path, "modified while being read"), false;
+            return changed(path, "modified while being read"), false;
         static const char zeros[tar_block_size] = {};
         if (!queue(std::string_view(zeros, tar_padding(file.size)))) return false;
-        entry = {std::move(file.path), file.size, hasher_.finish()};  // the walk's copy is not needed again
+        digest = hasher_.finish();
         return true;
     }
 
@@ -259,14 +267,14 @@ private:
         return true;
     }
 
-    void changed(const std::string& path, const char* why) {
+    void changed(std::string_view path, const char* why) {
         fail_input(make_error_code(errc::local_file_changed), path, why);
     }
 
-    void fail_input(std::error_code ec, const std::string& path, std::string_view what) {
+    void fail_input(std::error_code ec, std::string_view path, std::string_view what) {
         if (!result_.error_message.empty()) return;  // keep the first
         result_.error = ec;
-        result_.error_path = path;
+        result_.error_path = std::string(path);
         std::string where = path.empty() ? run_dir_.string() : (run_dir_ / path).string();
         result_.error_message = std::string(what) + " '" + where + "': " + ec.message();
     }

@@ -11,7 +11,7 @@ public:
     explicit fingerprint_hasher(std::int64_t walk_started_ns) : started_ns_(walk_started_ns) {
         h_.update("labsync-fingerprint 1\n");
     }
-    void file(const std::string& path, const stat_fingerprint& st) {
+    void file(std::string_view path, const stat_fingerprint& st) {
         detail::hash_tree_line(h_,
                                "file " + std::to_string(st.size) + " " + std::to_string(st.mtime_ns) + " " +
                                    std::to_string(st.ctime_ns) + " " + std::to_string(st.inode) + " " +

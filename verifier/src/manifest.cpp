@@ -11,11 +11,6 @@
 namespace labsync::verifier {
 namespace {
 
-bool byte_less(const manifest_entry& a, const manifest_entry& b) {
-    // std::char_traits<char> compares as unsigned char, which is the order of `LC_ALL=C sort`.
-    return a.path < b.path;
-}
-
 void fail(std::error_code& ec, std::string* why, std::string text) {
     ec = make_error_code(errc::bad_manifest);
     if (why != nullptr) *why = std::move(text);
@@ -110,12 +105,12 @@ std::optional<std::string> path_problem(std::string_view path) {
     return std::nullopt;
 }
 
-bool check_sorted_unique(std::vector<manifest_entry>& entries, std::error_code& ec, std::string* why) {
-    std::sort(entries.begin(), entries.end(), byte_less);
+bool check_unique(const manifest& m, std::error_code& ec, std::string* why) {
+    const auto& entries = m.entries();
     auto dup = std::adjacent_find(entries.begin(), entries.end(),
                                   [](const auto& a, const auto& b) { return a.path == b.path; });
     if (dup != entries.end()) {
-        fail(ec, why, "duplicate path '" + printable(dup->path) + "'");
+        fail(ec, why, "duplicate path '" + printable((*dup).path) + "'");
         return false;
     }
     return true;
@@ -123,21 +118,51 @@ bool check_sorted_unique(std::vector<manifest_entry>& entries, std::error_code& 
 
 }  // namespace
 
-manifest::manifest(std::vector<manifest_entry> entries) : entries_(std::move(entries)) {
-    std::sort(entries_.begin(), entries_.end(), byte_less);
+manifest::manifest(const std::vector<manifest_entry>& entries) {
+    std::size_t bytes = 0;
+    for (const auto& e : entries) bytes += e.path.size();
+    entries_.paths_.reserve(bytes);
+    entries_.records_.reserve(entries.size());
+    for (const auto& e : entries)
+        entries_.records_.push_back({entries_.paths_.add(e.path), e.size, e.sha256});
+    sort();
+}
+
+manifest::manifest(path_arena paths, std::vector<manifest_record> records) {
+    entries_.paths_ = std::move(paths);
+    entries_.records_ = std::move(records);
+    sort();
+}
+
+void manifest::sort() {
+    // std::char_traits<char> compares as unsigned char, which is the order of `LC_ALL=C sort`.
+    const auto& paths = entries_.paths_;
+    auto less = [&paths](const manifest_record& a, const manifest_record& b) {
+        return paths.get(a.path) < paths.get(b.path);
+    };
+    // The builders hand over records already in order: checking is one pass, sorting n log n.
+    if (!std::is_sorted(entries_.records_.begin(), entries_.records_.end(), less))
+        std::sort(entries_.records_.begin(), entries_.records_.end(), less);
+}
+
+bool operator==(const manifest& a, const manifest& b) noexcept {
+    return std::equal(a.entries_.begin(), a.entries_.end(), b.entries_.begin(), b.entries_.end());
 }
 
 std::uint64_t manifest::total_bytes() const noexcept {
     std::uint64_t total = 0;
-    for (const auto& e : entries_) total += e.size;
+    for (const auto& r : entries_.records_) total += r.size;
     return total;
 }
 
-const manifest_entry* manifest::find(std::string_view path) const noexcept {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), path,
-                               [](const manifest_entry& e, std::string_view p) { return e.path < p; });
-    if (it == entries_.end() || it->path != path) return nullptr;
-    return &*it;
+std::optional<manifest_entry> manifest::find(std::string_view path) const noexcept {
+    const auto& paths = entries_.paths_;
+    const auto& records = entries_.records_;
+    auto it = std::lower_bound(
+        records.begin(), records.end(), path,
+        [&paths](const manifest_record& r, std::string_view p) { return paths.get(r.path) < p; });
+    if (it == records.end() || paths.get(it->path) != path) return std::nullopt;
+    return entries_[static_cast<std::size_t>(it - records.begin())];
 }
 
 std::string escape_sha256sum_path(std::string_view path, bool& escaped) {
@@ -225,7 +250,8 @@ manifest manifest::parse_sha256sum(std::string_view text, std::error_code& ec) {
 
 manifest manifest::parse_sha256sum(std::string_view text, std::error_code& ec, std::string* why) {
     ec.clear();
-    std::vector<manifest_entry> entries;
+    path_arena paths;
+    std::vector<manifest_record> records;
     std::size_t line_no = 0;
     std::size_t pos = 0;
     while (pos < text.size()) {
@@ -272,11 +298,10 @@ manifest manifest::parse_sha256sum(std::string_view text, std::error_code& ec, s
         // `sha256sum ./x` prints "./x"; the canonical form has no leading "./".
         if (path.starts_with("./")) path.erase(0, 2);
         if (auto problem = path_problem(path)) return bad(*problem);
-        entries.push_back({std::move(path), 0, *digest});
+        records.push_back({paths.add(path), 0, *digest});
     }
-    if (!check_sorted_unique(entries, ec, why)) return {};
-    manifest m;
-    m.entries_ = std::move(entries);
+    manifest m(std::move(paths), std::move(records));
+    if (!check_unique(m, ec, why)) return {};
     return m;
 }
 
@@ -295,7 +320,8 @@ manifest manifest::parse_json(std::string_view text, std::error_code& ec, std::s
         fail(ec, why, "expected an object with a \"files\" array");
         return {};
     }
-    std::vector<manifest_entry> entries;
+    path_arena paths;
+    std::vector<manifest_record> records;
     std::size_t index = 0;
     for (const auto& f : doc["files"]) {
         auto bad = [&](const std::string& reason) {
@@ -303,17 +329,18 @@ manifest manifest::parse_json(std::string_view text, std::error_code& ec, std::s
             return manifest{};
         };
         if (!f.is_object()) return bad("not an object");
-        manifest_entry e;
+        manifest_record e;
+        std::string path;
         if (f.contains("path") && f["path"].is_string()) {
-            e.path = f["path"].get<std::string>();
+            path = f["path"].get<std::string>();
         } else if (f.contains("path_hex") && f["path_hex"].is_string()) {
             auto bytes = hex_to_bytes(f["path_hex"].get<std::string>());
             if (!bytes) return bad("\"path_hex\" is not hex");
-            e.path = std::move(*bytes);
+            path = std::move(*bytes);
         } else {
             return bad("no string \"path\" or \"path_hex\"");
         }
-        if (auto problem = path_problem(e.path)) return bad(*problem + " '" + printable(e.path) + "'");
+        if (auto problem = path_problem(path)) return bad(*problem + " '" + printable(path) + "'");
         if (!f.contains("size") || !f["size"].is_number_unsigned())
             return bad("\"size\" is not an unsigned integer");
         e.size = f["size"].get<std::uint64_t>();
@@ -321,12 +348,12 @@ manifest manifest::parse_json(std::string_view text, std::error_code& ec, std::s
         auto digest = digest_from_hex(f["sha256"].get<std::string>());
         if (!digest) return bad("\"sha256\" is not 64 hex digits");
         e.sha256 = *digest;
-        entries.push_back(std::move(e));
+        e.path = paths.add(path);
+        records.push_back(e);
         ++index;
     }
-    if (!check_sorted_unique(entries, ec, why)) return {};
-    manifest m;
-    m.entries_ = std::move(entries);
+    manifest m(std::move(paths), std::move(records));
+    if (!check_unique(m, ec, why)) return {};
     // The redundant fields are checks: a truncated or edited document must not pass as valid.
     if (doc.contains("total_bytes")) {
         if (!doc["total_bytes"].is_number_unsigned() ||

@@ -29,12 +29,13 @@ std::error_code read_error(int err) {
 // Shared state of one build: the work list and the first error.
 class hash_job {
 public:
-    // Hashes into entries[i].sha256; mtimes[i] is the walk's mtime of entries[i].
-    hash_job(int dir_fd, std::vector<manifest_entry>& entries, const std::vector<std::int64_t>& mtimes,
-             const build_options& options)
+    // Hashes into entries[i].sha256; stats[i] is the walk's stat of entries[i].
+    hash_job(int dir_fd, const path_arena& paths, std::vector<manifest_record>& entries,
+             const std::vector<stat_fingerprint>& stats, const build_options& options)
         : dir_fd_(dir_fd),
+          paths_(paths),
           entries_(entries),
-          mtimes_(mtimes),
+          stats_(stats),
           options_(options),
           skipped_(entries.size(), 0) {
         for (const auto& e : entries) total_bytes_ += e.size;
@@ -63,31 +64,32 @@ public:
 
 private:
     void hash_one(std::size_t index, sha256& hasher, std::byte* buffer, std::size_t read_size) {
-        manifest_entry& file = entries_[index];
-        const std::int64_t walk_mtime = mtimes_[index];
-        if (options_.before_open) options_.before_open(file.path);
+        manifest_record& file = entries_[index];
+        const std::string_view path = paths_.get(file.path);
+        const std::int64_t walk_mtime = stats_[index].mtime_ns;
+        if (options_.before_open) options_.before_open(path);
         std::error_code ec;
-        unique_fd fd = open_run_file(dir_fd_, file.path, ec);
+        unique_fd fd = open_run_file(dir_fd_, path, ec);
         if (ec == std::errc::permission_denied) {
             // Became unreadable after the walk (or only an open can tell): a finding, as in the walk.
             std::lock_guard lock(mutex_);
             findings_.push_back(
-                {finding_kind::unreadable, file.path, "file cannot be opened: " + ec.message()});
+                {finding_kind::unreadable, std::string(path), "file cannot be opened: " + ec.message()});
             skipped_[index] = 1;
             return;
         }
-        if (ec) return fail(ec, file.path);
+        if (ec) return fail(ec, path);
         struct stat before {};
-        if (::fstat(fd.get(), &before) != 0) return fail(read_error(errno), file.path);
+        if (::fstat(fd.get(), &before) != 0) return fail(read_error(errno), path);
         if (static_cast<std::uint64_t>(before.st_size) != file.size || mtime_ns(before.st_mtim) != walk_mtime)
-            return fail(make_error_code(errc::local_file_changed), file.path);
+            return fail(make_error_code(errc::local_file_changed), path);
         ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
         std::uint64_t total = 0;
         for (;;) {
             ssize_t n = ::read(fd.get(), buffer, read_size);
             if (n < 0) {
                 if (errno == EINTR) continue;
-                return fail(read_error(errno), file.path);
+                return fail(read_error(errno), path);
             }
             if (n == 0) break;
             hasher.update(std::span<const std::byte>(buffer, static_cast<std::size_t>(n)));
@@ -100,27 +102,28 @@ private:
         }
         auto digest = hasher.finish();
         struct stat after {};
-        if (::fstat(fd.get(), &after) != 0) return fail(read_error(errno), file.path);
+        if (::fstat(fd.get(), &after) != 0) return fail(read_error(errno), path);
         // A short read, a grown file or a new mtime all mean the bytes hashed are not a snapshot.
         if (total != file.size || static_cast<std::uint64_t>(after.st_size) != file.size ||
             mtime_ns(after.st_mtim) != walk_mtime)
-            return fail(make_error_code(errc::local_file_changed), file.path);
-        if (after.st_nlink == 0) return fail(make_error_code(errc::local_file_vanished), file.path);
+            return fail(make_error_code(errc::local_file_changed), path);
+        if (after.st_nlink == 0) return fail(make_error_code(errc::local_file_vanished), path);
         file.sha256 = digest;
     }
 
-    void fail(std::error_code ec, const std::string& path) {
+    void fail(std::error_code ec, std::string_view path) {
         std::lock_guard lock(mutex_);
         if (!error_) {
             error_ = ec;
-            error_path_ = path;
+            error_path_ = std::string(path);
         }
         failed_.store(true, std::memory_order_relaxed);
     }
 
     int dir_fd_;
-    std::vector<manifest_entry>& entries_;
-    const std::vector<std::int64_t>& mtimes_;
+    const path_arena& paths_;
+    std::vector<manifest_record>& entries_;
+    const std::vector<stat_fingerprint>& stats_;
     const build_options& options_;
     std::vector<std::uint32_t> order_;  // 4 bytes per file: runs hold far fewer than 2^32 files
     std::vector<std::uint8_t> skipped_;
@@ -150,22 +153,16 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
     result.directories = std::move(walk.directories);
     result.walk_started_ns = walk.started_ns;
 
-    // The manifest entries are made before hashing and hashed in place, and the walk's list is
-    // freed first: per file the peak is one entry + an mtime + an index, not two copies.
-    std::vector<manifest_entry> entries;
-    std::vector<std::int64_t> mtimes;
+    // The walk's arena and stats become the manifest's paths and the fingerprints as they are;
+    // only its 24-byte records are dropped (after the manifest's 48-byte records are made).
+    std::vector<manifest_record> entries;
     entries.reserve(walk.files.size());
-    mtimes.reserve(walk.files.size());
-    result.fingerprints.reserve(walk.files.size());
-    for (auto& f : walk.files) {
-        result.fingerprints.push_back(fingerprint_of(f));
-        entries.push_back({std::move(f.path), f.size, {}});
-        mtimes.push_back(f.mtime_ns);
-    }
-    walk.files.clear();
-    walk.files.shrink_to_fit();
+    for (std::size_t i = 0; i < walk.files.size(); ++i)
+        entries.push_back({walk.files.path_of(i), walk.files.fingerprints()[i].size, {}});
+    result.fingerprints = walk.files.take_fingerprints();
+    path_arena paths = walk.files.take_paths();
 
-    hash_job job(dir.get(), entries, mtimes, options);
+    hash_job job(dir.get(), paths, entries, result.fingerprints, options);
     unsigned threads =
         options.threads != 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
     threads = static_cast<unsigned>(std::min<std::size_t>(threads, std::max<std::size_t>(entries.size(), 1)));
@@ -186,13 +183,12 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
         result.fingerprints.clear();
         return result;
     }
-    mtimes = {};
     // Files found unreadable at open time are findings, not entries.
     std::size_t kept = 0;
     for (std::size_t i = 0; i < entries.size(); ++i)
         if (job.skipped()[i] == 0) {
             if (kept != i) {  // no self-move
-                entries[kept] = std::move(entries[i]);
+                entries[kept] = entries[i];
                 result.fingerprints[kept] = result.fingerprints[i];
             }
             ++kept;
@@ -202,7 +198,7 @@ build_result build_manifest(const std::filesystem::path& run_dir, const build_op
     for (auto& f : job.findings()) result.findings.push_back(std::move(f));
     std::sort(result.findings.begin(), result.findings.end(),
               [](const auto& a, const auto& b) { return a.path < b.path; });
-    result.manifest = verifier::manifest(std::move(entries));  // already sorted: the walk's order
+    result.manifest = verifier::manifest(std::move(paths), std::move(entries));  // in the walk's order
     return result;
 }
 

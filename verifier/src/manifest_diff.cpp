@@ -46,16 +46,16 @@ manifest_diff compare(const manifest& local, const manifest& remote) {
     // Both sides are sorted by path bytes: one merge pass.
     while (i < l.size() || j < r.size()) {
         if (j == r.size() || (i < l.size() && l[i].path < r[j].path)) {
-            diff.missing.push_back(l[i++].path);
+            diff.missing.emplace_back(l[i++].path);
         } else if (i == l.size() || r[j].path < l[i].path) {
-            diff.extra.push_back(r[j++].path);
+            diff.extra.emplace_back(r[j++].path);
         } else {
-            const auto& a = l[i++];
-            const auto& b = r[j++];
+            const auto a = l[i++];
+            const auto b = r[j++];
             if (a.size != 0 && b.size != 0 && a.size != b.size)
-                diff.size_differs.push_back({a.path, a.size, b.size});
+                diff.size_differs.push_back({std::string(a.path), a.size, b.size});
             else if (a.sha256 != b.sha256)
-                diff.hash_differs.push_back({a.path, a.sha256, b.sha256});
+                diff.hash_differs.push_back({std::string(a.path), a.sha256, b.sha256});
         }
     }
     return diff;
@@ -75,9 +75,11 @@ bool same_files(const manifest& a, const manifest& b) {
     const auto& y = b.entries();
     if (x.size() != y.size()) return false;
     for (std::size_t i = 0; i < x.size(); ++i) {
-        if (x[i].path != y[i].path || x[i].sha256 != y[i].sha256) return false;
+        const auto ex = x[i];
+        const auto ey = y[i];
+        if (ex.path != ey.path || ex.sha256 != ey.sha256) return false;
         // sha256sum text carries no sizes (0); compare them only when both sides have them.
-        if (x[i].size != 0 && y[i].size != 0 && x[i].size != y[i].size) return false;
+        if (ex.size != 0 && ey.size != 0 && ex.size != ey.size) return false;
     }
     return true;
 }

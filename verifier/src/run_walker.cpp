@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <numeric>
 
 namespace labsync::verifier {
 
@@ -50,6 +51,54 @@ std::string_view to_string(finding_kind kind) noexcept {
             return "other";
     }
     return "other";
+}
+
+void run_file_list::add(std::string_view prefix, std::string_view name, const stat_fingerprint& st,
+                        std::int64_t mtime_s, std::uint32_t mode) {
+    records_.push_back({paths_.add_joined(prefix, name), mtime_s, mode});
+    stats_.push_back(st);
+}
+
+void run_file_list::sort() {
+    auto less = [this](std::size_t a, std::size_t b) {
+        return paths_.get(records_[a].path) < paths_.get(records_[b].path);
+    };
+    std::vector<std::uint32_t> order(records_.size());  // 4 bytes per file: runs hold far fewer than 2^32
+    std::iota(order.begin(), order.end(), std::uint32_t{0});
+    if (std::is_sorted(order.begin(), order.end(), less)) return;
+    std::sort(order.begin(), order.end(), less);
+    // Applies the permutation in place, cycle by cycle (order[i] = where position i's file is
+    // now); a settled position points at itself. No second copy of the records.
+    for (std::uint32_t i = 0; i < order.size(); ++i) {
+        if (order[i] == i) continue;
+        const record r = records_[i];
+        const stat_fingerprint st = stats_[i];
+        std::uint32_t j = i;
+        while (order[j] != i) {
+            const std::uint32_t from = order[j];
+            records_[j] = records_[from];
+            stats_[j] = stats_[from];
+            order[j] = j;
+            j = from;
+        }
+        records_[j] = r;
+        stats_[j] = st;
+        order[j] = j;
+    }
+}
+
+void run_file_list::clear_records() {
+    records_ = {};
+}
+
+path_arena run_file_list::take_paths() {
+    clear_records();
+    return std::move(paths_);
+}
+
+std::vector<stat_fingerprint> run_file_list::take_fingerprints() {
+    clear_records();
+    return std::move(stats_);
 }
 
 namespace {
@@ -167,11 +216,11 @@ private:
                                          std::string("file cannot be read: ") + std::strerror(err)});
                 return;
             }
-            out_.files.push_back({join(prefix, name), static_cast<std::uint64_t>(st.st_size),
-                                  mtime_ns(st.st_mtim), static_cast<std::uint32_t>(st.st_mode),
-                                  static_cast<std::int64_t>(st.st_mtim.tv_sec), mtime_ns(st.st_ctim),
-                                  static_cast<std::uint64_t>(st.st_ino),
-                                  static_cast<std::uint64_t>(st.st_dev)});
+            out_.files.add(
+                prefix, name,
+                {static_cast<std::uint64_t>(st.st_size), mtime_ns(st.st_mtim), mtime_ns(st.st_ctim),
+                 static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_dev)},
+                static_cast<std::int64_t>(st.st_mtim.tv_sec), static_cast<std::uint32_t>(st.st_mode));
         } else {
             auto [kind, why] = kind_of();
             out_.findings.push_back({kind, join(prefix, name), why});
@@ -284,13 +333,11 @@ walk_result walk_run(int run_dir_fd) {
     walker w(out);
     if (w.walk_dir(unique_fd(fd), "")) {
         // A depth-first walk is not byte order ("a/b" sorts after "a-b"): sort once at the end.
-        std::sort(out.files.begin(), out.files.end(),
-                  [](const auto& a, const auto& b) { return a.path < b.path; });
+        out.files.sort();
         std::sort(out.directories.begin(), out.directories.end());
         std::sort(out.findings.begin(), out.findings.end(),
                   [](const auto& a, const auto& b) { return a.path < b.path; });
     }
-    out.files.shrink_to_fit();
     return out;
 }
 

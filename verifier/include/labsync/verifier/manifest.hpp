@@ -3,10 +3,14 @@
 // path's bytes. Its canonical form is its sha256sum text (`<hex>  <path>\n`, paths escaped the
 // way coreutils does), so a remote host can reproduce it with
 // `find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 sha256sum`.
+// Stored as fixed-size records with every path in one arena (path_arena.hpp): ~48 bytes + the
+// path's bytes per file, whatever the file count.
 
+#include "labsync/verifier/path_arena.hpp"
 #include "labsync/verifier/sha256.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -14,22 +18,58 @@
 
 namespace labsync::verifier {
 
+// One entry as callers see it. From a manifest, `path` views the manifest's path arena: valid
+// while that manifest lives and is not assigned to. To build a manifest, `path` may view any
+// string that outlives the constructor call (the bytes are copied).
 struct manifest_entry {
-    std::string path;  // relative, '/'-separated, no leading "./"
+    std::string_view path;  // relative, '/'-separated, no leading "./"
     std::uint64_t size = 0;
     sha256_digest sha256{};
 
     friend bool operator==(const manifest_entry&, const manifest_entry&) = default;
 };
 
+// One entry as stored: fixed-size (48 bytes), the path in the manifest's arena.
+struct manifest_record {
+    path_ref path;
+    std::uint64_t size = 0;
+    sha256_digest sha256{};
+};
+
 class manifest {
 public:
-    manifest() = default;
-    explicit manifest(std::vector<manifest_entry> entries);  // sorts
+    // The entries in path byte order, as manifest_entry values viewing the manifest.
+    class entry_list {
+    public:
+        using value_type = manifest_entry;
+        using iterator = indexed_iterator<entry_list>;
+        using const_iterator = iterator;
 
-    const std::vector<manifest_entry>& entries() const noexcept { return entries_; }
+        std::size_t size() const noexcept { return records_.size(); }
+        bool empty() const noexcept { return records_.empty(); }
+        manifest_entry operator[](std::size_t i) const noexcept {
+            const auto& r = records_[i];
+            return {paths_.get(r.path), r.size, r.sha256};
+        }
+        manifest_entry front() const noexcept { return (*this)[0]; }
+        manifest_entry back() const noexcept { return (*this)[size() - 1]; }
+        iterator begin() const noexcept { return {this, 0}; }
+        iterator end() const noexcept { return {this, size()}; }
+
+    private:
+        friend class manifest;
+        path_arena paths_;
+        std::vector<manifest_record> records_;
+    };
+
+    manifest() = default;
+    explicit manifest(const std::vector<manifest_entry>& entries);  // copies the paths, sorts
+    // Records whose paths lie in `paths` (other bytes of the arena are ignored); sorts.
+    manifest(path_arena paths, std::vector<manifest_record> records);
+
+    const entry_list& entries() const noexcept { return entries_; }
     std::uint64_t total_bytes() const noexcept;
-    const manifest_entry* find(std::string_view path) const noexcept;
+    std::optional<manifest_entry> find(std::string_view path) const noexcept;
 
     // sha256sum-compatible text; this is the canonical form.
     std::string to_sha256sum() const;
@@ -47,10 +87,12 @@ public:
     static manifest parse_sha256sum(std::string_view text, std::error_code& ec, std::string* why);
     static manifest parse_json(std::string_view text, std::error_code& ec, std::string* why);
 
-    friend bool operator==(const manifest&, const manifest&) = default;
+    // Same entries (paths, sizes, digests) in the same order.
+    friend bool operator==(const manifest& a, const manifest& b) noexcept;
 
 private:
-    std::vector<manifest_entry> entries_;
+    void sort();
+    entry_list entries_;
 };
 
 // coreutils escaping: a name with '\\' or '\n' (or '\r') is escaped and its line starts with '\\'.

@@ -4,6 +4,7 @@
 // followed and no path ever leaves the run. Entries that cannot be shipped (symlinks, devices,
 // sockets, fifos, unreadable entries) are reported as findings instead of being skipped silently.
 
+#include "labsync/verifier/path_arena.hpp"
 #include "labsync/verifier/unique_fd.hpp"
 
 #include <cstdint>
@@ -15,19 +16,6 @@
 #include <vector>
 
 namespace labsync::verifier {
-
-struct run_file {
-    std::string path;  // relative, '/'-separated, no leading "./"
-    std::uint64_t size = 0;
-    std::int64_t mtime_ns = 0;  // st_mtim in nanoseconds since the epoch, saturated (mtime_ns())
-    std::uint32_t mode = 0;     // st_mode (type and permission bits)
-    std::int64_t mtime_s = 0;   // st_mtim.tv_sec, exact (the tar header's mtime)
-    // The rest of the stat fingerprint (fingerprint.hpp): st_ctim in ns (saturated as mtime_ns),
-    // st_ino and st_dev, from the same lstat.
-    std::int64_t ctime_ns = 0;
-    std::uint64_t inode = 0;
-    std::uint64_t device = 0;
-};
 
 // What cleanup compares instead of re-reading a file (fingerprint.hpp): every field a rewrite,
 // a rename over it or a touch changes. ctime cannot be set from user space: a rewrite that
@@ -42,9 +30,75 @@ struct stat_fingerprint {
     friend bool operator==(const stat_fingerprint&, const stat_fingerprint&) = default;
 };
 
+// One regular file of a walk as callers see it; `path` views the walk's path arena (valid while
+// the walk_result lives and its file list is not modified).
+struct run_file {
+    std::string_view path;  // relative, '/'-separated, no leading "./"
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;  // st_mtim in nanoseconds since the epoch, saturated (mtime_ns())
+    std::uint32_t mode = 0;     // st_mode (type and permission bits)
+    std::int64_t mtime_s = 0;   // st_mtim.tv_sec, exact (the tar header's mtime)
+    // The rest of the stat fingerprint (fingerprint.hpp): st_ctim in ns (saturated as mtime_ns),
+    // st_ino and st_dev, from the same lstat.
+    std::int64_t ctime_ns = 0;
+    std::uint64_t inode = 0;
+    std::uint64_t device = 0;
+};
+
 inline stat_fingerprint fingerprint_of(const run_file& file) noexcept {
     return {file.size, file.mtime_ns, file.ctime_ns, file.inode, file.device};
 }
+
+// The regular files of a walk, stored as fixed-size records: per file a stat_fingerprint (40
+// bytes), the path's place in one arena, the tar header's mtime and mode (24 bytes), and the
+// path's bytes. The manifest and pack passes take the arena and the fingerprints over as they are
+// (take_paths(), take_fingerprints()) instead of copying them.
+class run_file_list {
+public:
+    using value_type = run_file;
+    using iterator = indexed_iterator<run_file_list>;
+    using const_iterator = iterator;
+
+    std::size_t size() const noexcept { return records_.size(); }
+    bool empty() const noexcept { return records_.empty(); }
+    run_file operator[](std::size_t i) const noexcept {
+        const auto& r = records_[i];
+        const auto& st = stats_[i];
+        return {paths_.get(r.path), st.size,     st.mtime_ns, r.mode,
+                r.mtime_s,          st.ctime_ns, st.inode,    st.device};
+    }
+    iterator begin() const noexcept { return {this, 0}; }
+    iterator end() const noexcept { return {this, size()}; }
+
+    const path_arena& paths() const noexcept { return paths_; }
+    path_ref path_of(std::size_t i) const noexcept { return records_[i].path; }
+    const std::vector<stat_fingerprint>& fingerprints() const noexcept { return stats_; }
+
+    // Appends `prefix/name` (or `name` when prefix is empty) with its stat.
+    void add(std::string_view prefix, std::string_view name, const stat_fingerprint& st, std::int64_t mtime_s,
+             std::uint32_t mode);
+    // Appends a copy of `file` (whose path must not view this list).
+    void push_back(const run_file& file) {
+        add({}, file.path, fingerprint_of(file), file.mtime_s, file.mode);
+    }
+    // Sorts by path bytes (the order of `LC_ALL=C sort`).
+    void sort();
+    // Move the arena / the fingerprints out; the list is left empty.
+    path_arena take_paths();
+    std::vector<stat_fingerprint> take_fingerprints();
+
+private:
+    struct record {
+        path_ref path;
+        std::int64_t mtime_s = 0;
+        std::uint32_t mode = 0;
+    };
+    void clear_records();
+
+    path_arena paths_;
+    std::vector<stat_fingerprint> stats_;  // same index as records_
+    std::vector<record> records_;
+};
 
 // st_mtim as nanoseconds since the epoch. An int64 count of nanoseconds only reaches the years
 // 1677..2262: beyond that the value saturates at the limit instead of wrapping around (an mtime
@@ -66,7 +120,7 @@ struct walk_finding {
 };
 
 struct walk_result {
-    std::vector<run_file> files;           // regular files, sorted by path bytes
+    run_file_list files;                   // regular files, sorted by path bytes
     std::vector<std::string> directories;  // every sub-directory (not the run itself), sorted
     std::vector<walk_finding> findings;    // sorted by path
     std::error_code error;                 // set when the walk could not complete
