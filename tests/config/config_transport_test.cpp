@@ -171,8 +171,9 @@ TEST_CASE("a bad transport value is an error at its file:line:col", "[config]") 
     }
 }
 
-TEST_CASE("http_put zstd_level defaults to 1", "[config]") {
-    CHECK(loaded<http_put_config>(with_transport("http_put", "url = \"https://c:1\"")).zstd_level == 1);
+TEST_CASE("http_put zstd_level defaults to adaptive", "[config]") {
+    CHECK(loaded<http_put_config>(with_transport("http_put", "url = \"https://c:1\"")).zstd_level ==
+          labsync::verifier::zstd_level_adaptive);
 }
 
 TEST_CASE("http_put zstd_level takes 0 (store) and \"adaptive\"", "[config]") {

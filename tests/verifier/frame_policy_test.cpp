@@ -45,6 +45,14 @@ std::string csv_text(std::size_t n, std::uint64_t seed) {
     return out;
 }
 
+// raw_frame_encoder's output collected into `out`.
+auto append_to(std::vector<std::byte>& out) {
+    return [&out](std::span<const std::byte> b) {
+        out.insert(out.end(), b.begin(), b.end());
+        return true;
+    };
+}
+
 struct frame_info {
     std::size_t size;
     bool stored;  // a stored frame (our raw-block header), not one from libzstd's compressor
@@ -137,7 +145,7 @@ TEST_CASE("frame policy: adaptive stores what does not compress and starts a fra
     const std::uint64_t seg = frame_policy::segment_bytes;
     frame_policy p(zstd_level_adaptive, 3 * seg);
     CHECK(p.adaptive());
-    CHECK(p.zstd_level() == 3);
+    CHECK(p.zstd_level() == 1);  // what it compresses, it compresses at the cheapest level
     CHECK(p.sample_size() == frame_policy::sample_bytes);
     auto run = [&](const std::string& sample) {
         REQUIRE(p.at_segment_start());
@@ -165,8 +173,9 @@ TEST_CASE("stored frames are raw zstd blocks libzstd decodes, whatever the chunk
         raw_frame_encoder enc;
         std::vector<std::byte> out(raw_frame_encoder::header().begin(), raw_frame_encoder::header().end());
         for (std::size_t at = 0; at < content.size(); at += chunk)
-            enc.add(bytes_of(content).subspan(at, std::min(chunk, content.size() - at)), out);
-        enc.end(out);
+            REQUIRE(
+                enc.add(bytes_of(content).subspan(at, std::min(chunk, content.size() - at)), append_to(out)));
+        REQUIRE(enc.end(append_to(out)));
         return std::string(reinterpret_cast<const char*>(out.data()), out.size());
     };
     const std::string frame = frame_of(1 << 20);
@@ -182,8 +191,37 @@ TEST_CASE("stored frames are raw zstd blocks libzstd decodes, whatever the chunk
     // An empty stored frame (header + empty last block) decodes to nothing.
     raw_frame_encoder empty;
     std::vector<std::byte> out(raw_frame_encoder::header().begin(), raw_frame_encoder::header().end());
-    empty.end(out);
+    REQUIRE(empty.end(append_to(out)));
     CHECK(ZSTD_decompress(decoded.data(), decoded.size(), out.data(), out.size()) == 0);
+}
+
+TEST_CASE("stored frames pass whole blocks of the input through uncopied, a refusing sink stops the encoder",
+          "[archive][unit]") {
+    const std::string content = random_bytes(3 * raw_frame_encoder::raw_block_bytes + 10, 4);
+    const auto in = bytes_of(content);
+    raw_frame_encoder enc;
+    std::vector<std::span<const std::byte>> puts;
+    auto record = [&](std::span<const std::byte> b) {
+        puts.push_back(b);
+        return true;
+    };
+    // 10 bytes first: the first block is gathered; then two whole blocks straight from the input.
+    REQUIRE(enc.add(in.first(10), record));
+    CHECK(puts.empty());
+    REQUIRE(enc.add(in.subspan(10), record));
+    REQUIRE(puts.size() == 6);           // header + bytes of 3 blocks; the 10-byte tail waits
+    CHECK(puts[1].data() != in.data());  // gathered
+    CHECK(puts[3].data() == in.data() + raw_frame_encoder::raw_block_bytes);  // passed through
+    CHECK(puts[5].data() == in.data() + 2 * raw_frame_encoder::raw_block_bytes);
+    CHECK(puts[5].size() == raw_frame_encoder::raw_block_bytes);
+    std::size_t calls = 0;
+    auto refuse = [&](std::span<const std::byte>) {
+        ++calls;
+        return false;
+    };
+    raw_frame_encoder other;
+    CHECK_FALSE(other.add(in, refuse));
+    CHECK(calls == 1);  // stopped at the first refusal
 }
 
 TEST_CASE("zstd_output: independent frames in every mode, the same bytes for any chunking and workers",
@@ -272,8 +310,8 @@ TEST_CASE("checker: a hand-made stored frame passes, a frame asking for a window
     const std::string tar = labsync::test::make_tar(members, labsync::test::manifest_text_of(members));
     raw_frame_encoder enc;
     std::vector<std::byte> out(raw_frame_encoder::header().begin(), raw_frame_encoder::header().end());
-    enc.add(bytes_of(tar), out);
-    enc.end(out);
+    REQUIRE(enc.add(bytes_of(tar), append_to(out)));
+    REQUIRE(enc.end(append_to(out)));
     auto check = [](const std::vector<std::byte>& bytes) {
         archive_checker c;
         c.feed(bytes);

@@ -24,7 +24,7 @@ std::optional<int> parse_zstd_level(std::string_view text) {
 namespace labsync::verifier::detail {
 
 frame_policy::frame_policy(int level, std::uint64_t frame_bytes)
-    : level_(level == zstd_level_adaptive ? 3 : level),
+    : level_(level == zstd_level_adaptive ? adaptive_level : level),
       adaptive_(level == zstd_level_adaptive),
       fixed_(level == zstd_level_store ? frame_mode::store : frame_mode::compress),
       frame_bytes_(std::max<std::uint64_t>(frame_bytes, 1)),
@@ -50,9 +50,15 @@ frame_policy::step frame_policy::start_segment(std::span<const std::byte> sample
 
 frame_mode frame_policy::classify(std::span<const std::byte> sample) {
     if (sample.empty()) return frame_mode::compress;
-    std::size_t bound = ZSTD_compressBound(sample.size());
-    std::unique_ptr<std::byte[]> scratch(new std::byte[bound]);
-    std::size_t n = ZSTD_compress(scratch.get(), bound, sample.data(), sample.size(), 1);
+    struct probe {
+        std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx{ZSTD_createCCtx(), &ZSTD_freeCCtx};
+        std::vector<std::byte> scratch;
+    };
+    thread_local probe p;
+    if (!p.cctx) return frame_mode::compress;
+    p.scratch.resize(ZSTD_compressBound(sample.size()));
+    std::size_t n =
+        ZSTD_compressCCtx(p.cctx.get(), p.scratch.data(), p.scratch.size(), sample.data(), sample.size(), 1);
     if (ZSTD_isError(n)) return frame_mode::compress;  // let the real compressor decide
     return n >= sample.size() - sample.size() / 32 ? frame_mode::store : frame_mode::compress;
 }
@@ -64,30 +70,6 @@ std::span<const std::byte> raw_frame_encoder::header() {
     static constexpr std::array<std::byte, 6> bytes{std::byte{0x28}, std::byte{0xB5}, std::byte{0x2F},
                                                     std::byte{0xFD}, std::byte{0x00}, std::byte{0x38}};
     return bytes;
-}
-
-void raw_frame_encoder::add(std::span<const std::byte> data, std::vector<std::byte>& out) {
-    while (!data.empty()) {
-        std::size_t take = std::min(data.size(), raw_block_bytes - block_.size());
-        block_.insert(block_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
-        data = data.subspan(take);
-        if (block_.size() == raw_block_bytes) emit(false, out);
-    }
-}
-
-void raw_frame_encoder::end(std::vector<std::byte>& out) {
-    emit(true, out);
-}
-
-void raw_frame_encoder::emit(bool last, std::vector<std::byte>& out) {
-    // Block header, 3 bytes little endian: bit 0 Last_Block, bits 1-2 Block_Type (0 = raw),
-    // bits 3-23 Block_Size.
-    auto h = static_cast<std::uint32_t>(block_.size() << 3) | (last ? 1u : 0u);
-    out.push_back(static_cast<std::byte>(h & 0xff));
-    out.push_back(static_cast<std::byte>((h >> 8) & 0xff));
-    out.push_back(static_cast<std::byte>((h >> 16) & 0xff));
-    out.insert(out.end(), block_.begin(), block_.end());
-    block_.clear();
 }
 
 }  // namespace labsync::verifier::detail

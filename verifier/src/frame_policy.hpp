@@ -1,11 +1,12 @@
 #pragma once
 // Where the archiver's zstd stream is cut into independent frames, and how each frame is encoded:
 // compressed at a fixed level, stored (zstd raw blocks, level 0), or — adaptive — chosen per
-// segment from a sample of its first bytes. A pure decision: zstd_output feeds it the input sizes
-// and samples and acts on its answers. The choices depend only on the input bytes, so the archive
+// segment from a sample of its first bytes (stored or level 1). A pure decision: zstd_output feeds it the
+// input sizes and samples and acts on its answers. The choices depend only on the input bytes, so the archive
 // stays a function of (run, options). Private to the verifier module.
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -50,8 +51,11 @@ public:
     bool frame_open() const noexcept { return frame_open_; }
     frame_mode mode() const noexcept { return mode_; }
 
-    // Adaptive's test: store when level-1 zstd saves less than 1/32 of the sample.
+    // Adaptive's test: store when level-1 zstd saves less than 1/32 of the sample. Reuses one
+    // compression context per thread (a new one per segment cost more than the probe).
     static frame_mode classify(std::span<const std::byte> sample);
+    // The zstd level of adaptive's compressed frames: what it compresses, it compresses cheaply.
+    static constexpr int adaptive_level = 1;
 
 private:
     int level_;
@@ -74,13 +78,46 @@ public:
 
     // The frame header (magic, descriptor, window of 128 KiB): 6 bytes.
     static std::span<const std::byte> header();
-    // Appends content; every full block is appended to `out` as header + bytes.
-    void add(std::span<const std::byte> data, std::vector<std::byte>& out);
+    // Appends content. Every full block goes to `put` (bool(std::span<const std::byte>); false
+    // stops and is returned) as its 3-byte header, then its bytes; a whole block of `data` is
+    // passed through without a copy, only a block's pieces are gathered here.
+    template <class Put>
+    bool add(std::span<const std::byte> data, Put&& put) {
+        while (!data.empty()) {
+            if (block_.empty() && data.size() >= raw_block_bytes) {
+                auto h = block_header(false, raw_block_bytes);
+                if (!put(std::span<const std::byte>(h)) || !put(data.first(raw_block_bytes))) return false;
+                data = data.subspan(raw_block_bytes);
+                continue;
+            }
+            std::size_t take = std::min(data.size(), raw_block_bytes - block_.size());
+            block_.insert(block_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
+            data = data.subspan(take);
+            if (block_.size() == raw_block_bytes && !emit(false, put)) return false;
+        }
+        return true;
+    }
     // The last block (possibly empty) with the Last_Block flag; the encoder is ready for a new frame.
-    void end(std::vector<std::byte>& out);
+    template <class Put>
+    bool end(Put&& put) {
+        return emit(true, put);
+    }
 
 private:
-    void emit(bool last, std::vector<std::byte>& out);
+    // Block header, 3 bytes little endian: bit 0 Last_Block, bits 1-2 Block_Type (0 = raw),
+    // bits 3-23 Block_Size.
+    static std::array<std::byte, 3> block_header(bool last, std::size_t size) {
+        auto h = static_cast<std::uint32_t>(size << 3) | (last ? 1u : 0u);
+        return {static_cast<std::byte>(h & 0xff), static_cast<std::byte>((h >> 8) & 0xff),
+                static_cast<std::byte>((h >> 16) & 0xff)};
+    }
+    template <class Put>
+    bool emit(bool last, Put& put) {
+        auto h = block_header(last, block_.size());
+        bool ok = put(std::span<const std::byte>(h)) && put(std::span<const std::byte>(block_));
+        block_.clear();
+        return ok;
+    }
     std::vector<std::byte> block_;
 };
 

@@ -139,51 +139,57 @@ bool zstd_output::start_segment(std::span<const std::byte> sample, std::error_co
     frame_mode previous = policy_.mode();
     auto step = policy_.start_segment(sample);
     if (step.end_frame_first && !end_frame(previous, ec)) return false;
-    if (step.mode == frame_mode::store && (!was_open || step.end_frame_first)) {
-        auto header = raw_frame_encoder::header();
-        raw_out_.assign(header.begin(), header.end());
-    }
+    if (step.mode == frame_mode::store && (!was_open || step.end_frame_first) &&
+        !put(raw_frame_encoder::header(), ec))
+        return false;
     if (!sample.empty()) {
         if (!encode(sample, ec)) return false;
         sample_.clear();
     }
-    return step.mode != frame_mode::store || put_raw(ec);
+    return true;
 }
 
 bool zstd_output::encode(std::span<const std::byte> data, std::error_code& ec) {
     policy_.consumed(data.size());
     if (policy_.mode() == frame_mode::compress) return drain(data.data(), data.size(), ZSTD_e_continue, ec);
-    raw_.add(data, raw_out_);
-    return put_raw(ec);
+    return raw_.add(data, [&](std::span<const std::byte> bytes) { return put(bytes, ec); });
 }
 
 bool zstd_output::end_frame(frame_mode mode, std::error_code& ec) {
     if (mode == frame_mode::compress) return drain(nullptr, 0, ZSTD_e_end, ec);
-    raw_.end(raw_out_);
-    return put_raw(ec);
+    if (!raw_.end([&](std::span<const std::byte> bytes) { return put(bytes, ec); })) return false;
+    flush_put();  // libzstd's output, or the end, comes next
+    return true;
 }
 
-bool zstd_output::put_raw(std::error_code& ec) {
-    bool ok = put(raw_out_.data(), raw_out_.size(), ec);
-    raw_out_.clear();
-    return ok;
-}
-
-bool zstd_output::put(const std::byte* data, std::size_t size, std::error_code& ec) {
-    if (!out_pipe_) return size == 0 || write_all(data, size, ec);
-    while (size > 0) {
-        std::byte* buf = out_pipe_->acquire();
-        if (buf == nullptr) {  // the writer failed and cancelled
-            ec = writer_ec_;
-            return false;
+bool zstd_output::put(std::span<const std::byte> data, std::error_code& ec) {
+    if (!out_pipe_) return data.empty() || write_all(data.data(), data.size(), ec);
+    while (!data.empty()) {
+        if (put_buf_ == nullptr) {
+            put_buf_ = out_pipe_->acquire();
+            put_len_ = 0;
+            if (put_buf_ == nullptr) {  // the writer failed and cancelled
+                ec = writer_ec_;
+                return false;
+            }
         }
-        std::size_t n = std::min(size, out_cap_);
-        std::memcpy(buf, data, n);
-        out_pipe_->submit(buf, n);
-        data += n;
-        size -= n;
+        std::size_t n = std::min(data.size(), out_cap_ - put_len_);
+        std::memcpy(put_buf_ + put_len_, data.data(), n);
+        put_len_ += n;
+        data = data.subspan(n);
+        if (put_len_ == out_cap_) flush_put();
     }
     return true;
+}
+
+void zstd_output::flush_put() {
+    if (put_buf_ == nullptr) return;
+    if (put_len_ > 0)
+        out_pipe_->submit(put_buf_, put_len_);
+    else
+        out_pipe_->release(put_buf_);
+    put_buf_ = nullptr;
+    put_len_ = 0;
 }
 
 bool zstd_output::drain(const void* in, std::size_t size, int directive, std::error_code& ec) {

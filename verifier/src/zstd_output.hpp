@@ -59,8 +59,9 @@ private:
     bool encode(std::span<const std::byte> data, std::error_code& ec);
     bool start_segment(std::span<const std::byte> sample, std::error_code& ec);
     bool end_frame(frame_mode mode, std::error_code& ec);
-    bool put(const std::byte* data, std::size_t size, std::error_code& ec);
-    bool put_raw(std::error_code& ec);
+    // Stored frames' bytes: gathered into output buffers (one copy) in order, or written.
+    bool put(std::span<const std::byte> data, std::error_code& ec);
+    void flush_put();  // hands over the gathered buffer (before libzstd's output or the end)
     bool drain(const void* in, std::size_t size, int directive, std::error_code& ec);
     bool write_all(const std::byte* data, std::size_t size, std::error_code& ec);
     void writer_loop();
@@ -69,9 +70,10 @@ private:
     ZSTD_CCtx_s* cctx_ = nullptr;
     sink_fn sink_;
     frame_policy policy_;
-    std::vector<std::byte> sample_;   // adaptive: the start of a segment, until it is decided
-    raw_frame_encoder raw_;           // stored frames
-    std::vector<std::byte> raw_out_;  // their encoded bytes on the way out
+    std::vector<std::byte> sample_;  // adaptive: the start of a segment, until it is decided
+    raw_frame_encoder raw_;          // stored frames
+    std::byte* put_buf_ = nullptr;   // with workers: the output buffer put() is filling
+    std::size_t put_len_ = 0;
     unique_fd dir_fd_;
     unique_fd fd_;
     std::filesystem::path partial_path_;

@@ -35,7 +35,7 @@ namespace {
 struct put_args {
     std::string url, equipment, run_dir, token_file, ca, cert, key, code_commit;
     std::string outbox = "/var/tmp/labsync-outbox";
-    std::string level = "1";  // http_put_config's default
+    std::string level = "adaptive";  // http_put_config's default
     bool json = false;
     unsigned connect_timeout_s = 10, io_timeout_s = 60;
 };

@@ -4,6 +4,7 @@
 // by key (docs/configuration.md), an embedder fills it in code; validate() holds its rules.
 
 #include "labsync/transports/config_problem.hpp"
+#include "labsync/verifier/archive_writer.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -24,9 +25,10 @@ struct http_put_config {
     // Archives go to <outbox>/<equipment>/<run>.tar.zst. Not a syncd.toml key: the engine sets it
     // from engine_config::outbox_dir.
     std::filesystem::path outbox;
-    // 1..19, 0 = store, verifier::zstd_level_adaptive ("adaptive" in syncd.toml). 1: on `mixed`
-    // level 3 took 1.8 x the pack CPU for a 0.7 % larger archive (bench/results/2026-12-02-e2e.md).
-    int zstd_level = 1;
+    // 1..19, 0 = store, verifier::zstd_level_adaptive ("adaptive" in syncd.toml). Adaptive (per
+    // 1 MiB: stored or level 1): on `mixed` the smallest archive for the least CPU of both sides
+    // (bench/results/2026-12-02-speed.md); level 3 took 1.8 x level 1's CPU (2026-12-02-e2e.md).
+    int zstd_level = verifier::zstd_level_adaptive;
     std::chrono::milliseconds connect_timeout{10'000};  // resolve + connect + TLS handshake
     std::chrono::milliseconds io_timeout{60'000};       // one read or write making no progress
     std::string code_commit;                            // sent as X-Code-Commit when not empty
