@@ -38,7 +38,7 @@ kind = "http_put"
 url = "{url}"
 token_file = "{base}/pki/token"
 ca_file = "{base}/pki/ca.pem"
-zstd_level = 1
+zstd_level = "adaptive"
 )";
 
 }  // namespace
