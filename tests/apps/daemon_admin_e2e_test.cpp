@@ -15,8 +15,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <chrono>
 #include <csignal>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 using namespace labsync;
@@ -171,7 +173,17 @@ TEST_CASE("override, retry and cancel are recorded under the connecting user, no
 
     // cancel, then retry.
     const auto queued = enqueue(d, d.write_run("c1", 1, 1024, "eq3"), "queued");
-    auto c = d.admin({.op = apps::admin_op::cancel, .run = "eq3/c1", .who = "mallory", .why = "duplicate"});
+    // A worker may be trying c1 right now (against port 9, which refuses at once): a running job
+    // cannot be cancelled, so ask again once that attempt has failed and c1 waits to retry.
+    auto cancel = [&] {
+        return d.admin({.op = apps::admin_op::cancel, .run = "eq3/c1", .who = "mallory", .why = "duplicate"});
+    };
+    auto c = cancel();
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+         !c.ok && c.message.find("is running") != std::string::npos &&
+         std::chrono::steady_clock::now() < until;
+         c = cancel())
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     INFO(c.message);
     REQUIRE(c.ok);
     CHECK(c.data["job"]["state"] == "failed");
